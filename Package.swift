@@ -1,0 +1,94 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strictSwift: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "qualityrate",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "qualityrate", targets: ["qualityrate"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+    ],
+    targets: [
+        // The vocabulary of SPEC §1, §3 and §4.3, and the client-time-zone arithmetic they need.
+        .target(name: "Domain", swiftSettings: strictSwift),
+        // Persistence behind the `Store` protocol; the SQLite implementation uses GRDB.
+        .target(
+            name: "Storage",
+            dependencies: [
+                "Domain",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // OAuth 2 grants, token and secret hashing, and who may see and change what.
+        .target(
+            name: "Access",
+            dependencies: [
+                "Domain",
+                "Storage",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // The REST API of SPEC §3–§6, its OpenAPI document, the API browser, /health and /metrics.
+        .target(
+            name: "HTTPAPI",
+            dependencies: [
+                "Domain",
+                "Storage",
+                "Access",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "qualityrate",
+            dependencies: [
+                "Domain",
+                "Storage",
+                "Access",
+                "HTTPAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: strictSwift),
+        .testTarget(name: "StorageTests", dependencies: ["Domain", "Storage"], swiftSettings: strictSwift),
+        .testTarget(
+            name: "HTTPAPITests",
+            dependencies: [
+                "Domain",
+                "Storage",
+                "Access",
+                "HTTPAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strictSwift
+        ),
+    ]
+)

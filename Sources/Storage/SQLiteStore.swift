@@ -1,0 +1,380 @@
+public import Domain
+import GRDB
+public import Logging
+
+/// The embedded default store: one SQLite file in WAL mode, one writer and a pool of readers,
+/// so that API reads never wait behind the calls that write ratings.
+public final class SQLiteStore: Store {
+    private let pool: DatabasePool
+
+    /// Opens (creating when needed) and migrates the database at `path`.
+    public init(path: String, logger: Logger = Logger(label: "qualityrate.storage")) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.maximumReaderCount = 8
+        configuration.foreignKeysEnabled = true
+        pool = try DatabasePool(path: path, configuration: configuration)
+        let migrator = Schema.migrator
+        let wasCurrent = try pool.read { db in try migrator.hasCompletedMigrations(db) }
+        try migrator.migrate(pool)
+        if !wasCurrent {
+            logger.info("database migrated", metadata: ["path": "\(path)", "schema": "\(migrator.migrations.last ?? "")"])
+        }
+    }
+
+    public func checkHealth() async throws {
+        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
+    // MARK: Clients
+
+    public func createClient(name: String, timezone: String, domain: String) async throws -> Client {
+        try await pool.write { db in
+            try Self.translatingConflicts(field: "domain") {
+                try db.execute(
+                    sql: "INSERT INTO client (name, timezone, domain, created_at) VALUES (?, ?, ?, ?)",
+                    arguments: [name, timezone, domain, UnixTime.now().seconds])
+            }
+            return Client(id: db.lastInsertedRowID, name: name, timezone: timezone, domain: domain)
+        }
+    }
+
+    public func client(id: Int64) async throws -> Client? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM client WHERE id = ?", arguments: [id]).map(Self.client(from:))
+        }
+    }
+
+    public func updateClient(_ client: Client) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE client SET name = ?, timezone = ?, rating_notification_url = ? WHERE id = ?",
+                arguments: [client.name, client.timezone, client.ratingNotificationURL, client.id])
+            guard db.changesCount == 1 else { throw StorageError.notFound("client \(client.id)") }
+        }
+    }
+
+    public func isDomainTaken(_ domain: String) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM client WHERE domain = ?)", arguments: [domain]) ?? false
+        }
+    }
+
+    private static func client(from row: Row) -> Client {
+        Client(
+            id: row["id"], name: row["name"], timezone: row["timezone"], domain: row["domain"],
+            ratingNotificationURL: row["rating_notification_url"])
+    }
+
+    // MARK: Users, applications, tokens
+
+    public func createUser(_ user: NewUser) async throws -> User {
+        try await pool.write { db in
+            try Self.translatingConflicts(field: "username") {
+                try db.execute(
+                    sql: "INSERT INTO app_user (client_id, username, password_hash, is_admin) VALUES (?, ?, ?, ?)",
+                    arguments: [user.clientID, user.username, user.passwordHash, user.isAdmin])
+            }
+            return User(
+                id: db.lastInsertedRowID, clientID: user.clientID, username: user.username,
+                passwordHash: user.passwordHash, isAdmin: user.isAdmin)
+        }
+    }
+
+    public func user(id: Int64) async throws -> User? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM app_user WHERE id = ?", arguments: [id]).map(Self.user(from:))
+        }
+    }
+
+    public func user(username: String) async throws -> User? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM app_user WHERE username = ?", arguments: [username]).map(Self.user(from:))
+        }
+    }
+
+    private static func user(from row: Row) -> User {
+        User(id: row["id"], clientID: row["client_id"], username: row["username"], passwordHash: row["password_hash"], isAdmin: row["is_admin"])
+    }
+
+    public func createApplication(_ application: NewApplication) async throws -> Application {
+        try await pool.write { db in
+            try Self.translatingConflicts(field: "app_id") {
+                try db.execute(
+                    sql: "INSERT INTO application (app_id, user_id, name, type, access, secret_hash) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [
+                        application.appID, application.userID, application.name, application.type.rawValue,
+                        application.access.rawValue, application.secretHash,
+                    ])
+            }
+            return Application(
+                id: db.lastInsertedRowID, appID: application.appID, userID: application.userID, name: application.name,
+                type: application.type, access: application.access, secretHash: application.secretHash)
+        }
+    }
+
+    public func application(appID: String) async throws -> Application? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM application WHERE app_id = ?", arguments: [appID]).flatMap(Self.application(from:))
+        }
+    }
+
+    public func application(id: Int64) async throws -> Application? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM application WHERE id = ?", arguments: [id]).flatMap(Self.application(from:))
+        }
+    }
+
+    private static func application(from row: Row) -> Application? {
+        guard let type = ApplicationType(rawValue: row["type"]), let access = AccessLevel(rawValue: row["access"])
+        else { return nil }
+        return Application(
+            id: row["id"], appID: row["app_id"], userID: row["user_id"], name: row["name"], type: type,
+            access: access, secretHash: row["secret_hash"])
+    }
+
+    public func saveToken(_ token: StoredToken) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO token (hash, kind, application_id, user_id, expires_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [token.hash, token.kind.rawValue, token.applicationID, token.userID, token.expiresAt.seconds])
+        }
+    }
+
+    public func token(hash: String) async throws -> StoredToken? {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM token WHERE hash = ?", arguments: [hash]),
+                let kind = StoredToken.Kind(rawValue: row["kind"])
+            else { return nil }
+            return StoredToken(
+                hash: row["hash"], kind: kind, applicationID: row["application_id"], userID: row["user_id"],
+                expiresAt: UnixTime(seconds: row["expires_at"]))
+        }
+    }
+
+    public func deleteToken(hash: String) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM token WHERE hash = ?", arguments: [hash])
+            return db.changesCount == 1
+        }
+    }
+
+    public func deleteTokens(expiredBefore instant: UnixTime) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM token WHERE expires_at < ?", arguments: [instant.seconds])
+        }
+    }
+
+    // MARK: Extensions
+
+    public func createExtension(_ new: NewExtension) async throws -> Extension {
+        try await pool.write { db in
+            let now = UnixTime.now()
+            try Self.translatingConflicts(field: "name") {
+                try db.execute(
+                    sql: "INSERT INTO extension (client_id, name, type, label, created_at, is_sample) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [new.clientID, new.name, new.kind.rawValue, new.label, now.seconds, new.isSample])
+            }
+            return Extension(
+                id: db.lastInsertedRowID, clientID: new.clientID, name: new.name, kind: new.kind, label: new.label,
+                status: "active", createdAt: now)
+        }
+    }
+
+    public func extensions(clientID: Int64) async throws -> [Extension] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM extension WHERE client_id = ? ORDER BY id", arguments: [clientID])
+                .compactMap { row in
+                    guard let kind = Extension.Kind(rawValue: row["type"]) else { return nil }
+                    return Extension(
+                        id: row["id"], clientID: row["client_id"], name: row["name"], kind: kind, label: row["label"],
+                        status: row["status"], createdAt: UnixTime(seconds: row["created_at"]))
+                }
+        }
+    }
+
+    // MARK: Ratings
+
+    @discardableResult
+    public func insertRatings(_ ratings: [NewRating]) async throws -> [Rating] {
+        try await pool.write { db in
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO rating (client_id, call_uuid, rated_at, extension_id, rate, max_rate, agent_username, is_sample)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            return try ratings.map { new in
+                try statement.execute(arguments: [
+                    new.clientID, new.callUUID.value, new.ratedAt.seconds, new.extensionID, new.rate, new.maxRate,
+                    new.agentUsername, new.isSample,
+                ])
+                return Rating(
+                    id: db.lastInsertedRowID, clientID: new.clientID, callUUID: new.callUUID, ratedAt: new.ratedAt,
+                    extensionID: new.extensionID, rate: new.rate, maxRate: new.maxRate, agentUsername: new.agentUsername)
+            }
+        }
+    }
+
+    private static let ratingColumns = "id, client_id, call_uuid, rated_at, extension_id, rate, max_rate, agent_username"
+
+    public func rating(clientID: Int64, id: Int64) async throws -> Rating? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT \(Self.ratingColumns) FROM rating WHERE client_id = ? AND id = ?", arguments: [clientID, id]
+            ).flatMap(Self.rating(from:))
+        }
+    }
+
+    public func ratings(_ query: RatingQuery) async throws -> [Rating] {
+        var sql = "SELECT \(Self.ratingColumns) FROM rating WHERE client_id = ?"
+        var arguments: StatementArguments = [query.clientID]
+        if let extensionID = query.extensionID {
+            sql += " AND extension_id = ?"
+            arguments += [extensionID]
+        }
+        if let from = query.from {
+            sql += " AND rated_at >= ?"
+            arguments += [from.seconds]
+        }
+        if let through = query.through {
+            sql += " AND rated_at <= ?"
+            arguments += [through.seconds]
+        }
+        if let after = query.after {
+            sql += " AND (rated_at, id) > (?, ?)"
+            arguments += [after.ratedAt.seconds, after.id]
+        }
+        sql += " ORDER BY rated_at, id LIMIT ?"
+        arguments += [query.limit]
+        let (finalSQL, finalArguments) = (sql, arguments)
+        return try await pool.read { db in
+            try Row.fetchCursor(db, sql: finalSQL, arguments: finalArguments).compactMap(Self.rating(from:)).reduce(into: []) {
+                $0.append($1)
+            }
+        }
+    }
+
+    private static func rating(from row: Row) -> Rating? {
+        guard let uuid = CallUUID(row["call_uuid"] as String) else { return nil }
+        return Rating(
+            id: row[0], clientID: row[1], callUUID: uuid, ratedAt: UnixTime(seconds: row[3]), extensionID: row[4],
+            rate: row[5], maxRate: row[6], agentUsername: row[7])
+    }
+
+    // MARK: Call history
+
+    public func insertCalls(_ calls: [CallRecord], isSample: Bool) async throws {
+        try await pool.write { db in
+            let callStatement = try db.cachedStatement(sql: """
+                INSERT INTO call (call_uuid, client_id, extension_id, extension_name, extension_type, flow, did_number,
+                    did_domain, from_username, from_screen_name, from_domain, bridged_username, bridged_domain, bridged_at,
+                    bridged_duration, duration, hangup_disposition, started_at, is_sample)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            let legStatement = try db.cachedStatement(sql: """
+                INSERT INTO call_leg (call_uuid, position, role, ani_number, dest_number, dest_domain, application,
+                    started_at, duration)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for call in calls {
+                try Self.translatingConflicts(field: "call_uuid") {
+                    try callStatement.execute(arguments: [
+                        call.callUUID.value, call.clientID, call.extensionID, call.extensionName, call.extensionType?.rawValue,
+                        call.flow.rawValue, call.didNumber, call.didDomain, call.fromUsername, call.fromScreenName,
+                        call.fromDomain, call.bridgedUsername, call.bridgedDomain, call.bridgedAt?.seconds,
+                        call.bridgedDuration, call.duration, call.hangupDisposition.rawValue, call.startedAt.seconds,
+                        isSample,
+                    ])
+                }
+                for (position, leg) in call.legs.enumerated() {
+                    try legStatement.execute(arguments: [
+                        call.callUUID.value, position, leg.role.rawValue, leg.aniNumber, leg.destNumber, leg.destDomain,
+                        leg.application?.rawValue, leg.startedAt.seconds, leg.duration,
+                    ])
+                }
+            }
+        }
+    }
+
+    public func call(clientID: Int64, uuid: CallUUID) async throws -> CallRecord? {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT * FROM call WHERE client_id = ? AND call_uuid = ?", arguments: [clientID, uuid.value])
+            else { return nil }
+            return try Self.withLegs([row], db: db).first
+        }
+    }
+
+    public func calls(_ query: CallQuery) async throws -> [CallRecord] {
+        var sql = "SELECT * FROM call WHERE client_id = ?"
+        var arguments: StatementArguments = [query.clientID]
+        if let extensionID = query.extensionID {
+            sql += " AND extension_id = ?"
+            arguments += [extensionID]
+        }
+        if let from = query.from {
+            sql += " AND started_at >= ?"
+            arguments += [from.seconds]
+        }
+        if let through = query.through {
+            sql += " AND started_at <= ?"
+            arguments += [through.seconds]
+        }
+        if let after = query.after {
+            sql += " AND (started_at, call_uuid) > (?, ?)"
+            arguments += [after.startedAt.seconds, after.callUUID.value]
+        }
+        sql += " ORDER BY started_at, call_uuid LIMIT ?"
+        arguments += [query.limit]
+        let (finalSQL, finalArguments) = (sql, arguments)
+        return try await pool.read { db in
+            try Self.withLegs(Row.fetchAll(db, sql: finalSQL, arguments: finalArguments), db: db)
+        }
+    }
+
+    /// Builds records for `rows` with their legs, fetching the legs of the whole page at once.
+    private static func withLegs(_ rows: [Row], db: Database) throws -> [CallRecord] {
+        guard !rows.isEmpty else { return [] }
+        let uuids: [String] = rows.map { $0["call_uuid"] }
+        let placeholders = Array(repeating: "?", count: uuids.count).joined(separator: ",")
+        var legsByCall: [String: [CallLeg]] = [:]
+        for row in try Row.fetchAll(
+            db, sql: "SELECT * FROM call_leg WHERE call_uuid IN (\(placeholders)) ORDER BY call_uuid, position",
+            arguments: StatementArguments(uuids))
+        {
+            guard let role = CallLeg.Role(rawValue: row["role"]) else { continue }
+            let leg = CallLeg(
+                role: role, aniNumber: row["ani_number"], destNumber: row["dest_number"], destDomain: row["dest_domain"],
+                application: (row["application"] as String?).flatMap(CallLeg.Application.init(rawValue:)),
+                startedAt: UnixTime(seconds: row["started_at"]), duration: row["duration"])
+            legsByCall[row["call_uuid"], default: []].append(leg)
+        }
+        return rows.compactMap { row in
+            guard let uuid = CallUUID(row["call_uuid"] as String),
+                let flow = CallRecord.Flow(rawValue: row["flow"]),
+                let disposition = CallRecord.HangupDisposition(rawValue: row["hangup_disposition"])
+            else { return nil }
+            return CallRecord(
+                callUUID: uuid, clientID: row["client_id"], extensionID: row["extension_id"],
+                extensionName: row["extension_name"],
+                extensionType: (row["extension_type"] as String?).flatMap(Extension.Kind.init(rawValue:)), flow: flow,
+                didNumber: row["did_number"], didDomain: row["did_domain"], fromUsername: row["from_username"],
+                fromScreenName: row["from_screen_name"], fromDomain: row["from_domain"],
+                bridgedUsername: row["bridged_username"], bridgedDomain: row["bridged_domain"],
+                bridgedAt: (row["bridged_at"] as Int64?).map(UnixTime.init(seconds:)),
+                bridgedDuration: row["bridged_duration"], duration: row["duration"], hangupDisposition: disposition,
+                startedAt: UnixTime(seconds: row["started_at"]), legs: legsByCall[uuid.value] ?? [])
+        }
+    }
+
+    // MARK: Errors
+
+    private static func translatingConflicts<T>(field: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE
+            || error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY
+        {
+            throw StorageError.conflict(field: field)
+        }
+    }
+}

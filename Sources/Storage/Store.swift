@@ -1,0 +1,120 @@
+public import Domain
+
+/// Everything the server keeps, behind one protocol so that a PostgreSQL implementation can
+/// stand beside the SQLite one without the API layer noticing. Every read that serves the API is
+/// scoped by client: a caller can only ever get rows of the client it names.
+public protocol Store: Sendable {
+    /// Fails when the database cannot be read; used by `/health`.
+    func checkHealth() async throws
+
+    func createClient(name: String, timezone: String, domain: String) async throws -> Client
+    func client(id: Int64) async throws -> Client?
+    func updateClient(_ client: Client) async throws
+    func isDomainTaken(_ domain: String) async throws -> Bool
+
+    func createUser(_ user: NewUser) async throws -> User
+    func user(id: Int64) async throws -> User?
+    func user(username: String) async throws -> User?
+
+    func createApplication(_ application: NewApplication) async throws -> Application
+    func application(appID: String) async throws -> Application?
+    func application(id: Int64) async throws -> Application?
+
+    func saveToken(_ token: StoredToken) async throws
+    func token(hash: String) async throws -> StoredToken?
+    /// Removes a token; answers whether it was there, so a refresh token is used at most once
+    /// even when two requests race with it.
+    func deleteToken(hash: String) async throws -> Bool
+    func deleteTokens(expiredBefore: UnixTime) async throws
+
+    func createExtension(_ newExtension: NewExtension) async throws -> Extension
+    func extensions(clientID: Int64) async throws -> [Extension]
+
+    /// Stores ratings durably (the transaction is committed when this returns), in order.
+    @discardableResult
+    func insertRatings(_ ratings: [NewRating]) async throws -> [Rating]
+    func rating(clientID: Int64, id: Int64) async throws -> Rating?
+    /// One page of a client's ratings in (`datetime`, `id`) order.
+    func ratings(_ query: RatingQuery) async throws -> [Rating]
+
+    func insertCalls(_ calls: [CallRecord], isSample: Bool) async throws
+    func call(clientID: Int64, uuid: CallUUID) async throws -> CallRecord?
+    /// One page of a client's call history in (start time, `call_uuid`) order.
+    func calls(_ query: CallQuery) async throws -> [CallRecord]
+}
+
+public enum StorageError: Error, Equatable, CustomStringConvertible {
+    /// A unique value is already used; `field` names it (`name`, `domain`, `username`…).
+    case conflict(field: String)
+    case notFound(String)
+
+    public var description: String {
+        switch self {
+        case .conflict(let field): "\(field) is already taken"
+        case .notFound(let what): "\(what) does not exist"
+        }
+    }
+}
+
+/// Where a page starts: strictly after this rating in (`ratedAt`, `id`) order.
+public struct RatingCursor: Sendable, Equatable {
+    public var ratedAt: UnixTime
+    public var id: Int64
+
+    public init(ratedAt: UnixTime, id: Int64) {
+        self.ratedAt = ratedAt
+        self.id = id
+    }
+}
+
+public struct RatingQuery: Sendable, Equatable {
+    public var clientID: Int64
+    public var from: UnixTime?
+    public var through: UnixTime?
+    public var extensionID: Int64?
+    public var after: RatingCursor?
+    public var limit: Int
+
+    public init(
+        clientID: Int64, from: UnixTime? = nil, through: UnixTime? = nil, extensionID: Int64? = nil,
+        after: RatingCursor? = nil, limit: Int
+    ) {
+        self.clientID = clientID
+        self.from = from
+        self.through = through
+        self.extensionID = extensionID
+        self.after = after
+        self.limit = limit
+    }
+}
+
+public struct CallCursor: Sendable, Equatable {
+    public var startedAt: UnixTime
+    public var callUUID: CallUUID
+
+    public init(startedAt: UnixTime, callUUID: CallUUID) {
+        self.startedAt = startedAt
+        self.callUUID = callUUID
+    }
+}
+
+public struct CallQuery: Sendable, Equatable {
+    public var clientID: Int64
+    public var from: UnixTime?
+    public var through: UnixTime?
+    public var extensionID: Int64?
+    public var after: CallCursor?
+    public var limit: Int
+
+    public init(
+        clientID: Int64, from: UnixTime? = nil, through: UnixTime? = nil, extensionID: Int64? = nil,
+        after: CallCursor? = nil, limit: Int
+    ) {
+        self.clientID = clientID
+        self.from = from
+        self.through = through
+        self.extensionID = extensionID
+        self.after = after
+        self.limit = limit
+    }
+}
