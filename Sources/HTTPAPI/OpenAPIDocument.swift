@@ -6,7 +6,7 @@ enum OpenAPIDocument {
       "info": {
         "title": "QualityRate API",
         "version": "1.0.0",
-        "description": "Conversation ratings (`quality_rate`) of a contact centre, and the calls they belong to.\n\n**Access.** Get a token from `POST /oauth/token` (form-encoded, with your application's app id and secret), then send `Authorization: Bearer <access_token>` on every `/api/ver1.0/client/…` request. A token reaches only its own client; another client's ids answer 404.\n\n**Time.** `datetime`, `start_time` and the `start_datetime`/`end_datetime` filters are `YYYY-MM-DD HH:MM:SS` in the client's time zone (`timezone` of `GET /api/ver1.0/client/{client_id}/`); fields ending in `_gmt` are UTC.\n\n**Paging.** Lists are ordered and may be read in pages with `limit` plus `after_id` (ratings) or `after_call_uuid` (calls), the key of the last record of the previous page.\n\n**Errors.** `{\"error\": \"<code>\", \"error_description\": \"<text>\"}`: 400 `invalid_parameter`, 401 `invalid_token` (with `WWW-Authenticate: Bearer`), 403 `insufficient_access`, 404 `not_found` (also for any path not listed here), 405 `method_not_allowed` (a listed path with another method), 415 `unsupported_media_type`, 422 `invalid_value`, 500 `internal_error`.\n\nTry it in a browser at `/api/browser`."
+        "description": "Conversation ratings (`quality_rate`) of a contact centre, and the calls they belong to.\n\n**Access.** Get a token from `POST /oauth/token` (form-encoded, with your application's app id and secret), then send `Authorization: Bearer <access_token>` on every `/api/ver1.0/client/…` request. A token reaches only its own client; another client's ids answer 404.\n\n**Time.** `datetime`, `start_time` and the `start_datetime`/`end_datetime` filters are `YYYY-MM-DD HH:MM:SS` in the client's time zone (`timezone` of `GET /api/ver1.0/client/{client_id}/`); fields ending in `_gmt` are UTC.\n\n**Paging.** Lists are ordered and may be read in pages with `limit` plus `after_id` (ratings) or `after_call_uuid` (calls), the key of the last record of the previous page.\n\n**Errors.** `{\"error\": \"<code>\", \"error_description\": \"<text>\"}`: 400 `invalid_parameter`, 401 `invalid_token` (with `WWW-Authenticate: Bearer`), 403 `insufficient_access`, 404 `not_found` (also for any path not listed here), 405 `method_not_allowed` (a listed path with another method; `Allow` lists the methods), 413 `payload_too_large` (a body over 64 KiB), 415 `unsupported_media_type`, 422 `invalid_value`, 500 `internal_error`.\n\nTry it in a browser at `/api/browser`."
       },
       "servers": [
         {
@@ -83,7 +83,7 @@ enum OpenAPIDocument {
                 }
               },
               "400": {
-                "description": "A field is missing or malformed (`invalid_request`), or `grant_type` is not supported (`unsupported_grant_type`).",
+                "description": "A field is missing or malformed (`invalid_request`), `grant_type` is not supported (`unsupported_grant_type`), or the application's type does not allow this grant (`unauthorized_client`: `client_credentials` is for `trusted` applications, `password` for `password_credentials` ones).",
                 "content": {
                   "application/json": {
                     "schema": {
@@ -96,7 +96,8 @@ enum OpenAPIDocument {
                             "error": {
                               "enum": [
                                 "invalid_request",
-                                "unsupported_grant_type"
+                                "unsupported_grant_type",
+                                "unauthorized_client"
                               ]
                             }
                           }
@@ -111,7 +112,7 @@ enum OpenAPIDocument {
                 }
               },
               "401": {
-                "description": "Unknown application or wrong secret, or one not allowed this grant (`invalid_client`); wrong username or password, or a refresh token that is unknown, used or expired (`invalid_grant`).",
+                "description": "Unknown application or wrong secret (`invalid_client`); wrong username or password, or a refresh token that is unknown, used or expired (`invalid_grant`).",
                 "content": {
                   "application/json": {
                     "schema": {
@@ -137,6 +138,9 @@ enum OpenAPIDocument {
                     }
                   }
                 }
+              },
+              "413": {
+                "$ref": "#/components/responses/PayloadTooLarge"
               },
               "415": {
                 "description": "The body is not `application/x-www-form-urlencoded`.",
@@ -365,6 +369,9 @@ enum OpenAPIDocument {
               },
               "404": {
                 "$ref": "#/components/responses/NotFound"
+              },
+              "413": {
+                "$ref": "#/components/responses/PayloadTooLarge"
               },
               "415": {
                 "$ref": "#/components/responses/UnsupportedMediaType"
@@ -757,7 +764,7 @@ enum OpenAPIDocument {
             "properties": {
               "error": {
                 "type": "string",
-                "description": "Machine-readable code: `invalid_parameter` (400), `invalid_token` (401), `insufficient_access` (403), `not_found` (404), `method_not_allowed` (405), `unsupported_media_type` (415), `invalid_value` (422), `internal_error` (500)."
+                "description": "Machine-readable code: `invalid_parameter` (400), `invalid_token` (401), `insufficient_access` (403), `not_found` (404), `method_not_allowed` (405), `payload_too_large` (413), `unsupported_media_type` (415), `invalid_value` (422), `internal_error` (500)."
               },
               "error_description": {
                 "type": "string",
@@ -778,6 +785,7 @@ enum OpenAPIDocument {
                 "enum": [
                   "invalid_request",
                   "unsupported_grant_type",
+                  "unauthorized_client",
                   "invalid_client",
                   "invalid_grant"
                 ]
@@ -922,12 +930,14 @@ enum OpenAPIDocument {
           },
           "ClientUpdate": {
             "type": "object",
-            "description": "Only the fields given change.",
+            "additionalProperties": false,
+            "description": "Only the fields given change; any other field answers 400. A field of the wrong JSON type answers 400.",
             "properties": {
               "name": {
                 "type": "string",
                 "minLength": 1,
-                "maxLength": 200
+                "maxLength": 200,
+                "description": "Surrounding white space is trimmed; empty, longer than 200 characters or with control characters: 422."
               },
               "timezone": {
                 "type": "string",
@@ -939,7 +949,7 @@ enum OpenAPIDocument {
                   "null"
                 ],
                 "format": "uri",
-                "description": "An `http` or `https` URL (else 422), or null to stop notifications."
+                "description": "An `http` or `https` URL with a host, at most 2000 characters (else 422), or null to stop notifications."
               }
             },
             "example": {
@@ -1456,6 +1466,31 @@ enum OpenAPIDocument {
                 "example": {
                   "error": "not_found",
                   "error_description": "no such rating"
+                }
+              }
+            }
+          },
+          "PayloadTooLarge": {
+            "description": "The request body is larger than 64 KiB.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "allOf": [
+                    {
+                      "$ref": "#/components/schemas/Error"
+                    },
+                    {
+                      "properties": {
+                        "error": {
+                          "const": "payload_too_large"
+                        }
+                      }
+                    }
+                  ]
+                },
+                "example": {
+                  "error": "payload_too_large",
+                  "error_description": "the request body is too large"
                 }
               }
             }

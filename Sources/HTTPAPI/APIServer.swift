@@ -1,0 +1,69 @@
+public import Access
+public import Hummingbird
+public import Logging
+public import Prometheus
+public import Storage
+
+/// Builds the HTTP application: the versioned API behind bearer tokens, the token endpoint,
+/// the OpenAPI document and API browser, `/health` and `/metrics`.
+public enum APIServer {
+    public static func makeRouter(store: any Store, metrics: PrometheusCollectorRegistry) -> Router<APIRequestContext> {
+        let router = Router(context: APIRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(factory: PrometheusMetricsFactory(registry: metrics)))
+        router.add(middleware: LogRequestsMiddleware(.info))
+        router.add(middleware: ErrorMiddleware())
+
+        let accessControl = AccessControl(store: store)
+        router.post("oauth/token", use: OAuthRoutes(accessControl: accessControl).token)
+
+        router.get("health") { _, _ -> Response in
+            do {
+                try await store.checkHealth()
+                return .json(Self.status("ok"))
+            } catch {
+                return .json(Self.status("unavailable"), status: .serviceUnavailable)
+            }
+        }
+        router.get("metrics") { _, _ -> Response in
+            var text = [UInt8]()
+            metrics.emit(into: &text)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: text)))
+        }
+        router.get("api/ver1.0/openapi.json") { _, _ -> Response in
+            Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
+        router.get("api/browser") { _, _ -> Response in
+            Response(
+                status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: APIBrowserPage.html)))
+        }
+
+        var routes = RouteTable()
+        ClientRoutes(store: store).register(on: &routes)
+        RatingRoutes(store: store).register(on: &routes)
+        CallHistoryRoutes(store: store).register(on: &routes)
+        routes.register(on: router.group("api/ver1.0").add(middleware: AuthenticationMiddleware(accessControl: accessControl)))
+        return router
+    }
+
+    public static func makeApplication(
+        store: any Store, host: String, port: Int, metrics: PrometheusCollectorRegistry, logger: Logger
+    ) -> some ApplicationProtocol {
+        Application(
+            router: makeRouter(store: store, metrics: metrics),
+            configuration: .init(address: .hostname(host, port: port), serverName: "QualityRate"),
+            logger: logger)
+    }
+
+    private static func status(_ value: String) -> JSONBytes {
+        var json = JSONBytes()
+        json.beginObject()
+        json.field("status", value)
+        json.endObject()
+        return json
+    }
+}

@@ -1,0 +1,56 @@
+public import Access
+public import Hummingbird
+
+/// The per-request context: Hummingbird's core storage plus the authenticated principal.
+public struct APIRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    var principal: Principal?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+
+    /// JSON and form bodies are small; anything larger is refused with 413 before it is read.
+    public var maxUploadSize: Int { 64 * 1024 }
+
+    func requirePrincipal() throws -> Principal {
+        guard let principal else { throw APIError.missingToken }
+        return principal
+    }
+
+    /// The `client_id` of the path, checked against the token: another client's id answers 404,
+    /// exactly like an id that does not exist, so ids of other tenants cannot be probed.
+    func ownedClientID() throws -> Int64 {
+        let principal = try requirePrincipal()
+        let clientID = try pathID("client_id")
+        guard clientID == principal.clientID else { throw APIError.notFound("client \(clientID)") }
+        return clientID
+    }
+
+    func pathID(_ name: String) throws -> Int64 {
+        let raw = parameters.get(name) ?? ""
+        guard let value = Int64(raw), value >= 1 else {
+            throw APIError.badParameter(name, expected: "a positive integer id", got: raw)
+        }
+        return value
+    }
+}
+
+/// Resolves `Authorization: Bearer …` to a principal for every route behind it.
+struct AuthenticationMiddleware: RouterMiddleware {
+    let accessControl: AccessControl
+
+    func handle(
+        _ request: Request, context: APIRequestContext, next: (Request, APIRequestContext) async throws -> Response
+    ) async throws -> Response {
+        guard let header = request.headers[.authorization] else { throw APIError.missingToken }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw APIError.missingToken }
+        guard let principal = try await accessControl.authenticate(bearer: String(parts[1])) else {
+            throw APIError.invalidToken
+        }
+        var context = context
+        context.principal = principal
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,85 @@
+import Domain
+import Foundation
+import Hummingbird
+import Storage
+
+/// `GET` and `PUT /client/{client_id}/`: the client's own settings (SPEC §4).
+struct ClientRoutes {
+    let store: any Store
+
+    func register(on routes: inout RouteTable) {
+        routes.get("client/:client_id", show)
+        routes.put("client/:client_id", update)
+    }
+
+    @Sendable func show(_ request: Request, context: APIRequestContext) async throws -> Response {
+        let clientID = try context.ownedClientID()
+        guard let client = try await store.client(id: clientID) else { throw APIError.notFound("client \(clientID)") }
+        var json = JSONBytes()
+        json.client(client)
+        return .json(json)
+    }
+
+    @Sendable func update(_ request: Request, context: APIRequestContext) async throws -> Response {
+        let clientID = try context.ownedClientID()
+        guard try context.requirePrincipal().mayChangeConfiguration else { throw APIError.configurationForbidden }
+        let fields = try await JSONBody.object(of: request, context: context)
+        guard var client = try await store.client(id: clientID) else { throw APIError.notFound("client \(clientID)") }
+        for (key, value) in fields {
+            switch key {
+            case "name":
+                guard let name = value as? String else { throw APIError.badParameter("name", "expected a string") }
+                let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+                guard !trimmed.isEmpty, trimmed.count <= 200, !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+                else { throw APIError.invalidValue("name", "must be 1 to 200 printable characters") }
+                client.name = trimmed
+            case "timezone":
+                guard let identifier = value as? String else { throw APIError.badParameter("timezone", "expected a string") }
+                guard ClientTimeZone(identifier: identifier) != nil else {
+                    throw APIError.invalidValue("timezone", "'\(APIError.printable(identifier))' is not an IANA time zone name such as Europe/Berlin or UTC")
+                }
+                client.timezone = identifier
+            case "rating_notification_url":
+                if value is NSNull {
+                    client.ratingNotificationURL = nil
+                } else {
+                    guard let text = value as? String else {
+                        throw APIError.badParameter("rating_notification_url", "expected a string or null")
+                    }
+                    guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
+                        let host = url.host, !host.isEmpty, text.count <= 2000
+                    else {
+                        throw APIError.invalidValue("rating_notification_url", "expected an http:// or https:// URL with a host")
+                    }
+                    client.ratingNotificationURL = text
+                }
+            default:
+                throw APIError.badParameter(
+                    APIError.printable(key), "unknown field; the client accepts name, timezone and rating_notification_url")
+            }
+        }
+        try await store.updateClient(client)
+        var json = JSONBytes()
+        json.client(client)
+        return .json(json)
+    }
+}
+
+/// Reading a JSON object body with errors that name what is wrong.
+enum JSONBody {
+    static func object(of request: Request, context: APIRequestContext) async throws -> [String: Any] {
+        let contentType = request.headers[.contentType]?.lowercased() ?? ""
+        guard contentType.hasPrefix("application/json") else {
+            throw APIError(
+                status: .unsupportedMediaType, code: "unsupported_media_type",
+                description: "send the body as JSON with 'Content-Type: application/json'")
+        }
+        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        guard let object = try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)),
+            let fields = object as? [String: Any]
+        else {
+            throw APIError.badParameter("body", "expected a JSON object")
+        }
+        return fields
+    }
+}

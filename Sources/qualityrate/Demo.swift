@@ -1,0 +1,161 @@
+import ArgumentParser
+import Domain
+import Logging
+import Storage
+import Foundation
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fill a client with sample extensions, calls, call history and ratings over the last 90 days (marked as sample data).")
+
+    @Option(name: .long, help: "The client to fill (its id, as printed by setup).")
+    var client: Int64
+
+    @Option(name: .long, help: "How many ratings to create.")
+    var ratings = 2000
+
+    @OptionGroup var database: DatabaseOption
+
+    func validate() throws {
+        guard (0...10_000_000).contains(ratings) else { throw ValidationError("--ratings: expected 0 to 10000000") }
+    }
+
+    func run() async throws {
+        let store = try openStore(database.database, logger: Logger(label: "qualityrate"))
+        guard let owner = try await store.client(id: client) else {
+            throw ValidationError("--client: there is no client \(client); create one with 'qualityrate setup'")
+        }
+        var generator = SystemRandomNumberGenerator()
+        let summary = try await SampleData(store: store, client: owner).fill(ratings: ratings, using: &generator)
+        print(JSONLine.object([
+            ("client_id", .number(owner.id)),
+            ("extensions", .number(Int64(summary.extensions))),
+            ("calls", .number(Int64(summary.calls))),
+            ("ratings", .number(Int64(summary.ratings))),
+        ]))
+    }
+}
+
+/// Realistic sample data: agents (phones), two queues that rate the agent when the agent hangs
+/// up first, and a feedback IVR that rates the whole call; calls spread over the last 90 days,
+/// mostly in the client's working hours, some without a rating (the caller hung up first).
+struct SampleData {
+    let store: any Store
+    let client: Client
+
+    struct Summary { var extensions = 0, calls = 0, ratings = 0 }
+
+    static let agents = [
+        ("101", "Anna Schmidt"), ("102", "Ben Okafor"), ("103", "Chloé Martin"), ("104", "Dmitri Ivanov"),
+        ("105", "Elena García"), ("106", "Farid Haddad"), ("107", "Grace Lee"), ("108", "Hugo Rossi"),
+    ]
+
+    func fill(ratings: Int, using generator: inout some RandomNumberGenerator) async throws -> Summary {
+        var summary = Summary()
+        let existing = Dictionary(try await store.extensions(clientID: client.id).map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        func ensure(_ name: String, _ kind: Extension.Kind, _ label: String) async throws -> Extension {
+            if let found = existing[name] { return found }
+            summary.extensions += 1
+            return try await store.createExtension(NewExtension(clientID: client.id, name: name, kind: kind, label: label, isSample: true))
+        }
+        var agents: [Extension] = []
+        for (name, label) in Self.agents { agents.append(try await ensure(name, .phone, label)) }
+        let queues = [try await ensure("200", .queue, "Support"), try await ensure("201", .queue, "Sales")]
+        let feedback = try await ensure("099", .ivr, "Feedback")
+
+        let zone = ClientTimeZone(identifier: client.timezone) ?? .utc
+        let now = UnixTime.now()
+        let batchSize = 5000
+        var created = 0
+        while created < ratings {
+            var calls: [CallRecord] = []
+            var newRatings: [NewRating] = []
+            while newRatings.count < min(batchSize, ratings - created) {
+                let startedAt = workingHourInstant(before: now, zone: zone, using: &generator)
+                let caller = "+49301234" + String(Int.random(in: 1000...9999, using: &generator))
+                let rated = Double.random(in: 0..<1, using: &generator) < 0.85
+                let call: CallRecord
+                if Double.random(in: 0..<1, using: &generator) < 0.75 {
+                    let queue = queues.randomElement(using: &generator)!
+                    let agent = agents.randomElement(using: &generator)!
+                    call = queueCall(queue: queue, agent: agent, caller: caller, startedAt: startedAt, agentHungUp: rated, using: &generator)
+                    if rated {
+                        newRatings.append(rating(of: call, extension: queue, maxRate: 5, agent: agent.name, using: &generator))
+                    }
+                } else {
+                    call = ivrCall(ivr: feedback, caller: caller, startedAt: startedAt, using: &generator)
+                    if rated {
+                        newRatings.append(rating(of: call, extension: feedback, maxRate: 9, agent: nil, using: &generator))
+                    }
+                }
+                calls.append(call)
+            }
+            try await store.insertCalls(calls, isSample: true)
+            try await store.insertRatings(newRatings)
+            created += newRatings.count
+            summary.calls += calls.count
+        }
+        summary.ratings = created
+        return summary
+    }
+
+    /// A moment in the last 90 days, between 08:00 and 20:00 on the client's wall clock.
+    private func workingHourInstant(before now: UnixTime, zone: ClientTimeZone, using generator: inout some RandomNumberGenerator) -> UnixTime {
+        let day = zone.localTime(of: now.adding(seconds: -86_400 * Int64.random(in: 0..<90, using: &generator)))
+        let local = LocalDateTime(
+            year: day.year, month: day.month, day: day.day, hour: Int64.random(in: 8..<20, using: &generator),
+            minute: Int64.random(in: 0..<60, using: &generator), second: Int64.random(in: 0..<60, using: &generator))
+        return min(zone.instant(of: local), now.adding(seconds: -600))
+    }
+
+    private func queueCall(
+        queue: Extension, agent: Extension, caller: String, startedAt: UnixTime, agentHungUp: Bool,
+        using generator: inout some RandomNumberGenerator
+    ) -> CallRecord {
+        let wait = Int64.random(in: 5...90, using: &generator)
+        let talk = Int64.random(in: 40...900, using: &generator)
+        let ratingTime: Int64 = agentHungUp ? 15 : 0
+        let bridgedAt = startedAt.adding(seconds: wait)
+        return CallRecord(
+            callUUID: .random(using: &generator), clientID: client.id, extensionID: queue.id, extensionName: queue.name,
+            extensionType: .queue, flow: .inbound, didNumber: "4930555000\(queue.name.suffix(1))", didDomain: client.domain,
+            fromUsername: caller, fromScreenName: nil, fromDomain: nil, bridgedUsername: agent.name,
+            bridgedDomain: client.domain, bridgedAt: bridgedAt, bridgedDuration: talk, duration: wait + talk + ratingTime,
+            hangupDisposition: agentHungUp ? .agentHangup : .callerHangup, startedAt: startedAt,
+            legs: [
+                CallLeg(role: .caller, aniNumber: caller, destNumber: queue.name, destDomain: client.domain,
+                        application: .callcenter, startedAt: startedAt, duration: wait + talk + ratingTime),
+                CallLeg(role: .agent, aniNumber: caller, destNumber: agent.name, destDomain: client.domain,
+                        application: .callcenter, startedAt: bridgedAt, duration: talk),
+            ])
+    }
+
+    private func ivrCall(ivr: Extension, caller: String, startedAt: UnixTime, using generator: inout some RandomNumberGenerator) -> CallRecord {
+        let duration = Int64.random(in: 15...60, using: &generator)
+        return CallRecord(
+            callUUID: .random(using: &generator), clientID: client.id, extensionID: ivr.id, extensionName: ivr.name,
+            extensionType: .ivr, flow: .inbound, didNumber: "49305550099", didDomain: client.domain, fromUsername: caller,
+            fromScreenName: nil, fromDomain: nil, bridgedUsername: nil, bridgedDomain: nil, bridgedAt: nil,
+            bridgedDuration: nil, duration: duration, hangupDisposition: .callerHangup, startedAt: startedAt,
+            legs: [
+                CallLeg(role: .caller, aniNumber: caller, destNumber: ivr.name, destDomain: client.domain, application: .ivr,
+                        startedAt: startedAt, duration: duration),
+            ])
+    }
+
+    private func rating(
+        of call: CallRecord, extension: Extension, maxRate: Int64, agent: String?, using generator: inout some RandomNumberGenerator
+    ) -> NewRating {
+        // Callers mostly rate well; the tail of poor ratings is what supervisors look for.
+        let weights: [Double] = (1...maxRate).map { pow(1.6, Double($0)) }
+        var pick = Double.random(in: 0..<weights.reduce(0, +), using: &generator)
+        var rate: Int64 = maxRate
+        for (index, weight) in weights.enumerated() {
+            if pick < weight { rate = Int64(index + 1); break }
+            pick -= weight
+        }
+        return NewRating(
+            clientID: client.id, callUUID: call.callUUID, ratedAt: call.startedAt.adding(seconds: call.duration - 5),
+            extensionID: `extension`.id, rate: rate, maxRate: maxRate, agentUsername: agent, isSample: true)
+    }
+}
