@@ -76,8 +76,9 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strictSwift),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: strictSwift),
-        .testTarget(name: "StorageTests", dependencies: ["Domain", "Storage"], swiftSettings: strictSwift),
+        .testTarget(name: "StorageTests", dependencies: ["Domain", "Storage", "TestSupport"], swiftSettings: strictSwift),
         .testTarget(
             name: "HTTPAPITests",
             dependencies: [
@@ -85,7 +86,10 @@ let package = Package(
                 "Storage",
                 "Access",
                 "HTTPAPI",
+                "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strictSwift

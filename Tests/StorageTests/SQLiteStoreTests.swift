@@ -1,0 +1,130 @@
+import Domain
+import Foundation
+import Storage
+import Testing
+import TestSupport
+
+@Suite struct SQLiteStoreTests {
+    let database: TemporaryDatabase
+    let store: SQLiteStore
+
+    init() throws {
+        database = try TemporaryDatabase()
+        store = try SQLiteStore(path: database.path)
+    }
+
+    func rating(_ client: Int64, at seconds: Int64, extensionID: Int64 = 10, rate: Int64 = 4, agent: String? = nil) -> NewRating {
+        NewRating(
+            clientID: client, callUUID: .random(), ratedAt: UnixTime(seconds: seconds), extensionID: extensionID,
+            rate: rate, maxRate: 5, agentUsername: agent)
+    }
+
+    @Test func createsTheFileAndKeepsDataAcrossReopening() async throws {
+        let client = try await store.createClient(name: "Acme", timezone: "Europe/Berlin", domain: "acme.local")
+        let stored = try await store.insertRatings([rating(client.id, at: 1000, agent: "101")])
+        #expect(FileManager.default.fileExists(atPath: database.path))
+
+        let reopened = try SQLiteStore(path: database.path)
+        #expect(try await reopened.client(id: client.id) == client)
+        #expect(try await reopened.rating(clientID: client.id, id: stored[0].id) == stored[0])
+    }
+
+    @Test func refusesADuplicateDomainOrUsername() async throws {
+        let client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+        await #expect(throws: StorageError.conflict(field: "domain")) {
+            _ = try await store.createClient(name: "Other", timezone: "UTC", domain: "acme.local")
+        }
+        _ = try await store.createUser(NewUser(clientID: client.id, username: "admin", passwordHash: "x", isAdmin: true))
+        await #expect(throws: StorageError.conflict(field: "username")) {
+            _ = try await store.createUser(NewUser(clientID: client.id, username: "admin", passwordHash: "y", isAdmin: false))
+        }
+        await #expect(throws: StorageError.conflict(field: "name")) {
+            _ = try await store.createExtension(NewExtension(clientID: client.id, name: "100", kind: .queue, label: ""))
+            _ = try await store.createExtension(NewExtension(clientID: client.id, name: "100", kind: .phone, label: ""))
+        }
+    }
+
+    @Test func listsRatingsByTimeThenIdWithInclusiveBounds() async throws {
+        let client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+        let stored = try await store.insertRatings([
+            rating(client.id, at: 300), rating(client.id, at: 100), rating(client.id, at: 200),
+            rating(client.id, at: 200), rating(client.id, at: 400),
+        ])
+        let all = try await store.ratings(RatingQuery(clientID: client.id, limit: 100))
+        #expect(all.map(\.ratedAt.seconds) == [100, 200, 200, 300, 400])
+        #expect(all[1].id < all[2].id)
+
+        let bounded = try await store.ratings(RatingQuery(
+            clientID: client.id, from: UnixTime(seconds: 200), through: UnixTime(seconds: 300), limit: 100))
+        #expect(bounded.map(\.id) == [stored[2].id, stored[3].id, stored[0].id])
+    }
+
+    @Test func pagesWithACursorWithoutLosingOrRepeatingRows() async throws {
+        let client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+        // Many ratings share a second, so the cursor must break ties by id.
+        try await store.insertRatings((0..<250).map { rating(client.id, at: Int64($0 / 7)) })
+        var seen: [Int64] = []
+        var cursor: RatingCursor?
+        while true {
+            let page = try await store.ratings(RatingQuery(clientID: client.id, after: cursor, limit: 40))
+            seen += page.map(\.id)
+            guard let last = page.last else { break }
+            cursor = RatingCursor(ratedAt: last.ratedAt, id: last.id)
+        }
+        let all = try await store.ratings(RatingQuery(clientID: client.id, limit: 1000)).map(\.id)
+        #expect(seen == all)
+        #expect(seen.count == 250)
+    }
+
+    @Test func keepsClientsApart() async throws {
+        let acme = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+        let other = try await store.createClient(name: "Other", timezone: "UTC", domain: "other.local")
+        let acmeRatings = try await store.insertRatings([rating(acme.id, at: 1)])
+        try await store.insertRatings([rating(other.id, at: 2), rating(other.id, at: 3)])
+
+        #expect(try await store.ratings(RatingQuery(clientID: acme.id, limit: 10)).map(\.id) == acmeRatings.map(\.id))
+        #expect(try await store.rating(clientID: other.id, id: acmeRatings[0].id) == nil)
+    }
+
+    @Test func filtersByExtension() async throws {
+        let client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+        try await store.insertRatings([rating(client.id, at: 1, extensionID: 7), rating(client.id, at: 2, extensionID: 8)])
+        let only = try await store.ratings(RatingQuery(clientID: client.id, extensionID: 8, limit: 10))
+        #expect(only.map(\.extensionID) == [8])
+    }
+
+    @Test func storesCallHistoryWithItsLegs() async throws {
+        let client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+        let uuid = CallUUID.random()
+        let call = CallRecord(
+            callUUID: uuid, clientID: client.id, extensionID: 5, extensionName: "200", extensionType: .queue,
+            flow: .inbound, didNumber: "4930555", didDomain: "acme.local", fromUsername: "+4930111", fromScreenName: "Jo",
+            fromDomain: nil, bridgedUsername: "101", bridgedDomain: "acme.local", bridgedAt: UnixTime(seconds: 110),
+            bridgedDuration: 60, duration: 90, hangupDisposition: .agentHangup, startedAt: UnixTime(seconds: 100),
+            legs: [
+                CallLeg(role: .caller, aniNumber: "+4930111", destNumber: "200", destDomain: "acme.local",
+                        application: .callcenter, startedAt: UnixTime(seconds: 100), duration: 90),
+                CallLeg(role: .agent, aniNumber: "+4930111", destNumber: "101", destDomain: "acme.local",
+                        application: .callcenter, startedAt: UnixTime(seconds: 110), duration: 60),
+            ])
+        try await store.insertCalls([call], isSample: false)
+        #expect(try await store.call(clientID: client.id, uuid: uuid) == call)
+        #expect(try await store.calls(CallQuery(clientID: client.id, limit: 10)) == [call])
+        #expect(try await store.call(clientID: client.id + 1, uuid: uuid) == nil)
+        await #expect(throws: StorageError.conflict(field: "call_uuid")) {
+            try await store.insertCalls([call], isSample: false)
+        }
+    }
+
+    @Test func refreshTokensCanBeDeletedOnlyOnce() async throws {
+        let client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+        let user = try await store.createUser(NewUser(clientID: client.id, username: "u", passwordHash: "h", isAdmin: false))
+        let app = try await store.createApplication(NewApplication(
+            appID: "app", userID: user.id, name: "n", type: .passwordCredentials, access: .callAPI, secretHash: "s"))
+        let token = StoredToken(hash: "abc", kind: .refresh, applicationID: app.id, userID: user.id, expiresAt: UnixTime(seconds: 5000))
+        try await store.saveToken(token)
+        #expect(try await store.token(hash: "abc") == token)
+        #expect(try await store.deleteToken(hash: "abc"))
+        #expect(try await store.deleteToken(hash: "abc") == false)
+    }
+}
