@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 
 /// An answer that is not a success: `{"error": code, "error_description": text}` (SPEC §6).
 /// Descriptions say what was wrong and how to fix it; they never carry SQL, stack traces or
@@ -75,6 +76,8 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try error.response(from: request, context: context)
         } catch let error as HTTPError {
             return try Self.translate(error, path: request.uri.path).response(from: request, context: context)
+        } catch is NIOTooManyBytesError {
+            return try Self.translate(HTTPError(.contentTooLarge), path: request.uri.path).response(from: request, context: context)
         } catch {
             context.logger.error(
                 "request failed", metadata: ["error_type": "\(type(of: error))", "path": "\(request.uri.path)"])
@@ -87,7 +90,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case .notFound:
             return APIError(status: .notFound, code: "not_found", description: "no resource at \(APIError.printable(path))")
         case .contentTooLarge:
-            return APIError(status: .contentTooLarge, code: "payload_too_large", description: "the request body is too large")
+            return APIError(status: .contentTooLarge, code: "payload_too_large", description: "the request body is larger than this endpoint accepts (64 KiB)")
         case .badRequest:
             return APIError(status: .badRequest, code: "invalid_request", description: error.body ?? "the request is malformed")
         default:
