@@ -37,23 +37,17 @@ struct RatingRoutes {
         let body = ResponseBody { writer in
             var filter = firstPage
             var remaining = limit ?? .max
-            var formatter = zone.makeFormatter()
-            var json = JSONBytes(capacity: 200 * Self.pageSize)
-            json.beginArray()
+            var encoder = RatingListEncoder(zone: zone, withAgent: withAgent, expectedRows: Self.pageSize)
             while remaining > 0 {
                 filter.limit = min(Self.pageSize, remaining)
                 let page = try await store.ratings(filter)
-                for rating in page {
-                    json.rating(rating, local: formatter.localTime(of: rating.ratedAt), withAgent: withAgent)
-                }
+                encoder.append(page)
                 remaining -= page.count
                 guard page.count == filter.limit, let last = page.last else { break }
                 filter.after = RatingCursor(ratedAt: last.ratedAt, id: last.id)
-                try await writer.write(ByteBuffer(bytes: json.bytes))
-                json.clearContinuingArray()
+                try await writer.write(ByteBuffer(bytes: encoder.takeBytes()))
             }
-            json.endArray()
-            try await writer.write(ByteBuffer(bytes: json.bytes))
+            try await writer.write(ByteBuffer(bytes: encoder.finish()))
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "application/json"], body: body)

@@ -1,0 +1,247 @@
+import Access
+import ArgumentParser
+import AsyncHTTPClient
+import Domain
+import Foundation
+import HTTPAPI
+import NIOCore
+import Storage
+
+@main
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "qualityrate-bench",
+        abstract: "API benchmark: load ratings, then measure the ratings list over HTTP and directly.",
+        subcommands: [Load.self, Measure.self])
+}
+
+/// The data set: client 1 has `largeClientRatings`; the other clients share the rest evenly,
+/// so one day of one of them is about `total / clients / 90` ratings.
+struct DataSet {
+    static let days: Int64 = 90
+    /// 2026-07-01 00:00:00 UTC: fixed, so runs are comparable.
+    static let start = UnixTime(seconds: 1_782_864_000)
+    static let zones = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo"]
+}
+
+struct Load: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create the clients and their ratings (skipped when already loaded).")
+
+    @Option var database: String
+    @Option var credentials: String
+    @Option var clients = 100
+    @Option var total = 10_000_000
+    @Option(name: .customLong("large-client")) var largeClientRatings = 1_000_000
+
+    func run() async throws {
+        if FileManager.default.fileExists(atPath: credentials), FileManager.default.fileExists(atPath: database) {
+            print("data set already loaded: \(database)")
+            return
+        }
+        let store = try SQLiteStore(path: database)
+        let provisioning = Provisioning(store: store)
+        var apps: [[String: Any]] = []
+        for index in 0..<clients {
+            let zone = ClientTimeZone(identifier: DataSet.zones[index % DataSet.zones.count])!
+            let client = try await provisioning.createClient(name: "Bench \(index + 1)", timezone: zone, domain: nil)
+            apps.append(["client_id": client.clientID, "app_id": client.appID, "app_secret": client.appSecret, "timezone": zone.identifier])
+        }
+        let clock = ContinuousClock()
+        let began = clock.now
+        var generator = SystemRandomNumberGenerator()
+        let span = DataSet.days * 86_400
+        var loaded = 0
+        for (index, app) in apps.enumerated() {
+            let clientID = app["client_id"] as! Int64
+            let count = index == 0 ? largeClientRatings : (total - largeClientRatings) / (clients - 1)
+            var batch: [NewRating] = []
+            batch.reserveCapacity(100_000)
+            for row in 0..<count {
+                let ratedAt = DataSet.start.adding(seconds: Int64(row) * span / Int64(count) + Int64.random(in: 0..<5, using: &generator))
+                let agent: String? = row % 4 == 0 ? nil : "1\(String(format: "%02d", row % 20))"
+                batch.append(NewRating(
+                    clientID: clientID, callUUID: .random(using: &generator), ratedAt: ratedAt,
+                    extensionID: Int64(1000 + row % 3), rate: Int64(1 + row % 5), maxRate: 5, agentUsername: agent))
+                if batch.count == 100_000 {
+                    try await store.insertRatings(batch)
+                    loaded += batch.count
+                    batch.removeAll(keepingCapacity: true)
+                }
+            }
+            try await store.insertRatings(batch)
+            loaded += batch.count
+            if index % 10 == 0 { print("loaded \(loaded) ratings") }
+        }
+        let seconds = (clock.now - began).seconds
+        print(String(format: "loaded %d ratings for %d clients in %.1f s (%.0f rows/s)", loaded, clients, seconds, Double(loaded) / seconds))
+        let data = try JSONSerialization.data(withJSONObject: apps)
+        try data.write(to: URL(fileURLWithPath: credentials))
+    }
+}
+
+struct Measure: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Measure against a running server on the loaded database.")
+
+    @Option var database: String
+    @Option var credentials: String
+    @Option var url: String
+    @Option(name: .customLong("server-pid")) var serverPID: Int32
+    @Option var requests = 2000
+    @Option var concurrency = 4
+
+    func run() async throws {
+        let apps = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: credentials))) as! [[String: Any]]
+        let http = HTTPClient.shared
+        var tokens: [Int64: String] = [:]
+        for app in apps {
+            tokens[app["client_id"] as! Int64] = try await token(http, app)
+        }
+        let store = try SQLiteStore(path: database)
+        var generator = SystemRandomNumberGenerator()
+        // The same (client, day) pairs for every measurement; client 1 (1M ratings) is left out.
+        let queries: [DayQuery] = (0..<requests).map { _ in
+            let app = apps[Int.random(in: 1..<apps.count, using: &generator)]
+            let zone = ClientTimeZone(identifier: app["timezone"] as! String)!
+            let day = zone.localTime(of: DataSet.start.adding(seconds: 86_400 * Int64.random(in: 1..<(DataSet.days - 1), using: &generator)))
+            let date = String(format: "%04d-%02d-%02d", day.year, day.month, day.day)
+            return DayQuery(clientID: app["client_id"] as! Int64, zone: zone, date: date)
+        }
+
+        print("== one-day ratings list of one client (\(requests) requests)")
+        var rows = 0
+        var direct: [Duration] = []
+        for query in queries {
+            let began = ContinuousClock.now
+            rows += try await query.runDirect(store)
+            direct.append(ContinuousClock.now - began)
+        }
+        report("direct SQLite + JSON encoding, sequential", direct, rows: rows)
+
+        _ = try await query(http, queries[0], token: tokens[queries[0].clientID]!)
+        var sequential: [Duration] = []
+        for query in queries {
+            let began = ContinuousClock.now
+            _ = try await self.query(http, query, token: tokens[query.clientID]!)
+            sequential.append(ContinuousClock.now - began)
+        }
+        report("HTTP on loopback, sequential", sequential, rows: rows)
+        print(String(format: "  ratio HTTP / direct: p50 %.2fx, p99 %.2fx",
+                     percentile(sequential, 0.5) / percentile(direct, 0.5), percentile(sequential, 0.99) / percentile(direct, 0.99)))
+
+        let began = ContinuousClock.now
+        let allTokens = tokens
+        let measure = self
+        let concurrent = try await withThrowingTaskGroup(of: [Duration].self) { group in
+            for worker in 0..<concurrency {
+                let share = stride(from: worker, to: queries.count, by: concurrency).map { queries[$0] }
+                group.addTask {
+                    var latencies: [Duration] = []
+                    for query in share {
+                        let start = ContinuousClock.now
+                        _ = try await measure.query(http, query, token: allTokens[query.clientID]!)
+                        latencies.append(ContinuousClock.now - start)
+                    }
+                    return latencies
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        let wall = (ContinuousClock.now - began).seconds
+        report("HTTP on loopback, \(concurrency) concurrent clients", concurrent, rows: rows, wall: wall)
+
+        print("== unfiltered list of client 1")
+        let baseline = memory(of: serverPID)
+        try? "5".write(toFile: "/proc/\(serverPID)/clear_refs", atomically: false, encoding: .utf8)
+        let listStart = ContinuousClock.now
+        let (bytes, count) = try await streamAll(http, clientID: apps[0]["client_id"] as! Int64, token: tokens[apps[0]["client_id"] as! Int64]!)
+        let listSeconds = (ContinuousClock.now - listStart).seconds
+        let after = memory(of: serverPID)
+        print(String(format: "  %d ratings, %.1f MB of JSON in %.2f s (%.0f rows/s)", count, Double(bytes) / 1e6, listSeconds, Double(count) / listSeconds))
+        print("  server memory: RSS before \(baseline.rss / 1024) MB, peak during the list \(after.peak / 1024) MB")
+    }
+
+    struct DayQuery: Sendable {
+        var clientID: Int64
+        var zone: ClientTimeZone
+        var date: String
+
+        func runDirect(_ store: SQLiteStore) async throws -> Int {
+            var filter = RatingQuery(
+                clientID: clientID, from: zone.instant(of: LocalDateTime(parsing: "\(date) 00:00:00")!),
+                through: zone.instant(of: LocalDateTime(parsing: "\(date) 23:59:59")!), limit: 1000)
+            var encoder = RatingListEncoder(zone: zone, withAgent: false, expectedRows: 1000)
+            var rows = 0
+            var bytes = 0
+            while true {
+                let page = try await store.ratings(filter)
+                encoder.append(page)
+                rows += page.count
+                guard page.count == filter.limit, let last = page.last else { break }
+                filter.after = RatingCursor(ratedAt: last.ratedAt, id: last.id)
+                bytes += encoder.takeBytes().count
+            }
+            bytes += encoder.finish().count
+            precondition(bytes > 0)
+            return rows
+        }
+    }
+
+    func token(_ http: HTTPClient, _ app: [String: Any]) async throws -> String {
+        var request = HTTPClientRequest(url: "\(url)/oauth/token")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        request.body = .bytes(ByteBuffer(string: "grant_type=client_credentials&client_id=\(app["app_id"]!)&client_secret=\(app["app_secret"]!)"))
+        let response = try await http.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 1 << 16)
+        let object = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as! [String: Any]
+        return object["access_token"] as! String
+    }
+
+    func query(_ http: HTTPClient, _ query: DayQuery, token: String) async throws -> Int {
+        var request = HTTPClientRequest(
+            url: "\(url)/api/ver1.0/client/\(query.clientID)/quality_rate/?start_datetime=\(query.date)%2000:00:00&end_datetime=\(query.date)%2023:59:59")
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        let response = try await http.execute(request, timeout: .seconds(30))
+        guard response.status == .ok else { throw ValidationError("HTTP \(response.status.code) for \(request.url)") }
+        return try await response.body.collect(upTo: 1 << 24).readableBytes
+    }
+
+    func streamAll(_ http: HTTPClient, clientID: Int64, token: String) async throws -> (bytes: Int, rows: Int) {
+        var request = HTTPClientRequest(url: "\(url)/api/ver1.0/client/\(clientID)/quality_rate/")
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        let response = try await http.execute(request, timeout: .seconds(600))
+        var bytes = 0
+        var rows = 0
+        for try await chunk in response.body {
+            bytes += chunk.readableBytes
+            rows += chunk.readableBytesView.lazy.filter { $0 == UInt8(ascii: "{") }.count
+        }
+        return (bytes, rows)
+    }
+
+    func report(_ title: String, _ latencies: [Duration], rows: Int, wall: Double? = nil) {
+        let total = wall ?? latencies.reduce(Duration.zero, +).seconds
+        print(String(format: "  %@: p50 %.2f ms, p99 %.2f ms, %.0f requests/s, %.0f rows per request",
+                     title, percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000,
+                     Double(latencies.count) / total, Double(rows) / Double(latencies.count)))
+    }
+
+    func percentile(_ latencies: [Duration], _ fraction: Double) -> Double {
+        let sorted = latencies.sorted()
+        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))].seconds
+    }
+
+    /// Resident and peak resident memory of a process, in KiB, from /proc.
+    func memory(of pid: Int32) -> (rss: Int, peak: Int) {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        func field(_ name: String) -> Int {
+            status.split(separator: "\n").first { $0.hasPrefix(name) }
+                .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) } ?? 0
+        }
+        return (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
