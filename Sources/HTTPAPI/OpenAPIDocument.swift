@@ -727,8 +727,7 @@ enum OpenAPIDocument {
               "format": "int64",
               "minimum": 1,
               "maximum": 9223372036854775807
-            },
-            "example": 4711
+            }
           },
           "after_call_uuid": {
             "name": "after_call_uuid",
@@ -738,8 +737,7 @@ enum OpenAPIDocument {
             "schema": {
               "type": "string",
               "pattern": "^[0-9A-F]{32}$"
-            },
-            "example": "BF4643A0B90D11E98DA84B40F3DF0459"
+            }
           },
           "with_agent": {
             "name": "with_agent",
