@@ -177,7 +177,7 @@ struct Measure: AsyncParsableCommand {
                 encoder.append(page)
                 rows += page.count
                 guard page.count == filter.limit, let last = page.last else { break }
-                filter.after = RatingCursor(ratedAt: last.ratedAt, id: last.id)
+                filter.after = RatingCursor(after: last)
                 bytes += encoder.takeBytes().count
             }
             bytes += encoder.finish().count

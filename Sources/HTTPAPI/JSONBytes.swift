@@ -3,7 +3,7 @@ import Domain
 /// A small JSON writer straight into bytes. The API's records are flat and known, and a ratings
 /// list may hold a million of them: writing bytes directly keeps encoding cheap and the memory
 /// per streamed page fixed, which a generic encoder would not.
-struct JSONBytes {
+struct JSONBytes: Sendable {
     private(set) var bytes: [UInt8] = []
     private var needsComma = false
 

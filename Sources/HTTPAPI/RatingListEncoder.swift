@@ -3,7 +3,7 @@ public import Domain
 /// Writes a ratings list as a JSON array, page by page, exactly as the API answers it. The
 /// route streams each page's bytes as soon as they are written; the benchmark uses the same
 /// encoder to measure storage-plus-encoding without HTTP.
-public struct RatingListEncoder {
+public struct RatingListEncoder: ListEncoder, Sendable {
     private var json: JSONBytes
     private var formatter: LocalTimeFormatter
     private let withAgent: Bool
@@ -21,14 +21,12 @@ public struct RatingListEncoder {
         }
     }
 
-    /// The bytes written since the last call; the array stays open for more pages.
     public mutating func takeBytes() -> [UInt8] {
         let bytes = json.bytes
         json.clearContinuingArray()
         return bytes
     }
 
-    /// The last bytes of the list, closing the array.
     public mutating func finish() -> [UInt8] {
         json.endArray()
         return json.bytes

@@ -225,32 +225,43 @@ public final class SQLiteStore: Store {
     }
 
     public func ratings(_ query: RatingQuery) async throws -> [Rating] {
-        var sql = "SELECT \(Self.ratingColumns) FROM rating WHERE client_id = ?"
+        let (sql, arguments) = Self.listSQL(
+            select: "SELECT \(Self.ratingColumns) FROM rating", query: query, time: "rated_at", tieBreaker: "id",
+            cursor: query.after.map { ($0.ratedAt, $0.id) })
+        return try await pool.read { db in
+            try Row.fetchCursor(db, sql: sql, arguments: arguments).compactMap(Self.rating(from:)).reduce(into: []) {
+                $0.append($1)
+            }
+        }
+    }
+
+    /// The SQL of one page of a client's list: the filters, then keyset paging on
+    /// (`time`, `tieBreaker`), which the (client_id, [extension_id,] time, tie-breaker) indexes serve.
+    private static func listSQL<Cursor>(
+        select: String, query: ListQuery<Cursor>, time: String, tieBreaker: String,
+        cursor: (UnixTime, any DatabaseValueConvertible)?
+    ) -> (String, StatementArguments) {
+        var sql = select + " WHERE client_id = ?"
         var arguments: StatementArguments = [query.clientID]
         if let extensionID = query.extensionID {
             sql += " AND extension_id = ?"
             arguments += [extensionID]
         }
         if let from = query.from {
-            sql += " AND rated_at >= ?"
+            sql += " AND \(time) >= ?"
             arguments += [from.seconds]
         }
         if let through = query.through {
-            sql += " AND rated_at <= ?"
+            sql += " AND \(time) <= ?"
             arguments += [through.seconds]
         }
-        if let after = query.after {
-            sql += " AND (rated_at, id) > (?, ?)"
-            arguments += [after.ratedAt.seconds, after.id]
+        if let (instant, tie) = cursor {
+            sql += " AND (\(time), \(tieBreaker)) > (?, ?)"
+            arguments += [instant.seconds, tie]
         }
-        sql += " ORDER BY rated_at, id LIMIT ?"
+        sql += " ORDER BY \(time), \(tieBreaker) LIMIT ?"
         arguments += [query.limit]
-        let (finalSQL, finalArguments) = (sql, arguments)
-        return try await pool.read { db in
-            try Row.fetchCursor(db, sql: finalSQL, arguments: finalArguments).compactMap(Self.rating(from:)).reduce(into: []) {
-                $0.append($1)
-            }
-        }
+        return (sql, arguments)
     }
 
     private static func rating(from row: Row) -> Rating? {
@@ -305,29 +316,11 @@ public final class SQLiteStore: Store {
     }
 
     public func calls(_ query: CallQuery) async throws -> [CallRecord] {
-        var sql = "SELECT * FROM call WHERE client_id = ?"
-        var arguments: StatementArguments = [query.clientID]
-        if let extensionID = query.extensionID {
-            sql += " AND extension_id = ?"
-            arguments += [extensionID]
-        }
-        if let from = query.from {
-            sql += " AND started_at >= ?"
-            arguments += [from.seconds]
-        }
-        if let through = query.through {
-            sql += " AND started_at <= ?"
-            arguments += [through.seconds]
-        }
-        if let after = query.after {
-            sql += " AND (started_at, call_uuid) > (?, ?)"
-            arguments += [after.startedAt.seconds, after.callUUID.value]
-        }
-        sql += " ORDER BY started_at, call_uuid LIMIT ?"
-        arguments += [query.limit]
-        let (finalSQL, finalArguments) = (sql, arguments)
+        let (sql, arguments) = Self.listSQL(
+            select: "SELECT * FROM call", query: query, time: "started_at", tieBreaker: "call_uuid",
+            cursor: query.after.map { ($0.startedAt, $0.callUUID.value) })
         return try await pool.read { db in
-            try Self.withLegs(Row.fetchAll(db, sql: finalSQL, arguments: finalArguments), db: db)
+            try Self.withLegs(Row.fetchAll(db, sql: sql, arguments: arguments), db: db)
         }
     }
 

@@ -56,59 +56,46 @@ public enum StorageError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// Where a page starts: strictly after this rating in (`ratedAt`, `id`) order.
-public struct RatingCursor: Sendable, Equatable {
+/// Where a page of a list starts: strictly after the item it was made from, in the list's order.
+public protocol PageCursor: Sendable, Equatable {
+    associatedtype Item
+    init(after item: Item)
+}
+
+/// Ratings are listed in (`ratedAt`, `id`) order.
+public struct RatingCursor: PageCursor {
     public var ratedAt: UnixTime
     public var id: Int64
 
-    public init(ratedAt: UnixTime, id: Int64) {
-        self.ratedAt = ratedAt
-        self.id = id
+    public init(after rating: Rating) {
+        ratedAt = rating.ratedAt
+        id = rating.id
     }
 }
 
-public struct RatingQuery: Sendable, Equatable {
-    public var clientID: Int64
-    public var from: UnixTime?
-    public var through: UnixTime?
-    public var extensionID: Int64?
-    public var after: RatingCursor?
-    public var limit: Int
-
-    public init(
-        clientID: Int64, from: UnixTime? = nil, through: UnixTime? = nil, extensionID: Int64? = nil,
-        after: RatingCursor? = nil, limit: Int
-    ) {
-        self.clientID = clientID
-        self.from = from
-        self.through = through
-        self.extensionID = extensionID
-        self.after = after
-        self.limit = limit
-    }
-}
-
-public struct CallCursor: Sendable, Equatable {
+/// Call history is listed in (`startedAt`, `callUUID`) order.
+public struct CallCursor: PageCursor {
     public var startedAt: UnixTime
     public var callUUID: CallUUID
 
-    public init(startedAt: UnixTime, callUUID: CallUUID) {
-        self.startedAt = startedAt
-        self.callUUID = callUUID
+    public init(after call: CallRecord) {
+        startedAt = call.startedAt
+        callUUID = call.callUUID
     }
 }
 
-public struct CallQuery: Sendable, Equatable {
+/// One page of a client's list, with the filters of SPEC §3: an inclusive period and an extension.
+public struct ListQuery<Cursor: PageCursor>: Sendable, Equatable {
     public var clientID: Int64
     public var from: UnixTime?
     public var through: UnixTime?
     public var extensionID: Int64?
-    public var after: CallCursor?
+    public var after: Cursor?
     public var limit: Int
 
     public init(
         clientID: Int64, from: UnixTime? = nil, through: UnixTime? = nil, extensionID: Int64? = nil,
-        after: CallCursor? = nil, limit: Int
+        after: Cursor? = nil, limit: Int
     ) {
         self.clientID = clientID
         self.from = from
@@ -118,3 +105,6 @@ public struct CallQuery: Sendable, Equatable {
         self.limit = limit
     }
 }
+
+public typealias RatingQuery = ListQuery<RatingCursor>
+public typealias CallQuery = ListQuery<CallCursor>

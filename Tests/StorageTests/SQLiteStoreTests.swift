@@ -69,7 +69,7 @@ import TestSupport
             let page = try await store.ratings(RatingQuery(clientID: client.id, after: cursor, limit: 40))
             seen += page.map(\.id)
             guard let last = page.last else { break }
-            cursor = RatingCursor(ratedAt: last.ratedAt, id: last.id)
+            cursor = RatingCursor(after: last)
         }
         let all = try await store.ratings(RatingQuery(clientID: client.id, limit: 1000)).map(\.id)
         #expect(seen == all)

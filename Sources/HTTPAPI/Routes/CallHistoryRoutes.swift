@@ -15,41 +15,19 @@ struct CallHistoryRoutes {
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
         let clientID = try context.ownedClientID()
         let zone = try await store.clientTimeZone(clientID)
-        let query = try QueryParameters(request.uri.query)
-        let limit = try query.limit(range: RatingRoutes.limitRange)
-        var filter = CallQuery(
-            clientID: clientID, from: try query.localDateTime("start_datetime", in: zone),
-            through: try query.localDateTime("end_datetime", in: zone), extensionID: try query.positiveID("extension_id"),
-            limit: Self.pageSize)
-        if let afterUUID = try query.callUUID("after_call_uuid") {
+        let parameters = try QueryParameters(request.uri.query)
+        var (query, limit): (CallQuery, Int?) = try parameters.listQuery(clientID: clientID, zone: zone)
+        if let afterUUID = try parameters.callUUID("after_call_uuid") {
             guard let previous = try await store.call(clientID: clientID, uuid: afterUUID) else {
                 throw APIError.badParameter(
                     "after_call_uuid", "no call \(afterUUID) for this client; pass the call_uuid of the last record of the previous page")
             }
-            filter.after = CallCursor(startedAt: previous.startedAt, callUUID: previous.callUUID)
+            query.after = CallCursor(after: previous)
         }
         let store = self.store
-        let firstPage = filter
-        let body = ResponseBody { writer in
-            var filter = firstPage
-            var remaining = limit ?? .max
-            var json = JSONBytes(capacity: 600 * Self.pageSize)
-            json.beginArray()
-            while remaining > 0 {
-                filter.limit = min(Self.pageSize, remaining)
-                let page = try await store.calls(filter)
-                for call in page { json.callRecord(call, zone: zone) }
-                remaining -= page.count
-                guard page.count == filter.limit, let last = page.last else { break }
-                filter.after = CallCursor(startedAt: last.startedAt, callUUID: last.callUUID)
-                try await writer.write(ByteBuffer(bytes: json.bytes))
-                json.clearContinuingArray()
-            }
-            json.endArray()
-            try await writer.write(ByteBuffer(bytes: json.bytes))
-            try await writer.finish(nil)
-        }
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: body)
+        return PagedList.response(
+            first: query, limit: limit, pageSize: Self.pageSize, encoder: CallListEncoder(zone: zone),
+            fetch: { try await store.calls($0) })
     }
 
     @Sendable func one(_ request: Request, context: APIRequestContext) async throws -> Response {
@@ -63,5 +41,30 @@ struct CallHistoryRoutes {
         var json = JSONBytes()
         json.callRecord(call, zone: zone)
         return .json(json)
+    }
+}
+
+struct CallListEncoder: ListEncoder {
+    private var json = JSONBytes(capacity: 600 * CallHistoryRoutes.pageSize)
+    private let zone: ClientTimeZone
+
+    init(zone: ClientTimeZone) {
+        self.zone = zone
+        json.beginArray()
+    }
+
+    mutating func append(_ calls: [CallRecord]) {
+        for call in calls { json.callRecord(call, zone: zone) }
+    }
+
+    mutating func takeBytes() -> [UInt8] {
+        let bytes = json.bytes
+        json.clearContinuingArray()
+        return bytes
+    }
+
+    mutating func finish() -> [UInt8] {
+        json.endArray()
+        return json.bytes
     }
 }

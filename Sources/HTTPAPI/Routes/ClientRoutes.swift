@@ -68,12 +68,7 @@ struct ClientRoutes {
 /// Reading a JSON object body with errors that name what is wrong.
 enum JSONBody {
     static func object(of request: Request, context: APIRequestContext) async throws -> [String: Any] {
-        let contentType = request.headers[.contentType]?.lowercased() ?? ""
-        guard contentType.hasPrefix("application/json") else {
-            throw APIError(
-                status: .unsupportedMediaType, code: "unsupported_media_type",
-                description: "send the body as JSON with 'Content-Type: application/json'")
-        }
+        try request.requireContentType("application/json", sentAs: "JSON")
         let buffer = try await request.body.collect(upTo: context.maxUploadSize)
         guard let object = try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)),
             let fields = object as? [String: Any]

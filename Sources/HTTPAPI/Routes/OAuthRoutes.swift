@@ -6,12 +6,7 @@ struct OAuthRoutes {
     let accessControl: AccessControl
 
     @Sendable func token(_ request: Request, context: APIRequestContext) async throws -> Response {
-        let contentType = request.headers[.contentType]?.lowercased() ?? ""
-        guard contentType.hasPrefix("application/x-www-form-urlencoded") else {
-            throw APIError(
-                status: .unsupportedMediaType, code: "unsupported_media_type",
-                description: "send the form as 'Content-Type: application/x-www-form-urlencoded'")
-        }
+        try request.requireContentType("application/x-www-form-urlencoded", sentAs: "a form")
         let buffer = try await request.body.collect(upTo: context.maxUploadSize)
         let form: QueryParameters
         do {

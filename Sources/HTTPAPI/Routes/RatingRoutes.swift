@@ -7,7 +7,6 @@ struct RatingRoutes {
     let store: any Store
     /// Rows fetched per database round trip while streaming; bounds the server's memory per list.
     static let pageSize = 1000
-    static let limitRange = 1...100_000
 
     func register(on routes: inout RouteTable) {
         routes.get("client/:client_id/quality_rate", list)
@@ -17,40 +16,21 @@ struct RatingRoutes {
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
         let clientID = try context.ownedClientID()
         let zone = try await store.clientTimeZone(clientID)
-        let query = try QueryParameters(request.uri.query)
-        let withAgent = try query.flag("with_agent")
-        let limit = try query.limit(range: Self.limitRange)
-        var filter = RatingQuery(
-            clientID: clientID, from: try query.localDateTime("start_datetime", in: zone),
-            through: try query.localDateTime("end_datetime", in: zone), extensionID: try query.positiveID("extension_id"),
-            limit: Self.pageSize)
-        if let afterID = try query.positiveID("after_id") {
+        let parameters = try QueryParameters(request.uri.query)
+        let withAgent = try parameters.flag("with_agent")
+        var (query, limit): (RatingQuery, Int?) = try parameters.listQuery(clientID: clientID, zone: zone)
+        if let afterID = try parameters.positiveID("after_id") {
             guard let previous = try await store.rating(clientID: clientID, id: afterID) else {
                 throw APIError.badParameter(
                     "after_id", "no rating \(afterID) for this client; pass the id of the last rating of the previous page")
             }
-            filter.after = RatingCursor(ratedAt: previous.ratedAt, id: previous.id)
+            query.after = RatingCursor(after: previous)
         }
         let store = self.store
-        let firstPage = filter
-        // Streams page by page: the server holds one page at a time whatever the list's length.
-        let body = ResponseBody { writer in
-            var filter = firstPage
-            var remaining = limit ?? .max
-            var encoder = RatingListEncoder(zone: zone, withAgent: withAgent, expectedRows: Self.pageSize)
-            while remaining > 0 {
-                filter.limit = min(Self.pageSize, remaining)
-                let page = try await store.ratings(filter)
-                encoder.append(page)
-                remaining -= page.count
-                guard page.count == filter.limit, let last = page.last else { break }
-                filter.after = RatingCursor(ratedAt: last.ratedAt, id: last.id)
-                try await writer.write(ByteBuffer(bytes: encoder.takeBytes()))
-            }
-            try await writer.write(ByteBuffer(bytes: encoder.finish()))
-            try await writer.finish(nil)
-        }
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: body)
+        return PagedList.response(
+            first: query, limit: limit, pageSize: Self.pageSize,
+            encoder: RatingListEncoder(zone: zone, withAgent: withAgent, expectedRows: Self.pageSize),
+            fetch: { try await store.ratings($0) })
     }
 
     @Sendable func one(_ request: Request, context: APIRequestContext) async throws -> Response {

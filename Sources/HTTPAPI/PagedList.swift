@@ -1,0 +1,63 @@
+import Domain
+import Hummingbird
+import Storage
+
+/// Encodes the pages of a list into one JSON array.
+protocol ListEncoder: Sendable {
+    associatedtype Item
+    mutating func append(_ items: [Item])
+    /// The bytes written since the last call; the array stays open for more pages.
+    mutating func takeBytes() -> [UInt8]
+    /// The last bytes of the list, closing the array.
+    mutating func finish() -> [UInt8]
+}
+
+enum PagedList {
+    /// Answers a list as one JSON array, read and written a page at a time: the server holds one
+    /// page whatever the list's length. Errors before the first byte still get their status;
+    /// a failure mid-stream ends the connection, so a client never takes a cut list for whole.
+    static func response<Cursor: PageCursor, Encoder: ListEncoder>(
+        first: ListQuery<Cursor>, limit: Int?, pageSize: Int, encoder: Encoder,
+        fetch: @escaping @Sendable (ListQuery<Cursor>) async throws -> [Cursor.Item]
+    ) -> Response where Encoder.Item == Cursor.Item {
+        let body = ResponseBody { writer in
+            var query = first
+            var encoder = encoder
+            var remaining = limit ?? .max
+            while remaining > 0 {
+                query.limit = min(pageSize, remaining)
+                let page = try await fetch(query)
+                encoder.append(page)
+                remaining -= page.count
+                guard page.count == query.limit, let last = page.last else { break }
+                query.after = Cursor(after: last)
+                try await writer.write(ByteBuffer(bytes: encoder.takeBytes()))
+            }
+            try await writer.write(ByteBuffer(bytes: encoder.finish()))
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: body)
+    }
+}
+
+extension QueryParameters {
+    /// The filters shared by the ratings and call-history lists: `start_datetime`,
+    /// `end_datetime` (the client's wall clock, inclusive), `extension_id` and `limit`.
+    func listQuery<Cursor>(clientID: Int64, zone: ClientTimeZone) throws -> (query: ListQuery<Cursor>, limit: Int?) {
+        let query = ListQuery<Cursor>(
+            clientID: clientID, from: try localDateTime("start_datetime", in: zone),
+            through: try localDateTime("end_datetime", in: zone), extensionID: try positiveID("extension_id"), limit: 0)
+        return (query, try limit(range: 1...100_000))
+    }
+}
+
+extension Request {
+    /// Refuses a body of another media type with 415, saying which one to send.
+    func requireContentType(_ mediaType: String, sentAs hint: String) throws {
+        guard (headers[.contentType]?.lowercased() ?? "").hasPrefix(mediaType) else {
+            throw APIError(
+                status: .unsupportedMediaType, code: "unsupported_media_type",
+                description: "send the body as \(hint) with 'Content-Type: \(mediaType)'")
+        }
+    }
+}
