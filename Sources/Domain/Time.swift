@@ -42,7 +42,7 @@ public struct LocalDateTime: Sendable, Hashable, CustomStringConvertible {
         }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
             let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-            year >= 1, (1...12).contains(month), day >= 1, day <= Self.daysIn(month: month, year: year),
+            (1...12).contains(month), day >= 1, day <= Self.daysIn(month: month, year: year),
             hour <= 23, minute <= 59, second <= 59
         else { return nil }
         self.init(year: year, month: month, day: day, hour: hour, minute: minute, second: second)

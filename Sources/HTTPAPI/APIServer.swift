@@ -14,9 +14,9 @@ public enum APIServer {
         router.add(middleware: ErrorMiddleware())
 
         let accessControl = AccessControl(store: store)
-        router.post("oauth/token", use: OAuthRoutes(accessControl: accessControl).token)
-
-        router.get("health") { _, _ -> Response in
+        var open = RouteTable()
+        open.post("oauth/token", OAuthRoutes(accessControl: accessControl).token)
+        open.get("health") { _, _ -> Response in
             do {
                 try await store.checkHealth()
                 return .json(Self.status("ok"))
@@ -24,29 +24,30 @@ public enum APIServer {
                 return .json(Self.status("unavailable"), status: .serviceUnavailable)
             }
         }
-        router.get("metrics") { _, _ -> Response in
+        open.get("metrics") { _, _ -> Response in
             var text = [UInt8]()
             metrics.emit(into: &text)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: text)))
         }
-        router.get("api/ver1.0/openapi.json") { _, _ -> Response in
+        open.get("api/ver1.0/openapi.json") { _, _ -> Response in
             Response(
                 status: .ok, headers: [.contentType: "application/json"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
         }
-        router.get("api/browser") { _, _ -> Response in
+        open.get("api/browser") { _, _ -> Response in
             Response(
                 status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: APIBrowserPage.html)))
         }
+        open.register(on: router)
 
-        var routes = RouteTable()
-        ClientRoutes(store: store).register(on: &routes)
-        RatingRoutes(store: store).register(on: &routes)
-        CallHistoryRoutes(store: store).register(on: &routes)
-        routes.register(on: router.group("api/ver1.0").add(middleware: AuthenticationMiddleware(accessControl: accessControl)))
+        var authenticated = RouteTable()
+        ClientRoutes(store: store).register(on: &authenticated)
+        RatingRoutes(store: store).register(on: &authenticated)
+        CallHistoryRoutes(store: store).register(on: &authenticated)
+        authenticated.register(on: router.group("api/ver1.0").add(middleware: AuthenticationMiddleware(accessControl: accessControl)))
         return router
     }
 

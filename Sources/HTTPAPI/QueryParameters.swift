@@ -54,6 +54,11 @@ struct QueryParameters {
 
     // MARK: Typed readers
 
+    /// The text when it is only ASCII digits: Swift's integer parsing would also take `+5`.
+    static func digits(_ text: String) -> String? {
+        !text.isEmpty && text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) ? text : nil
+    }
+
     func localDateTime(_ name: String, in zone: ClientTimeZone) throws -> UnixTime? {
         guard let raw = values[name] else { return nil }
         guard let local = LocalDateTime(parsing: raw) else {
@@ -64,7 +69,7 @@ struct QueryParameters {
 
     func positiveID(_ name: String) throws -> Int64? {
         guard let raw = values[name] else { return nil }
-        guard let value = Int64(raw), value >= 1 else {
+        guard let value = Self.digits(raw).flatMap({ Int64($0) }), value >= 1 else {
             throw APIError.badParameter(name, expected: "a positive integer id", got: raw)
         }
         return value
@@ -72,7 +77,7 @@ struct QueryParameters {
 
     func limit(_ name: String = "limit", range: ClosedRange<Int>) throws -> Int? {
         guard let raw = values[name] else { return nil }
-        guard let value = Int(raw), range.contains(value) else {
+        guard let value = Self.digits(raw).flatMap({ Int($0) }), range.contains(value) else {
             throw APIError.badParameter(name, expected: "an integer from \(range.lowerBound) to \(range.upperBound)", got: raw)
         }
         return value

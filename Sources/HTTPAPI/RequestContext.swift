@@ -29,7 +29,7 @@ public struct APIRequestContext: RequestContext {
 
     func pathID(_ name: String) throws -> Int64 {
         let raw = parameters.get(name) ?? ""
-        guard let value = Int64(raw), value >= 1 else {
+        guard let value = QueryParameters.digits(raw).flatMap({ Int64($0) }), value >= 1 else {
             throw APIError.badParameter(name, expected: "a positive integer id", got: raw)
         }
         return value

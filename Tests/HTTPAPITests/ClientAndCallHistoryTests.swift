@@ -1,5 +1,6 @@
 import Domain
 import Foundation
+import HTTPTypes
 import Storage
 import Testing
 
@@ -130,8 +131,18 @@ import Testing
 
             let wrongMethod = try await client.send(.delete, "/api/ver1.0/client/\(fixture.acme.clientID)/quality_rate/", token: token)
             wrongMethod.expectError(.methodNotAllowed, code: "method_not_allowed")
-            #expect(wrongMethod.headers[.allow] == "GET")
+            #expect(wrongMethod.headers[.allow] == "GET, HEAD")
             try await client.get("/api/ver1.0/nowhere", token: token).expectError(.notFound, code: "not_found")
+
+            for (method, path) in [(HTTPRequest.Method.get, "/oauth/token"), (.post, "/health"), (.trace, "/metrics"),
+                                   (.options, "/api/ver1.0/client/\(fixture.acme.clientID)/quality_rate/")] {
+                let reply = try await client.send(method, path, token: token)
+                reply.expectError(.methodNotAllowed, code: "method_not_allowed")
+                #expect(reply.headers[.allow] != nil)
+            }
+            let head = try await client.send(.head, "/api/ver1.0/client/\(fixture.acme.clientID)/", token: token)
+            #expect(head.status == .ok)
+            #expect(head.body.isEmpty)
         }
     }
 }

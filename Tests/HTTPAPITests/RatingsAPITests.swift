@@ -120,6 +120,7 @@ import Testing
         ("limit=0", "limit"),
         ("limit=100001", "limit"),
         ("limit=ten", "limit"),
+        ("limit=%2B5", "limit"),
         ("after_id=0", "after_id"),
         ("after_id=999999", "after_id"),
         ("with_agent=yes", "with_agent"),
@@ -138,7 +139,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ["abc", "-1", "0", "1.5", "99999999999999999999"])
+    @Test(arguments: ["abc", "-1", "0", "1.5", "+1", "99999999999999999999"])
     func refusesMalformedIdsInThePath(id: String) async throws {
         let fixture = try await APIFixture()
         try await fixture.withServer { client in
