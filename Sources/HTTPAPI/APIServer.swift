@@ -41,13 +41,14 @@ public enum APIServer {
                 status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: APIBrowserPage.html)))
         }
-        open.register(on: router)
-
-        var authenticated = RouteTable()
+        var authenticated = RouteTable(prefix: "api/ver1.0")
         ClientRoutes(store: store).register(on: &authenticated)
         RatingRoutes(store: store).register(on: &authenticated)
         CallHistoryRoutes(store: store).register(on: &authenticated)
-        authenticated.register(on: router.group("api/ver1.0").add(middleware: AuthenticationMiddleware(accessControl: accessControl)))
+        let knownPaths = open.register(on: router)
+            + authenticated.register(on: router.group("api/ver1.0").add(middleware: AuthenticationMiddleware(accessControl: accessControl)))
+        // Added after the routes, so it wraps only the router's "no handler" answer.
+        router.add(middleware: MethodNotAllowedMiddleware(paths: knownPaths))
         return router
     }
 

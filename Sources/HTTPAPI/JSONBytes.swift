@@ -20,7 +20,7 @@ struct JSONBytes: Sendable {
         needsComma = true
     }
 
-    mutating func beginArray(_ key: String? = nil) {
+    mutating func beginArray(_ key: StaticString? = nil) {
         if let key { writeKey(key) } else { separate() }
         bytes.append(UInt8(ascii: "["))
         needsComma = false
@@ -31,19 +31,19 @@ struct JSONBytes: Sendable {
         needsComma = true
     }
 
-    mutating func field(_ key: String, _ value: String?) {
+    mutating func field(_ key: StaticString, _ value: String?) {
         writeKey(key)
         if let value { writeString(value) } else { writeNull() }
         needsComma = true
     }
 
-    mutating func field(_ key: String, _ value: Int64?) {
+    mutating func field(_ key: StaticString, _ value: Int64?) {
         writeKey(key)
         if let value { writeInteger(value) } else { writeNull() }
         needsComma = true
     }
 
-    mutating func field(_ key: String, _ value: LocalDateTime?) {
+    mutating func field(_ key: StaticString, _ value: LocalDateTime?) {
         writeKey(key)
         if let value {
             bytes.append(UInt8(ascii: "\""))
@@ -66,10 +66,12 @@ struct JSONBytes: Sendable {
         if needsComma { bytes.append(UInt8(ascii: ",")) }
     }
 
-    private mutating func writeKey(_ key: String) {
+    /// Keys are literals of plain ASCII, so they are copied without escaping.
+    private mutating func writeKey(_ key: StaticString) {
         separate()
-        writeString(key)
-        bytes.append(UInt8(ascii: ":"))
+        bytes.append(UInt8(ascii: "\""))
+        key.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
     }
 
     private mutating func writeNull() {

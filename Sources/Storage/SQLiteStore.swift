@@ -265,7 +265,8 @@ public final class SQLiteStore: Store {
     }
 
     private static func rating(from row: Row) -> Rating? {
-        guard let uuid = CallUUID(row["call_uuid"] as String) else { return nil }
+        // Columns by position: this runs once per row of lists a million rows long.
+        guard let uuid = CallUUID(row[2] as String) else { return nil }
         return Rating(
             id: row[0], clientID: row[1], callUUID: uuid, ratedAt: UnixTime(seconds: row[3]), extensionID: row[4],
             rate: row[5], maxRate: row[6], agentUsername: row[7])

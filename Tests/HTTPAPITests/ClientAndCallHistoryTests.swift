@@ -135,7 +135,8 @@ import Testing
             try await client.get("/api/ver1.0/nowhere", token: token).expectError(.notFound, code: "not_found")
 
             for (method, path) in [(HTTPRequest.Method.get, "/oauth/token"), (.post, "/health"), (.trace, "/metrics"),
-                                   (.options, "/api/ver1.0/client/\(fixture.acme.clientID)/quality_rate/")] {
+                                   (.options, "/api/ver1.0/client/\(fixture.acme.clientID)/quality_rate/"),
+                                   (HTTPRequest.Method("QUERY")!, "/api/ver1.0/client/\(fixture.acme.clientID)/call_history/")] {
                 let reply = try await client.send(method, path, token: token)
                 reply.expectError(.methodNotAllowed, code: "method_not_allowed")
                 #expect(reply.headers[.allow] != nil)
