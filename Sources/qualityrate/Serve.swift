@@ -45,6 +45,7 @@ struct Serve: AsyncParsableCommand {
             services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("starting", metadata: ["http": "\(http)", "database": "\(database.database)"])
         try await services.run()
+        logger.info("stopped")
     }
 }
 
