@@ -456,6 +456,18 @@ doc = {
     "components": components,
 }
 
+# Each capability describes its own routes in a module of its own beside this file, with
+# `extend(paths, components, tags)` adding to the document.
+import importlib
+import pathlib
+import sys as _sys
+
+_sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+for _module in ("openapi_configuration", "openapi_sounds"):
+    if (pathlib.Path(__file__).resolve().parent / f"{_module}.py").exists():
+        importlib.import_module(_module).extend(paths, components, doc["tags"])
+
+
 def swift_source():
     text = json.dumps(doc, indent=2, ensure_ascii=False)
     assert '"##' not in text and "\\##" not in text and '"""' not in text

@@ -22,6 +22,16 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// A read on the reader pool, for the extensions of this type in other files.
+    func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        try await pool.read(body)
+    }
+
+    /// A write transaction, committed when `body` returns.
+    func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        try await pool.write(body)
+    }
+
     public func checkHealth() async throws {
         _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }
@@ -362,7 +372,7 @@ public final class SQLiteStore: Store {
 
     // MARK: Errors
 
-    private static func translatingConflicts<T>(field: String, _ body: () throws -> T) throws -> T {
+    static func translatingConflicts<T>(field: String, _ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE

@@ -106,6 +106,8 @@ enum Schema {
                 CREATE INDEX rating_by_extension_time ON rating(client_id, extension_id, rated_at, id);
                 """)
         }
+        migrator.registerMigration("2-configuration", migrate: ConfigurationSchema.migrate)
+        migrator.registerMigration("3-sounds", migrate: SoundSchema.migrate)
         return migrator
     }
 }
