@@ -1,5 +1,7 @@
 public import Access
+import Domain
 public import Hummingbird
+import Storage
 
 /// The per-request context: Hummingbird's core storage plus the authenticated principal.
 public struct APIRequestContext: RequestContext {
@@ -25,6 +27,24 @@ public struct APIRequestContext: RequestContext {
         let clientID = try pathID("client_id")
         guard clientID == principal.clientID else { throw APIError.notFound("client \(clientID)") }
         return clientID
+    }
+
+    /// The `extension_id` of the path as an extension of the token's client, of one of `kinds`:
+    /// another client's extension answers 404 like an unknown one; one of another kind answers
+    /// 404 too, saying what it is (a phone has no queue options).
+    func ownedExtension(in store: any Store, kinds: Set<Extension.Kind> = Set(Extension.Kind.allCases)) async throws -> Extension {
+        let principal = try requirePrincipal()
+        let id = try pathID("extension_id")
+        guard let found = try await store.ownedExtension(clientID: principal.clientID, id: id) else {
+            throw APIError.notFound("extension \(id)")
+        }
+        guard kinds.contains(found.kind) else {
+            let wanted = kinds.map(\.rawValue).sorted().joined(separator: " or ")
+            throw APIError(
+                status: .notFound, code: "not_found",
+                description: "extension \(id) is a \(found.kind.rawValue), not a \(wanted): this resource does not exist for it")
+        }
+        return found
     }
 
     func pathID(_ name: String) throws -> Int64 {

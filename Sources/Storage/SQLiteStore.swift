@@ -194,13 +194,15 @@ public final class SQLiteStore: Store {
     public func extensions(clientID: Int64) async throws -> [Extension] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM extension WHERE client_id = ? ORDER BY id", arguments: [clientID])
-                .compactMap { row in
-                    guard let kind = Extension.Kind(rawValue: row["type"]) else { return nil }
-                    return Extension(
-                        id: row["id"], clientID: row["client_id"], name: row["name"], kind: kind, label: row["label"],
-                        status: row["status"], createdAt: UnixTime(seconds: row["created_at"]))
-                }
+                .compactMap(Self.extension(from:))
         }
+    }
+
+    static func `extension`(from row: Row) -> Extension? {
+        guard let kind = Extension.Kind(rawValue: row["type"]) else { return nil }
+        return Extension(
+            id: row["id"], clientID: row["client_id"], name: row["name"], kind: kind, label: row["label"],
+            status: row["status"], createdAt: UnixTime(seconds: row["created_at"]))
     }
 
     // MARK: Ratings
