@@ -27,6 +27,9 @@ let package = Package(
     targets: [
         // The vocabulary of SPEC §1, §3 and §4.3, and the client-time-zone arithmetic they need.
         .target(name: "Domain", swiftSettings: strictSwift),
+        // The call-flow engine: per-call state machines that take events and return actions.
+        // No sockets, no clock, no storage: time and the outcome of every action come in as events.
+        .target(name: "CallFlow", dependencies: ["Domain"], swiftSettings: strictSwift),
         // Persistence behind the `Store` protocol; the SQLite implementation uses GRDB.
         .target(
             name: "Storage",
@@ -96,6 +99,7 @@ let package = Package(
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strictSwift),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: strictSwift),
+        .testTarget(name: "CallFlowTests", dependencies: ["CallFlow", "Domain"], swiftSettings: strictSwift),
         .testTarget(name: "StorageTests", dependencies: ["Domain", "Storage", "TestSupport"], swiftSettings: strictSwift),
         .testTarget(
             name: "HTTPAPITests",

@@ -1,0 +1,56 @@
+public import Domain
+
+/// Who a queue rings for its next caller, by the queue's strategy (SPEC §4.1). One value per
+/// queue, shared by that queue's calls: it remembers who answered last (round-robin) and since
+/// when each agent has been idle (longest-idle-agent).
+public struct AgentSelector: Sendable {
+    public enum Strategy: String, Sendable, CaseIterable {
+        case ringAll = "ring-all"
+        case roundRobin = "round-robin"
+        case topDown = "top-down"
+        case random
+        case longestIdleAgent = "longest-idle-agent"
+    }
+
+    public let strategy: Strategy
+    /// The agent who took this queue's last call; round-robin starts after them.
+    private var lastAnswered: String?
+    private var idleSince: [String: UnixTime] = [:]
+
+    public init(strategy: Strategy) { self.strategy = strategy }
+
+    /// The rounds of ringing for a caller: each round is the agents rung together. `available`
+    /// are the queue's agents in their configured order, less those busy or unreachable.
+    public func ringPlan(available: [String], using generator: inout some RandomNumberGenerator) -> [[String]] {
+        guard !available.isEmpty else { return [] }
+        switch strategy {
+        case .ringAll:
+            return [available]
+        case .topDown:
+            return available.map { [$0] }
+        case .roundRobin:
+            let start = lastAnswered.flatMap { available.firstIndex(of: $0) }.map { $0 + 1 } ?? 0
+            return (0..<available.count).map { [available[(start + $0) % available.count]] }
+        case .random:
+            return available.shuffled(using: &generator).map { [$0] }
+        case .longestIdleAgent:
+            // Never-idle-recorded agents (no call yet) count as idle the longest; ties keep the
+            // configured order, because `sorted` is stable.
+            return available.enumerated()
+                .sorted { lhs, rhs in
+                    let left = idleSince[lhs.element]?.seconds ?? .min
+                    let right = idleSince[rhs.element]?.seconds ?? .min
+                    return left != right ? left < right : lhs.offset < rhs.offset
+                }
+                .map { [$0.element] }
+        }
+    }
+
+    public mutating func agentAnswered(_ agent: String) {
+        lastAnswered = agent
+    }
+
+    public mutating func agentBecameIdle(_ agent: String, at instant: UnixTime) {
+        idleSince[agent] = instant
+    }
+}

@@ -1,0 +1,240 @@
+/// One caller's time in a queue (SPEC §2.1): ringing agents round by round, bridging the first
+/// who answers, and what happens when the conversation ends — the rating when the agent hangs up
+/// first, nothing when the caller does.
+///
+/// Agents are named by their extension name (the agent's `bridged_username`). The queue-wide
+/// choice of whom to ring comes from `AgentSelector` through the runner, as a ring plan.
+public struct QueueCall: Sendable {
+    public enum HangupAction: Sendable, Equatable {
+        case none
+        case qualityRate(RatingCollector.Settings)
+        case transfer(destination: String)
+    }
+
+    public struct Settings: Sendable, Equatable {
+        public var queueID: Int64
+        public var agentHangupAction: HangupAction
+        /// nil = wait without limit.
+        public var maxWaitTime: Duration?
+        public var announcement: (sound: SoundReference, every: Duration)?
+        public var exitWithNoAvailableAgents: Bool
+        /// Where the caller goes when no agent is available or `maxWaitTime` runs out; nil = hang up.
+        public var noAgentDestination: String?
+        /// How long one round of ringing lasts before the next round starts (ours).
+        public var ringTimeout: Duration
+
+        public init(
+            queueID: Int64, agentHangupAction: HangupAction, maxWaitTime: Duration?,
+            announcement: (sound: SoundReference, every: Duration)?, exitWithNoAvailableAgents: Bool,
+            noAgentDestination: String?, ringTimeout: Duration = .seconds(20)
+        ) {
+            self.queueID = queueID
+            self.agentHangupAction = agentHangupAction
+            self.maxWaitTime = maxWaitTime
+            self.announcement = announcement
+            self.exitWithNoAvailableAgents = exitWithNoAvailableAgents
+            self.noAgentDestination = noAgentDestination
+            self.ringTimeout = ringTimeout
+        }
+
+        public static func == (lhs: Settings, rhs: Settings) -> Bool {
+            lhs.queueID == rhs.queueID && lhs.agentHangupAction == rhs.agentHangupAction
+                && lhs.maxWaitTime == rhs.maxWaitTime && lhs.announcement?.sound == rhs.announcement?.sound
+                && lhs.announcement?.every == rhs.announcement?.every
+                && lhs.exitWithNoAvailableAgents == rhs.exitWithNoAvailableAgents
+                && lhs.noAgentDestination == rhs.noAgentDestination && lhs.ringTimeout == rhs.ringTimeout
+        }
+    }
+
+    public enum Timer: Sendable, Hashable {
+        case ringRound, maxWait, announcement, ratingKey
+    }
+
+    public enum Event: Sendable, Equatable {
+        /// The caller enters; `ringPlan` is who to ring, round by round (empty: nobody available).
+        case entered(ringPlan: [[String]])
+        /// A fresh plan, asked for with `requestRingPlan` when the last one ran out.
+        case ringPlan([[String]])
+        case agentAnswered(String)
+        /// Busy, rejected, unreachable or gave up ringing.
+        case agentUnreachable(String)
+        case callerHungUp
+        case agentHungUp(String)
+        case key(Character)
+        case playbackFinished
+        case timerFired(Timer)
+        case ratingStored
+        case ratingFailed
+    }
+
+    public enum Action: Sendable, Equatable {
+        case play(SoundReference)
+        case stopPlayback
+        case ring([String])
+        case cancelRinging([String])
+        case requestRingPlan
+        case bridge(agent: String)
+        case hangUpCaller
+        case hangUpAgent(String)
+        case startTimer(Timer, Duration)
+        case cancelTimer(Timer)
+        /// The caller leaves the queue for another destination; the agent (if any) is attributed.
+        case transfer(destination: String, attributedAgent: String?)
+        case storeRating(rate: Int, maxRate: Int, agent: String)
+        case finished(Outcome)
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        case callerHungUpWaiting
+        case callerHungUpFirst(agent: String)
+        case agentHungUpFirst(agent: String, rating: Int?)
+        case leftWithoutAgent
+    }
+
+    private enum State: Sendable {
+        case waiting(plan: [[String]], ringing: [String])
+        case talking(agent: String)
+        case rating(agent: String, RatingCollector)
+        case done
+    }
+
+    public let settings: Settings
+    private var state: State = .waiting(plan: [], ringing: [])
+
+    public init(settings: Settings) { self.settings = settings }
+
+    public var isDone: Bool { if case .done = state { true } else { false } }
+
+    public mutating func handle(_ event: Event) -> [Action] {
+        switch (state, event) {
+        case (.waiting, .entered(let plan)):
+            if plan.isEmpty, settings.exitWithNoAvailableAgents { return leaveWithoutAgent(cancelling: []) }
+            var actions: [Action] = []
+            if let maxWait = settings.maxWaitTime { actions.append(.startTimer(.maxWait, maxWait)) }
+            if let announcement = settings.announcement {
+                actions += [.play(announcement.sound), .startTimer(.announcement, announcement.every)]
+            }
+            return actions + ringNextRound(of: plan)
+
+        case (.waiting(_, let ringing), .ringPlan(let plan)):
+            guard ringing.isEmpty else { return [] }
+            return ringNextRound(of: plan)
+
+        case (.waiting(_, let ringing), .agentAnswered(let agent)) where ringing.contains(agent):
+            state = .talking(agent: agent)
+            let others = ringing.filter { $0 != agent }
+            var actions: [Action] = [.cancelTimer(.ringRound), .cancelTimer(.maxWait), .cancelTimer(.announcement)]
+            if settings.announcement != nil { actions.append(.stopPlayback) }
+            if !others.isEmpty { actions.append(.cancelRinging(others)) }
+            return actions + [.bridge(agent: agent)]
+
+        case (.waiting(let plan, let ringing), .agentUnreachable(let agent)) where ringing.contains(agent):
+            let remaining = ringing.filter { $0 != agent }
+            state = .waiting(plan: plan, ringing: remaining)
+            return remaining.isEmpty ? [.cancelTimer(.ringRound)] + ringNextRound(of: plan) : []
+
+        case (.waiting(let plan, let ringing), .timerFired(.ringRound)):
+            state = .waiting(plan: plan, ringing: [])
+            return (ringing.isEmpty ? [] : [.cancelRinging(ringing)]) + ringNextRound(of: plan)
+
+        case (.waiting(_, let ringing), .timerFired(.maxWait)):
+            return leaveWithoutAgent(cancelling: ringing)
+
+        case (.waiting, .timerFired(.announcement)):
+            guard let announcement = settings.announcement else { return [] }
+            return [.play(announcement.sound), .startTimer(.announcement, announcement.every)]
+
+        case (.waiting(_, let ringing), .callerHungUp):
+            state = .done
+            var actions: [Action] = [.cancelTimer(.ringRound), .cancelTimer(.maxWait), .cancelTimer(.announcement)]
+            if !ringing.isEmpty { actions.append(.cancelRinging(ringing)) }
+            return actions + [.finished(.callerHungUpWaiting)]
+
+        case (.talking(let agent), .callerHungUp):
+            state = .done
+            return [.hangUpAgent(agent), .finished(.callerHungUpFirst(agent: agent))]
+
+        case (.talking(let agent), .agentHungUp(let who)) where who == agent:
+            switch settings.agentHangupAction {
+            case .none:
+                state = .done
+                return [.hangUpCaller, .finished(.agentHungUpFirst(agent: agent, rating: nil))]
+            case .transfer(let destination):
+                state = .done
+                return [.transfer(destination: destination, attributedAgent: agent), .finished(.agentHungUpFirst(agent: agent, rating: nil))]
+            case .qualityRate(let ratingSettings):
+                var collector = RatingCollector(settings: ratingSettings)
+                let actions = collector.handle(.start)
+                state = .rating(agent: agent, collector)
+                return translate(actions, agent: agent)
+            }
+
+        case (.rating(let agent, var collector), _):
+            guard let ratingEvent = Self.ratingEvent(event) else { return [] }
+            let actions = collector.handle(ratingEvent)
+            state = .rating(agent: agent, collector)
+            return translate(actions, agent: agent)
+
+        default:
+            // Late events: an agent answering after another won, a ring for an agent no longer
+            // rung, a timer that fired as the state moved on.
+            if case .agentAnswered(let late) = event, case .talking = state { return [.hangUpAgent(late)] }
+            return []
+        }
+    }
+
+    private mutating func ringNextRound(of plan: [[String]]) -> [Action] {
+        guard let round = plan.first else {
+            state = .waiting(plan: [], ringing: [])
+            return [.requestRingPlan]
+        }
+        state = .waiting(plan: Array(plan.dropFirst()), ringing: round)
+        return [.ring(round), .startTimer(.ringRound, settings.ringTimeout)]
+    }
+
+    private mutating func leaveWithoutAgent(cancelling ringing: [String]) -> [Action] {
+        state = .done
+        var actions: [Action] = [.cancelTimer(.ringRound), .cancelTimer(.maxWait), .cancelTimer(.announcement)]
+        if !ringing.isEmpty { actions.append(.cancelRinging(ringing)) }
+        if let destination = settings.noAgentDestination {
+            actions.append(.transfer(destination: destination, attributedAgent: nil))
+        } else {
+            actions.append(.hangUpCaller)
+        }
+        return actions + [.finished(.leftWithoutAgent)]
+    }
+
+    private static func ratingEvent(_ event: Event) -> RatingCollector.Event? {
+        switch event {
+        case .key(let key): .key(key)
+        case .playbackFinished: .playbackFinished
+        case .timerFired(.ratingKey): .keyTimerFired
+        case .ratingStored: .ratingStored
+        case .ratingFailed: .ratingFailed
+        case .callerHungUp: .callerHungUp
+        default: nil
+        }
+    }
+
+    private mutating func translate(_ actions: [RatingCollector.Action], agent: String) -> [Action] {
+        actions.flatMap { action -> [Action] in
+            switch action {
+            case .play(let sound): return [.play(sound)]
+            case .stopPlayback: return [.stopPlayback]
+            case .startKeyTimer(let timeout): return [.startTimer(.ratingKey, timeout)]
+            case .cancelKeyTimer: return [.cancelTimer(.ratingKey)]
+            case .storeRating(let rate, let maxRate): return [.storeRating(rate: rate, maxRate: maxRate, agent: agent)]
+            case .finished(let outcome):
+                state = .done
+                switch outcome {
+                case .rated(let rate):
+                    return [.hangUpCaller, .finished(.agentHungUpFirst(agent: agent, rating: rate))]
+                case .callerHungUp(let rate):
+                    return [.finished(.agentHungUpFirst(agent: agent, rating: rate))]
+                case .noValidKey, .storageFailed:
+                    return [.hangUpCaller, .finished(.agentHungUpFirst(agent: agent, rating: nil))]
+                }
+            }
+        }
+    }
+}
