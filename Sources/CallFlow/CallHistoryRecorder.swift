@@ -1,0 +1,92 @@
+public import Domain
+
+/// Gathers what happens to one call into its call-history record (SPEC §4.3): the extension it
+/// came to, each leg, the party it was bridged to last, and who ended it.
+public struct CallHistoryRecorder: Sendable {
+    public struct Caller: Sendable, Equatable {
+        public var username: String?
+        public var screenName: String?
+        public var domain: String?
+
+        public init(username: String?, screenName: String?, domain: String?) {
+            self.username = username
+            self.screenName = screenName
+            self.domain = domain
+        }
+    }
+
+    /// Identifies a leg started with `legStarted`, to end it later.
+    public struct LegHandle: Sendable, Hashable {
+        fileprivate let index: Int
+    }
+
+    private var record: CallRecord
+    private var legEnds: [UnixTime?] = []
+    private var bridgeStartedAt: UnixTime?
+
+    public init(
+        callUUID: CallUUID, clientID: Int64, flow: CallRecord.Flow, startedAt: UnixTime, did: (number: String, domain: String)?,
+        caller: Caller
+    ) {
+        record = CallRecord(
+            callUUID: callUUID, clientID: clientID, extensionID: nil, extensionName: nil, extensionType: nil, flow: flow,
+            didNumber: did?.number, didDomain: did?.domain, fromUsername: caller.username, fromScreenName: caller.screenName,
+            fromDomain: caller.domain, bridgedUsername: nil, bridgedDomain: nil, bridgedAt: nil, bridgedDuration: nil,
+            duration: 0, hangupDisposition: .system, startedAt: startedAt, legs: [])
+    }
+
+    /// The call reached an extension. The record keeps the first one: the extension the caller
+    /// dialled (or the DID led to), where the call belongs even after transfers.
+    public mutating func reached(_ destination: Extension) {
+        guard record.extensionID == nil else { return }
+        record.extensionID = destination.id
+        record.extensionName = destination.name
+        record.extensionType = destination.kind
+    }
+
+    public mutating func legStarted(
+        _ role: CallLeg.Role, ani: String?, destination: String?, domain: String?, application: CallLeg.Application?, at instant: UnixTime
+    ) -> LegHandle {
+        record.legs.append(CallLeg(
+            role: role, aniNumber: ani, destNumber: destination, destDomain: domain, application: application,
+            startedAt: instant, duration: 0))
+        legEnds.append(nil)
+        return LegHandle(index: record.legs.count - 1)
+    }
+
+    public mutating func legEnded(_ leg: LegHandle, at instant: UnixTime) {
+        guard legEnds[leg.index] == nil else { return }
+        legEnds[leg.index] = instant
+        record.legs[leg.index].duration = max(0, instant.seconds - record.legs[leg.index].startedAt.seconds)
+    }
+
+    /// The caller is now talking to `username`; the last party bridged is the one the record
+    /// names (and a rating after an agent hang-up is attributed to).
+    public mutating func bridged(to username: String, domain: String?, at instant: UnixTime) {
+        closeBridge(at: instant)
+        record.bridgedUsername = username
+        record.bridgedDomain = domain
+        record.bridgedAt = instant
+        bridgeStartedAt = instant
+    }
+
+    public mutating func unbridged(at instant: UnixTime) {
+        closeBridge(at: instant)
+    }
+
+    /// The finished record; legs still open end now.
+    public mutating func finish(at instant: UnixTime, disposition: CallRecord.HangupDisposition) -> CallRecord {
+        closeBridge(at: instant)
+        for index in legEnds.indices where legEnds[index] == nil { legEnded(LegHandle(index: index), at: instant) }
+        record.duration = max(0, instant.seconds - record.startedAt.seconds)
+        record.hangupDisposition = disposition
+        return record
+    }
+
+    private mutating func closeBridge(at instant: UnixTime) {
+        guard let started = bridgeStartedAt else { return }
+        // Talk time of the last bridged party only: `bridged_duration` goes with `bridged_username`.
+        record.bridgedDuration = max(0, instant.seconds - started.seconds)
+        bridgeStartedAt = nil
+    }
+}
