@@ -114,11 +114,11 @@ public struct QueueCall: Sendable {
             if let announcement = settings.announcement {
                 actions += [.play(announcement.sound), .startTimer(.announcement, announcement.every)]
             }
-            return actions + ringNextRound(of: plan)
+            return actions + start(plan)
 
         case (.waiting(_, let ringing), .ringPlan(let plan)):
             guard ringing.isEmpty else { return [] }
-            return ringNextRound(of: plan)
+            return start(plan)
 
         case (.waiting(_, let ringing), .agentAnswered(let agent)) where ringing.contains(agent):
             state = .talking(agent: agent)
@@ -181,6 +181,16 @@ public struct QueueCall: Sendable {
             if case .agentAnswered(let late) = event, case .talking = state { return [.hangUpAgent(late)] }
             return []
         }
+    }
+
+    /// A fresh plan from the runner. An empty one means no agent is available now: the caller
+    /// leaves (`exit_with_no_av_agents`) or asks again after a round's time — never at once,
+    /// so a queue without agents does not spin.
+    private mutating func start(_ plan: [[String]]) -> [Action] {
+        guard plan.isEmpty else { return ringNextRound(of: plan) }
+        if settings.exitWithNoAvailableAgents { return leaveWithoutAgent(cancelling: []) }
+        state = .waiting(plan: [], ringing: [])
+        return [.startTimer(.ringRound, settings.ringTimeout)]
     }
 
     private mutating func ringNextRound(of plan: [[String]]) -> [Action] {

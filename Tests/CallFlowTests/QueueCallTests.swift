@@ -55,7 +55,17 @@ import Testing
             .transfer(destination: "300", attributedAgent: nil), .finished(.leftWithoutAgent),
         ])
         var waits = queue(exitWhenEmpty: false)
-        #expect(waits.handle(.entered(ringPlan: [])) == [.requestRingPlan])
+        #expect(waits.handle(.entered(ringPlan: [])) == [.startTimer(.ringRound, .seconds(20))])
+        #expect(waits.handle(.timerFired(.ringRound)) == [.requestRingPlan])
+        #expect(waits.handle(.ringPlan([])) == [.startTimer(.ringRound, .seconds(20))], "asks again later, not at once")
+        #expect(waits.handle(.ringPlan([["101"]])) == [.ring(["101"]), .startTimer(.ringRound, .seconds(20))])
+    }
+
+    @Test func agentsGoneWhileWaitingMakeTheCallerLeaveWhenTheQueueSaysSo() {
+        var call = queue()
+        _ = call.handle(.entered(ringPlan: [["101"]]))
+        #expect(call.handle(.agentUnreachable("101")) == [.cancelTimer(.ringRound), .requestRingPlan])
+        #expect(call.handle(.ringPlan([])).last == .finished(.leftWithoutAgent))
     }
 
     @Test func maxWaitTimeEndsTheWait() {

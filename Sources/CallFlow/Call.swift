@@ -1,0 +1,318 @@
+public import Domain
+
+/// One caller's whole journey (SPEC §2): routed to a queue, a voice menu or a phone, moved on by
+/// transfers, ending in call history — and, where a flow says so, a rating attributed to the
+/// agent the caller was last bridged to, or to the whole call.
+///
+/// Routing needs the configuration, so it is asked for: `resolve(number)` is answered by
+/// `routed(destination)`. Everything else comes from `QueueCall` and `VoiceMenuCall`, whose
+/// actions this value passes on, adding what only the whole call knows: the ids to store a
+/// rating under, the agent to attribute it to, and the call-history record.
+public struct Call: Sendable {
+    public struct Arrival: Sendable, Equatable {
+        public var callUUID: CallUUID
+        public var clientID: Int64
+        /// What was dialled: a DID number from a trunk, or an extension name from a phone.
+        public var dialled: String
+        /// Set for calls from a trunk to a DID.
+        public var did: (number: String, domain: String)?
+        public var caller: CallHistoryRecorder.Caller
+
+        public init(callUUID: CallUUID, clientID: Int64, dialled: String, did: (number: String, domain: String)?, caller: CallHistoryRecorder.Caller) {
+            self.callUUID = callUUID
+            self.clientID = clientID
+            self.dialled = dialled
+            self.did = did
+            self.caller = caller
+        }
+
+        public static func == (lhs: Arrival, rhs: Arrival) -> Bool {
+            lhs.callUUID == rhs.callUUID && lhs.clientID == rhs.clientID && lhs.dialled == rhs.dialled
+                && lhs.did?.number == rhs.did?.number && lhs.did?.domain == rhs.did?.domain && lhs.caller == rhs.caller
+        }
+    }
+
+    public enum Destination: Sendable, Equatable {
+        case queue(Extension, QueueCall.Settings)
+        case voiceMenu(Extension, IVRConfiguration)
+        case phone(Extension)
+        /// Nothing of this client answers to the number.
+        case unreachable
+    }
+
+    public enum Timer: Sendable, Hashable {
+        case queue(QueueCall.Timer)
+        case menu(VoiceMenuCall.Timer)
+    }
+
+    public enum Event: Sendable, Equatable {
+        case arrived
+        case routed(Destination)
+        case ringPlan([[String]])
+        case agentAnswered(String)
+        case agentUnreachable(String)
+        case agentHungUp(String)
+        case callerHungUp
+        case key(Character)
+        case playbackFinished
+        case timerFired(Timer)
+        case interactiveReply([VoiceMenuCall.InteractiveCommand]?)
+        case ratingStored
+        case ratingFailed
+    }
+
+    public enum Action: Sendable, Equatable {
+        case resolve(String)
+        case answerCaller
+        case play(SoundReference)
+        case stopPlayback
+        case requestRingPlan(queueID: Int64)
+        case ring([String])
+        case cancelRinging([String])
+        case bridge(agent: String)
+        case hangUpAgent(String)
+        case hangUpCaller
+        case startTimer(Timer, Duration)
+        case cancelTimer(Timer)
+        case interactiveRequest(url: String, method: IVRAction.HTTPMethod, variables: [String: String])
+        /// Store durably, then answer `ratingStored` (or `ratingFailed`).
+        case storeRating(NewRating)
+        /// The call is over: this is its history.
+        case writeCallHistory(CallRecord)
+    }
+
+    private enum Leg: Sendable {
+        case routing
+        case queue(Extension, QueueCall, ringPlanAsked: Bool)
+        case menu(Extension, VoiceMenuCall)
+        case ended
+    }
+
+    /// Transfers followed before the call is taken to be in a loop and ended.
+    static let maxTransfers = 16
+
+    public let arrival: Arrival
+    private var leg: Leg = .routing
+    private var recorder: CallHistoryRecorder
+    private var callerLeg: CallHistoryRecorder.LegHandle?
+    private var agentLegs: [String: CallHistoryRecorder.LegHandle] = [:]
+    private var answered = false
+    private var transfers = 0
+    /// The agent a rating is of: the last agent bridged, kept across transfers (SPEC §2.1).
+    private var attributedAgent: String?
+    private var firstHangup: CallRecord.HangupDisposition?
+
+    public init(arrival: Arrival, at instant: UnixTime) {
+        self.arrival = arrival
+        recorder = CallHistoryRecorder(
+            callUUID: arrival.callUUID, clientID: arrival.clientID, flow: .inbound, startedAt: instant, did: arrival.did,
+            caller: arrival.caller)
+    }
+
+    public var isOver: Bool { if case .ended = leg { true } else { false } }
+
+    public mutating func handle(_ event: Event, at now: UnixTime) -> [Action] {
+        switch (leg, event) {
+        case (.ended, _):
+            return []
+        case (.routing, .arrived):
+            callerLeg = recorder.legStarted(
+                .caller, ani: arrival.caller.username, destination: arrival.dialled, domain: arrival.did?.domain,
+                application: nil, at: now)
+            return [.resolve(arrival.dialled)]
+        case (.routing, .routed(let destination)):
+            return route(to: destination, at: now)
+        case (_, .callerHungUp):
+            firstHangup = firstHangup ?? .callerHangup
+            switch leg {
+            case .queue(let queue, var flow, let asked):
+                let actions = flow.handle(.callerHungUp)
+                leg = .queue(queue, flow, ringPlanAsked: asked)
+                return translate(actions, in: queue, at: now) + end(at: now)
+            case .menu(let menu, var flow):
+                let actions = flow.handle(.callerHungUp)
+                leg = .menu(menu, flow)
+                return translate(actions, in: menu, at: now) + end(at: now)
+            default:
+                return end(at: now)
+            }
+        case (.queue(let queue, var flow, let asked), _):
+            guard let queueEvent = Self.queueEvent(event, ringPlanAsked: asked) else { return [] }
+            if case .agentHungUp(let agent) = event, let handle = agentLegs[agent] {
+                firstHangup = firstHangup ?? .agentHangup
+                recorder.legEnded(handle, at: now)
+                recorder.unbridged(at: now)
+            }
+            let actions = flow.handle(queueEvent)
+            leg = .queue(queue, flow, ringPlanAsked: true)
+            return translate(actions, in: queue, at: now)
+        case (.menu(let menu, var flow), _):
+            guard let menuEvent = Self.menuEvent(event) else { return [] }
+            let actions = flow.handle(menuEvent)
+            leg = .menu(menu, flow)
+            return translate(actions, in: menu, at: now)
+        default:
+            return []
+        }
+    }
+
+    // MARK: Routing
+
+    private mutating func route(to destination: Destination, at now: UnixTime) -> [Action] {
+        var actions: [Action] = []
+        switch destination {
+        case .unreachable:
+            return [.hangUpCaller] + end(at: now)
+        case .queue(let queue, let settings):
+            recorder.reached(queue)
+            actions += answer()
+            leg = .queue(queue, QueueCall(settings: settings), ringPlanAsked: false)
+            return actions + [.requestRingPlan(queueID: queue.id)]
+        case .phone(let phone):
+            // A phone is rung like a one-agent queue that rates nothing.
+            recorder.reached(phone)
+            var flow = QueueCall(settings: .init(
+                queueID: phone.id, agentHangupAction: .none, maxWaitTime: nil, announcement: nil,
+                exitWithNoAvailableAgents: true, noAgentDestination: nil))
+            let started = flow.handle(.entered(ringPlan: [[phone.name]]))
+            leg = .queue(phone, flow, ringPlanAsked: true)
+            return translate(started, in: phone, at: now)
+        case .voiceMenu(let menu, let configuration):
+            recorder.reached(menu)
+            actions += answer()
+            var flow = VoiceMenuCall(
+                configuration: configuration,
+                caller: .init(callerID: arrival.caller.username, did: arrival.did?.number, attributedAgent: attributedAgent))
+            let started = flow.handle(.entered)
+            leg = .menu(menu, flow)
+            return actions + translate(started, in: menu, at: now)
+        }
+    }
+
+    private mutating func answer() -> [Action] {
+        guard !answered else { return [] }
+        answered = true
+        return [.answerCaller]
+    }
+
+    private mutating func transfer(to destination: String, agent: String?, at now: UnixTime) -> [Action] {
+        if let agent { attributedAgent = agent }
+        transfers += 1
+        let cleanup = Self.timers(of: leg).map(Action.cancelTimer)
+        leg = .routing
+        guard transfers <= Self.maxTransfers else { return cleanup + [.hangUpCaller] + end(at: now) }
+        return cleanup + [.resolve(destination)]
+    }
+
+    private static func timers(of leg: Leg) -> [Timer] {
+        switch leg {
+        case .queue: [.queue(.ringRound), .queue(.maxWait), .queue(.announcement), .queue(.ratingKey)]
+        case .menu: [.menu(.sleep), .menu(.lifetime), .menu(.firstKey), .menu(.nextKey), .menu(.ratingKey)]
+        case .routing, .ended: []
+        }
+    }
+
+    private mutating func end(at now: UnixTime) -> [Action] {
+        let cleanup = Self.timers(of: leg).map(Action.cancelTimer)
+        leg = .ended
+        for agentLeg in agentLegs.values { recorder.legEnded(agentLeg, at: now) }
+        if let callerLeg { recorder.legEnded(callerLeg, at: now) }
+        return cleanup + [.writeCallHistory(recorder.finish(at: now, disposition: firstHangup ?? .system))]
+    }
+
+    // MARK: Passing events down
+
+    private static func queueEvent(_ event: Event, ringPlanAsked: Bool) -> QueueCall.Event? {
+        switch event {
+        case .ringPlan(let plan): ringPlanAsked ? .ringPlan(plan) : .entered(ringPlan: plan)
+        case .agentAnswered(let agent): .agentAnswered(agent)
+        case .agentUnreachable(let agent): .agentUnreachable(agent)
+        case .agentHungUp(let agent): .agentHungUp(agent)
+        case .key(let key): .key(key)
+        case .playbackFinished: .playbackFinished
+        case .timerFired(.queue(let timer)): .timerFired(timer)
+        case .ratingStored: .ratingStored
+        case .ratingFailed: .ratingFailed
+        default: nil
+        }
+    }
+
+    private static func menuEvent(_ event: Event) -> VoiceMenuCall.Event? {
+        switch event {
+        case .key(let key): .key(key)
+        case .playbackFinished: .playbackFinished
+        case .timerFired(.menu(let timer)): .timerFired(timer)
+        case .interactiveReply(let reply): .interactiveReply(reply)
+        case .ratingStored: .ratingStored
+        case .ratingFailed: .ratingFailed
+        default: nil
+        }
+    }
+
+    // MARK: Passing actions up
+
+    private mutating func translate(_ actions: [QueueCall.Action], in queue: Extension, at now: UnixTime) -> [Action] {
+        var result: [Action] = []
+        for action in actions {
+            switch action {
+            case .play(let sound): result.append(.play(sound))
+            case .stopPlayback: result.append(.stopPlayback)
+            case .ring(let agents): result.append(.ring(agents))
+            case .cancelRinging(let agents): result.append(.cancelRinging(agents))
+            case .requestRingPlan: result.append(.requestRingPlan(queueID: queue.id))
+            case .bridge(let agent):
+                attributedAgent = agent
+                recorder.bridged(to: agent, domain: arrival.did?.domain, at: now)
+                agentLegs[agent] = recorder.legStarted(
+                    .agent, ani: arrival.caller.username, destination: agent, domain: nil, application: .callcenter, at: now)
+                result += answer() + [.bridge(agent: agent)]
+            case .hangUpAgent(let agent):
+                if let handle = agentLegs[agent] { recorder.legEnded(handle, at: now) }
+                recorder.unbridged(at: now)
+                result.append(.hangUpAgent(agent))
+            case .hangUpCaller:
+                result.append(.hangUpCaller)
+                result += end(at: now)
+            case .startTimer(let timer, let duration): result.append(.startTimer(.queue(timer), duration))
+            case .cancelTimer(let timer): result.append(.cancelTimer(.queue(timer)))
+            case .transfer(let destination, let agent):
+                result += transfer(to: destination, agent: agent, at: now)
+            case .storeRating(let rate, let maxRate, let agent):
+                result.append(.storeRating(rating(rate: rate, maxRate: maxRate, extensionID: queue.id, agent: agent, at: now)))
+            case .finished:
+                break
+            }
+        }
+        return result
+    }
+
+    private mutating func translate(_ actions: [VoiceMenuCall.Action], in menu: Extension, at now: UnixTime) -> [Action] {
+        var result: [Action] = []
+        for action in actions {
+            switch action {
+            case .play(let sound): result.append(.play(sound))
+            case .stopPlayback: result.append(.stopPlayback)
+            case .startTimer(let timer, let duration): result.append(.startTimer(.menu(timer), duration))
+            case .cancelTimer(let timer): result.append(.cancelTimer(.menu(timer)))
+            case .interactiveRequest(let url, let method, let variables):
+                result.append(.interactiveRequest(url: url, method: method, variables: variables))
+            case .storeRating(let rate, let maxRate, let agent):
+                result.append(.storeRating(rating(rate: rate, maxRate: maxRate, extensionID: menu.id, agent: agent, at: now)))
+            case .hangUp:
+                result.append(.hangUpCaller)
+                result += end(at: now)
+            case .transfer(let destination, let agent):
+                result += transfer(to: destination, agent: agent, at: now)
+            case .finished:
+                break
+            }
+        }
+        return result
+    }
+
+    private func rating(rate: Int, maxRate: Int, extensionID: Int64, agent: String?, at now: UnixTime) -> NewRating {
+        NewRating(
+            clientID: arrival.clientID, callUUID: arrival.callUUID, ratedAt: now, extensionID: extensionID, rate: Int64(rate),
+            maxRate: Int64(maxRate), agentUsername: agent)
+    }
+}
