@@ -30,6 +30,23 @@ let package = Package(
         // The call-flow engine: per-call state machines that take events and return actions.
         // No sockets, no clock, no storage: time and the outcome of every action come in as events.
         .target(name: "CallFlow", dependencies: ["Domain"], swiftSettings: strictSwift),
+        // Sound files: WAV parsing, G.711 µ-law/A-law, 16 → 8 kHz resampling, the built-in prompts.
+        // Pure Swift; the prompts' WAV files are embedded as source (tools/make_prompts.sh).
+        .target(name: "Audio", exclude: ["Prompts"], swiftSettings: strictSwift),
+        // Runs calls: performs the engine's actions with storage, timers, HTTP and a telephony port
+        // (SIP, or the simulated one of `qualityrate simulate`), and feeds their outcomes back.
+        .target(
+            name: "CallRunner",
+            dependencies: [
+                "CallFlow",
+                "Domain",
+                "Storage",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // Persistence behind the `Store` protocol; the SQLite implementation uses GRDB.
         .target(
             name: "Storage",
@@ -58,6 +75,7 @@ let package = Package(
                 "Domain",
                 "Storage",
                 "Access",
+                "Audio",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -69,6 +87,7 @@ let package = Package(
         .executableTarget(
             name: "qualityrate",
             dependencies: [
+                "CallRunner",
                 "Domain",
                 "Storage",
                 "Access",
@@ -100,6 +119,17 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strictSwift),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: strictSwift),
         .testTarget(name: "CallFlowTests", dependencies: ["CallFlow", "Domain"], swiftSettings: strictSwift),
+        .testTarget(
+            name: "CallRunnerTests",
+            dependencies: [
+                "CallFlow", "CallRunner", "Domain", "Storage", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(name: "AudioTests", dependencies: ["Audio"], swiftSettings: strictSwift),
         .testTarget(name: "StorageTests", dependencies: ["Domain", "Storage", "TestSupport"], swiftSettings: strictSwift),
         .testTarget(
             name: "HTTPAPITests",

@@ -101,7 +101,7 @@ components = {
             "required": ["error", "error_description"],
             "properties": {
                 "error": {"type": "string", "description": "Machine-readable code: `invalid_parameter` (400), `invalid_token` (401), "
-                          "`insufficient_access` (403), `not_found` (404), `method_not_allowed` (405), `payload_too_large` (413), "
+                          "`insufficient_access` (403), `not_found` (404), `method_not_allowed` (405), `conflict` (409), `payload_too_large` (413), "
                           "`unsupported_media_type` (415), `invalid_value` (422), `internal_error` (500)."},
                 "error_description": {"type": "string", "description": "What went wrong and how to fix it, for a person."},
             },
@@ -439,7 +439,8 @@ doc = {
             "(calls), the key of the last record of the previous page.\n\n"
             "**Errors.** `{\"error\": \"<code>\", \"error_description\": \"<text>\"}`: 400 `invalid_parameter`, 401 `invalid_token` "
             "(with `WWW-Authenticate: Bearer`), 403 `insufficient_access`, 404 `not_found` (also for any path not listed here), "
-            "405 `method_not_allowed` (a listed path with another method; `Allow` lists the methods), 413 `payload_too_large` (a body over 64 KiB), 415 `unsupported_media_type`, 422 `invalid_value`, "
+            "405 `method_not_allowed` (a listed path with another method; `Allow` lists the methods), 409 `conflict` (a name or number already taken, "
+            "or something still in use), 413 `payload_too_large` (a body over 64 KiB; 10 MiB for sound uploads), 415 `unsupported_media_type`, 422 `invalid_value`, "
             "500 `internal_error`.\n\n"
             "Try it in a browser at `/api/browser`."),
     },
@@ -463,7 +464,7 @@ import pathlib
 import sys as _sys
 
 _sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-for _module in ("openapi_configuration", "openapi_sounds"):
+for _module in ("openapi_configuration", "openapi_sounds", "openapi_ivr"):
     if (pathlib.Path(__file__).resolve().parent / f"{_module}.py").exists():
         importlib.import_module(_module).extend(paths, components, doc["tags"])
 

@@ -4,20 +4,12 @@ public import Domain
 /// queue, shared by that queue's calls: it remembers who answered last (round-robin) and since
 /// when each agent has been idle (longest-idle-agent).
 public struct AgentSelector: Sendable {
-    public enum Strategy: String, Sendable, CaseIterable {
-        case ringAll = "ring-all"
-        case roundRobin = "round-robin"
-        case topDown = "top-down"
-        case random
-        case longestIdleAgent = "longest-idle-agent"
-    }
-
-    public let strategy: Strategy
+    public let strategy: QueueStrategy
     /// The agent who took this queue's last call; round-robin starts after them.
     private var lastAnswered: String?
     private var idleSince: [String: UnixTime] = [:]
 
-    public init(strategy: Strategy) { self.strategy = strategy }
+    public init(strategy: QueueStrategy) { self.strategy = strategy }
 
     /// The rounds of ringing for a caller: each round is the agents rung together. `available`
     /// are the queue's agents in their configured order, less those busy or unreachable.

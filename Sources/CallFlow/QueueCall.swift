@@ -1,3 +1,5 @@
+public import Domain
+
 /// One caller's time in a queue (SPEC §2.1): ringing agents round by round, bridging the first
 /// who answers, and what happens when the conversation ends — the rating when the agent hangs up
 /// first, nothing when the caller does.
@@ -16,7 +18,8 @@ public struct QueueCall: Sendable {
         public var agentHangupAction: HangupAction
         /// nil = wait without limit.
         public var maxWaitTime: Duration?
-        public var announcement: (sound: SoundReference, every: Duration)?
+        /// Played when the caller enters, then every `every` while waiting (nil: once).
+        public var announcement: (sound: SoundReference, every: Duration?)?
         public var exitWithNoAvailableAgents: Bool
         /// Where the caller goes when no agent is available or `maxWaitTime` runs out; nil = hang up.
         public var noAgentDestination: String?
@@ -25,7 +28,7 @@ public struct QueueCall: Sendable {
 
         public init(
             queueID: Int64, agentHangupAction: HangupAction, maxWaitTime: Duration?,
-            announcement: (sound: SoundReference, every: Duration)?, exitWithNoAvailableAgents: Bool,
+            announcement: (sound: SoundReference, every: Duration?)?, exitWithNoAvailableAgents: Bool,
             noAgentDestination: String?, ringTimeout: Duration = .seconds(20)
         ) {
             self.queueID = queueID
@@ -112,7 +115,8 @@ public struct QueueCall: Sendable {
             var actions: [Action] = []
             if let maxWait = settings.maxWaitTime { actions.append(.startTimer(.maxWait, maxWait)) }
             if let announcement = settings.announcement {
-                actions += [.play(announcement.sound), .startTimer(.announcement, announcement.every)]
+                actions.append(.play(announcement.sound))
+                if let every = announcement.every { actions.append(.startTimer(.announcement, every)) }
             }
             return actions + start(plan)
 
@@ -141,8 +145,8 @@ public struct QueueCall: Sendable {
             return leaveWithoutAgent(cancelling: ringing)
 
         case (.waiting, .timerFired(.announcement)):
-            guard let announcement = settings.announcement else { return [] }
-            return [.play(announcement.sound), .startTimer(.announcement, announcement.every)]
+            guard let announcement = settings.announcement, let every = announcement.every else { return [] }
+            return [.play(announcement.sound), .startTimer(.announcement, every)]
 
         case (.waiting(_, let ringing), .callerHungUp):
             state = .done
@@ -246,5 +250,29 @@ public struct QueueCall: Sendable {
                 }
             }
         }
+    }
+}
+
+extension QueueCall.Settings {
+    /// The settings of a queue as its options configure it (SPEC §4.1).
+    public init(queueID: Int64, options: QueueOptions) {
+        let hangupAction: QueueCall.HangupAction =
+            switch options.agentHangupAction {
+            case nil: .none
+            case .qualityRate?:
+                .qualityRate(RatingCollector.Settings(
+                    prompt: .configured(options.qualityRateSound, default: .ratingPrompt),
+                    finish: .configured(options.qualityRateFinishSound, default: .ratingFinish),
+                    maxRate: Int(options.qualityRateMax)))
+            case .transfer?: options.agentHangupTransferDestination.map { .transfer(destination: $0) } ?? .none
+            }
+        self.init(
+            queueID: queueID, agentHangupAction: hangupAction,
+            maxWaitTime: options.maxWaitTime > 0 ? .seconds(options.maxWaitTime) : nil,
+            announcement: options.announceSound == 0
+                ? nil
+                : (.uploaded(id: options.announceSound), options.announceFrequency > 0 ? .seconds(options.announceFrequency) : nil),
+            exitWithNoAvailableAgents: options.exitWithNoAvailableAgents,
+            noAgentDestination: options.noAgentTimeoutTransferDestination)
     }
 }

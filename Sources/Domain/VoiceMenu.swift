@@ -1,5 +1,5 @@
-/// The configuration of a voice menu (IVR, SPEC §4.2): options, contexts, and per context
-/// option the ordered rules the engine runs for a call.
+// The configuration of a voice menu (IVR, SPEC §4.2): options, contexts, and per context
+// option the ordered rules the engine runs for a call.
 
 /// The settings of one IVR extension. An IVR that was never configured has `IVROptions()`.
 public struct IVROptions: Sendable, Equatable {

@@ -43,8 +43,13 @@ public enum APIServer {
         }
         var authenticated = RouteTable(prefix: "api/ver1.0")
         ClientRoutes(store: store).register(on: &authenticated)
+        ExtensionRoutes(store: store).register(on: &authenticated)
+        DIDRoutes(store: store).register(on: &authenticated)
+        QueueRoutes(store: store).register(on: &authenticated)
         RatingRoutes(store: store).register(on: &authenticated)
         CallHistoryRoutes(store: store).register(on: &authenticated)
+        SoundRoutes(store: store).register(on: &authenticated)
+        IVRRoutes(store: store).register(on: &authenticated)
         let knownPaths = open.register(on: router)
             + authenticated.register(on: router.group("api/ver1.0").add(middleware: AuthenticationMiddleware(accessControl: accessControl)))
         // Added after the routes, so it wraps only the router's "no handler" answer.

@@ -43,6 +43,12 @@ struct JSONBytes: Sendable {
         needsComma = true
     }
 
+    mutating func field(_ key: StaticString, _ value: Bool) {
+        writeKey(key)
+        bytes.append(contentsOf: value ? Array("true".utf8) : Array("false".utf8))
+        needsComma = true
+    }
+
     mutating func field(_ key: StaticString, _ value: LocalDateTime?) {
         writeKey(key)
         if let value {

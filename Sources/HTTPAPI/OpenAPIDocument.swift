@@ -7,7 +7,7 @@ enum OpenAPIDocument {
       "info": {
         "title": "QualityRate API",
         "version": "1.0.0",
-        "description": "Conversation ratings (`quality_rate`) of a contact centre, and the calls they belong to.\n\n**Access.** Get a token from `POST /oauth/token` (form-encoded, with your application's app id and secret), then send `Authorization: Bearer <access_token>` on every `/api/ver1.0/client/…` request. A token reaches only its own client; another client's ids answer 404.\n\n**Time.** `datetime`, `start_time` and the `start_datetime`/`end_datetime` filters are `YYYY-MM-DD HH:MM:SS` in the client's time zone (`timezone` of `GET /api/ver1.0/client/{client_id}/`); fields ending in `_gmt` are UTC.\n\n**Paging.** Lists are ordered and may be read in pages with `limit` plus `after_id` (ratings) or `after_call_uuid` (calls), the key of the last record of the previous page.\n\n**Errors.** `{\"error\": \"<code>\", \"error_description\": \"<text>\"}`: 400 `invalid_parameter`, 401 `invalid_token` (with `WWW-Authenticate: Bearer`), 403 `insufficient_access`, 404 `not_found` (also for any path not listed here), 405 `method_not_allowed` (a listed path with another method; `Allow` lists the methods), 413 `payload_too_large` (a body over 64 KiB), 415 `unsupported_media_type`, 422 `invalid_value`, 500 `internal_error`.\n\nTry it in a browser at `/api/browser`."
+        "description": "Conversation ratings (`quality_rate`) of a contact centre, and the calls they belong to.\n\n**Access.** Get a token from `POST /oauth/token` (form-encoded, with your application's app id and secret), then send `Authorization: Bearer <access_token>` on every `/api/ver1.0/client/…` request. A token reaches only its own client; another client's ids answer 404.\n\n**Time.** `datetime`, `start_time` and the `start_datetime`/`end_datetime` filters are `YYYY-MM-DD HH:MM:SS` in the client's time zone (`timezone` of `GET /api/ver1.0/client/{client_id}/`); fields ending in `_gmt` are UTC.\n\n**Paging.** Lists are ordered and may be read in pages with `limit` plus `after_id` (ratings) or `after_call_uuid` (calls), the key of the last record of the previous page.\n\n**Errors.** `{\"error\": \"<code>\", \"error_description\": \"<text>\"}`: 400 `invalid_parameter`, 401 `invalid_token` (with `WWW-Authenticate: Bearer`), 403 `insufficient_access`, 404 `not_found` (also for any path not listed here), 405 `method_not_allowed` (a listed path with another method; `Allow` lists the methods), 409 `conflict` (a name or number already taken, or something still in use), 413 `payload_too_large` (a body over 64 KiB; 10 MiB for sound uploads), 415 `unsupported_media_type`, 422 `invalid_value`, 500 `internal_error`.\n\nTry it in a browser at `/api/browser`."
       },
       "servers": [
         {
@@ -39,6 +39,26 @@ enum OpenAPIDocument {
         {
           "name": "Service",
           "description": "Probes, metrics and documentation; no authentication."
+        },
+        {
+          "name": "Extensions",
+          "description": "Internal numbers: phones (with their SIP password), queues and voice menus."
+        },
+        {
+          "name": "DIDs",
+          "description": "External numbers and the extension each one rings."
+        },
+        {
+          "name": "Queues",
+          "description": "Queue options (SPEC §4.1) and agents."
+        },
+        {
+          "name": "Sounds",
+          "description": "Uploaded audio for prompts and announcements (WAV; converted to 8 kHz G.711)."
+        },
+        {
+          "name": "Voice menus",
+          "description": "IVR options, contexts, options and their ordered rules."
         }
       ],
       "paths": {
@@ -622,6 +642,1630 @@ enum OpenAPIDocument {
               }
             }
           }
+        },
+        "/api/ver1.0/client/{client_id}/extension/": {
+          "parameters": [
+            {
+              "$ref": "#/components/parameters/client_id"
+            }
+          ],
+          "get": {
+            "operationId": "listExtensions",
+            "tags": [
+              "Extensions"
+            ],
+            "summary": "List extensions",
+            "description": "Every extension of the client, in `id` order.",
+            "responses": {
+              "200": {
+                "description": "The extensions (an empty array when there are none).",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/Extension"
+                      }
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          },
+          "post": {
+            "operationId": "createExtension",
+            "tags": [
+              "Extensions"
+            ],
+            "summary": "Create an extension",
+            "description": "A phone needs a `password`; a queue gets its options with their defaults. A `name` the client already has: 409. Needs an application with `all` access (a `call_api` token answers 403).",
+            "requestBody": {
+              "required": true,
+              "content": {
+                "application/json": {
+                  "schema": {
+                    "$ref": "#/components/schemas/ExtensionCreate"
+                  }
+                }
+              }
+            },
+            "responses": {
+              "201": {
+                "description": "The new extension.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Extension"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "403": {
+                "$ref": "#/components/responses/Forbidden"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "413": {
+                "$ref": "#/components/responses/PayloadTooLarge"
+              },
+              "415": {
+                "$ref": "#/components/responses/UnsupportedMediaType"
+              },
+              "422": {
+                "$ref": "#/components/responses/UnprocessableEntity"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              },
+              "409": {
+                "$ref": "#/components/responses/Conflict"
+              }
+            }
+          }
+        },
+        "/api/ver1.0/client/{client_id}/extension/{id}": {
+          "parameters": [
+            {
+              "$ref": "#/components/parameters/client_id"
+            },
+            {
+              "$ref": "#/components/parameters/extension_resource_id"
+            }
+          ],
+          "get": {
+            "operationId": "getExtension",
+            "tags": [
+              "Extensions"
+            ],
+            "summary": "Get an extension",
+            "responses": {
+              "200": {
+                "description": "The extension.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Extension"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          },
+          "put": {
+            "operationId": "updateExtension",
+            "tags": [
+              "Extensions"
+            ],
+            "summary": "Change an extension's label, status or password",
+            "description": "JSON body; fields left out keep their value. Needs an application with `all` access (a `call_api` token answers 403).",
+            "requestBody": {
+              "required": true,
+              "content": {
+                "application/json": {
+                  "schema": {
+                    "$ref": "#/components/schemas/ExtensionUpdate"
+                  }
+                }
+              }
+            },
+            "responses": {
+              "200": {
+                "description": "The extension after the change.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Extension"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "403": {
+                "$ref": "#/components/responses/Forbidden"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "413": {
+                "$ref": "#/components/responses/PayloadTooLarge"
+              },
+              "415": {
+                "$ref": "#/components/responses/UnsupportedMediaType"
+              },
+              "422": {
+                "$ref": "#/components/responses/UnprocessableEntity"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          },
+          "delete": {
+            "operationId": "deleteExtension",
+            "tags": [
+              "Extensions"
+            ],
+            "summary": "Delete an extension",
+            "description": "Refused with 409, saying what uses it, while a DID points at it, it is an agent of a queue, or a queue transfers to it. A queue goes with its options and agents. Ratings and call history stay. Needs an application with `all` access (a `call_api` token answers 403).",
+            "responses": {
+              "204": {
+                "description": "Deleted; no body."
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "403": {
+                "$ref": "#/components/responses/Forbidden"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              },
+              "409": {
+                "$ref": "#/components/responses/Conflict"
+              }
+            }
+          }
+        },
+        "/api/ver1.0/client/{client_id}/did/": {
+          "parameters": [
+            {
+              "$ref": "#/components/parameters/client_id"
+            }
+          ],
+          "get": {
+            "operationId": "listDIDs",
+            "tags": [
+              "DIDs"
+            ],
+            "summary": "List DIDs",
+            "description": "Every external number of the client, in `id` order.",
+            "responses": {
+              "200": {
+                "description": "The DIDs (an empty array when there are none).",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/DID"
+                      }
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          },
+          "post": {
+            "operationId": "createDID",
+            "tags": [
+              "DIDs"
+            ],
+            "summary": "Add a DID",
+            "description": "A number any client already has: 409. Needs an application with `all` access (a `call_api` token answers 403).",
+            "requestBody": {
+              "required": true,
+              "content": {
+                "application/json": {
+                  "schema": {
+                    "$ref": "#/components/schemas/DIDCreate"
+                  }
+                }
+              }
+            },
+            "responses": {
+              "201": {
+                "description": "The new DID.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/DID"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "403": {
+                "$ref": "#/components/responses/Forbidden"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "413": {
+                "$ref": "#/components/responses/PayloadTooLarge"
+              },
+              "415": {
+                "$ref": "#/components/responses/UnsupportedMediaType"
+              },
+              "422": {
+                "$ref": "#/components/responses/UnprocessableEntity"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              },
+              "409": {
+                "$ref": "#/components/responses/Conflict"
+              }
+            }
+          }
+        },
+        "/api/ver1.0/client/{client_id}/did/{id}": {
+          "parameters": [
+            {
+              "$ref": "#/components/parameters/client_id"
+            },
+            {
+              "$ref": "#/components/parameters/did_id"
+            }
+          ],
+          "get": {
+            "operationId": "getDID",
+            "tags": [
+              "DIDs"
+            ],
+            "summary": "Get a DID",
+            "responses": {
+              "200": {
+                "description": "The DID.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/DID"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          },
+          "put": {
+            "operationId": "updateDID",
+            "tags": [
+              "DIDs"
+            ],
+            "summary": "Change where a DID goes, or its comment",
+            "description": "JSON body; fields left out keep their value. Needs an application with `all` access (a `call_api` token answers 403).",
+            "requestBody": {
+              "required": true,
+              "content": {
+                "application/json": {
+                  "schema": {
+                    "$ref": "#/components/schemas/DIDUpdate"
+                  }
+                }
+              }
+            },
+            "responses": {
+              "200": {
+                "description": "The DID after the change.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/DID"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "403": {
+                "$ref": "#/components/responses/Forbidden"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "413": {
+                "$ref": "#/components/responses/PayloadTooLarge"
+              },
+              "415": {
+                "$ref": "#/components/responses/UnsupportedMediaType"
+              },
+              "422": {
+                "$ref": "#/components/responses/UnprocessableEntity"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          },
+          "delete": {
+            "operationId": "deleteDID",
+            "tags": [
+              "DIDs"
+            ],
+            "summary": "Delete a DID",
+            "description": "Refused with 409 while a queue transfers to the number. Needs an application with `all` access (a `call_api` token answers 403).",
+            "responses": {
+              "204": {
+                "description": "Deleted; no body."
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "403": {
+                "$ref": "#/components/responses/Forbidden"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              },
+              "409": {
+                "$ref": "#/components/responses/Conflict"
+              }
+            }
+          }
+        },
+        "/api/ver1.0/extension/{extension_id}/queue/": {
+          "parameters": [
+            {
+              "$ref": "#/components/parameters/queue_extension_id"
+            }
+          ],
+          "get": {
+            "operationId": "getQueueOptions",
+            "tags": [
+              "Queues"
+            ],
+            "summary": "Get a queue's options",
+            "description": "The options of an extension of type `queue` (create it with the extension API).",
+            "responses": {
+              "200": {
+                "description": "The options.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/QueueOptions"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          },
+          "put": {
+            "operationId": "updateQueueOptions",
+            "tags": [
+              "Queues"
+            ],
+            "summary": "Change a queue's options",
+            "description": "JSON body; fields left out keep their value. Needs an application with `all` access (a `call_api` token answers 403).",
+            "requestBody": {
+              "required": true,
+              "content": {
+                "application/json": {
+                  "schema": {
+                    "$ref": "#/components/schemas/QueueOptionsUpdate"
+                  }
+                }
+              }
+            },
+            "responses": {
+              "200": {
+                "description": "The options after the change.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/QueueOptions"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "403": {
+                "$ref": "#/components/responses/Forbidden"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "413": {
+                "$ref": "#/components/responses/PayloadTooLarge"
+              },
+              "415": {
+                "$ref": "#/components/responses/UnsupportedMediaType"
+              },
+              "422": {
+                "$ref": "#/components/responses/UnprocessableEntity"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          }
+        },
+        "/api/ver1.0/extension/{extension_id}/queue/agent/": {
+          "parameters": [
+            {
+              "$ref": "#/components/parameters/queue_extension_id"
+            }
+          ],
+          "get": {
+            "operationId": "listQueueAgents",
+            "tags": [
+              "Queues"
+            ],
+            "summary": "List a queue's agents",
+            "description": "In ring order (`position`).",
+            "responses": {
+              "200": {
+                "description": "The agents (an empty array when there are none).",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/QueueAgent"
+                      }
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          },
+          "post": {
+            "operationId": "addQueueAgent",
+            "tags": [
+              "Queues"
+            ],
+            "summary": "Add an agent",
+            "description": "Adds a phone extension of this client last in the ring order. Already an agent: 409. Needs an application with `all` access (a `call_api` token answers 403).",
+            "requestBody": {
+              "required": true,
+              "content": {
+                "application/json": {
+                  "schema": {
+                    "$ref": "#/components/schemas/QueueAgentAdd"
+                  }
+                }
+              }
+            },
+            "responses": {
+              "201": {
+                "description": "The agent as added.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/QueueAgent"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "403": {
+                "$ref": "#/components/responses/Forbidden"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "413": {
+                "$ref": "#/components/responses/PayloadTooLarge"
+              },
+              "415": {
+                "$ref": "#/components/responses/UnsupportedMediaType"
+              },
+              "422": {
+                "$ref": "#/components/responses/UnprocessableEntity"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              },
+              "409": {
+                "$ref": "#/components/responses/Conflict"
+              }
+            }
+          }
+        },
+        "/api/ver1.0/extension/{extension_id}/queue/agent/{agent_extension_id}": {
+          "parameters": [
+            {
+              "$ref": "#/components/parameters/queue_extension_id"
+            },
+            {
+              "$ref": "#/components/parameters/agent_extension_id"
+            }
+          ],
+          "delete": {
+            "operationId": "removeQueueAgent",
+            "tags": [
+              "Queues"
+            ],
+            "summary": "Remove an agent",
+            "description": "The agents after it move up one position. Needs an application with `all` access (a `call_api` token answers 403).",
+            "responses": {
+              "204": {
+                "description": "Deleted; no body."
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "403": {
+                "$ref": "#/components/responses/Forbidden"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          }
+        },
+        "/api/ver1.0/client/{client_id}/sound/": {
+          "parameters": [
+            {
+              "$ref": "#/components/parameters/client_id"
+            }
+          ],
+          "get": {
+            "operationId": "listSounds",
+            "tags": [
+              "Sounds"
+            ],
+            "summary": "List sounds",
+            "description": "Every sound of the client in `id` order, without audio.",
+            "responses": {
+              "200": {
+                "description": "The sounds (an empty array when there are none).",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/Sound"
+                      }
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          },
+          "post": {
+            "operationId": "createSound",
+            "tags": [
+              "Sounds"
+            ],
+            "summary": "Upload a sound",
+            "description": "`multipart/form-data` with `title` and `file` (a WAV file). Needs `all` access. Example: `curl -H \"Authorization: Bearer $TOKEN\" -F title=Greeting -F file=@greeting.wav http://127.0.0.1:8080/api/ver1.0/client/1/sound/`.",
+            "requestBody": {
+              "required": true,
+              "content": {
+                "multipart/form-data": {
+                  "schema": {
+                    "$ref": "#/components/schemas/SoundUpload"
+                  },
+                  "encoding": {
+                    "file": {
+                      "contentType": "audio/wav, audio/x-wav, application/octet-stream"
+                    }
+                  }
+                }
+              }
+            },
+            "responses": {
+              "201": {
+                "description": "The new sound.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Sound"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "403": {
+                "$ref": "#/components/responses/Forbidden"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "413": {
+                "$ref": "#/components/responses/UploadTooLarge"
+              },
+              "415": {
+                "$ref": "#/components/responses/NotWAV"
+              },
+              "422": {
+                "$ref": "#/components/responses/SoundNotAccepted"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          }
+        },
+        "/api/ver1.0/client/{client_id}/sound/{id}": {
+          "parameters": [
+            {
+              "$ref": "#/components/parameters/client_id"
+            },
+            {
+              "$ref": "#/components/parameters/sound_id"
+            }
+          ],
+          "get": {
+            "operationId": "getSound",
+            "tags": [
+              "Sounds"
+            ],
+            "summary": "Get one sound (metadata)",
+            "responses": {
+              "200": {
+                "description": "The sound.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Sound"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          },
+          "put": {
+            "operationId": "updateSound",
+            "tags": [
+              "Sounds"
+            ],
+            "summary": "Rename a sound",
+            "description": "JSON `{\"title\": …}`. Needs `all` access.",
+            "requestBody": {
+              "required": true,
+              "content": {
+                "application/json": {
+                  "schema": {
+                    "$ref": "#/components/schemas/SoundUpdate"
+                  }
+                }
+              }
+            },
+            "responses": {
+              "200": {
+                "description": "The sound after the change.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Sound"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "403": {
+                "$ref": "#/components/responses/Forbidden"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "413": {
+                "$ref": "#/components/responses/UploadTooLarge"
+              },
+              "415": {
+                "$ref": "#/components/responses/NotWAV"
+              },
+              "422": {
+                "$ref": "#/components/responses/SoundNotAccepted"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          },
+          "post": {
+            "operationId": "replaceSoundAudio",
+            "tags": [
+              "Sounds"
+            ],
+            "summary": "Replace a sound's audio",
+            "description": "`multipart/form-data` with `file` (and optionally `title`). The `id` stays, so every queue and IVR rule that plays the sound plays the new audio. Needs `all` access. A refused file changes nothing.",
+            "requestBody": {
+              "required": true,
+              "content": {
+                "multipart/form-data": {
+                  "schema": {
+                    "$ref": "#/components/schemas/SoundAudioReplacement"
+                  },
+                  "encoding": {
+                    "file": {
+                      "contentType": "audio/wav, audio/x-wav, application/octet-stream"
+                    }
+                  }
+                }
+              }
+            },
+            "responses": {
+              "200": {
+                "description": "The sound with its new audio.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/Sound"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "403": {
+                "$ref": "#/components/responses/Forbidden"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "413": {
+                "$ref": "#/components/responses/UploadTooLarge"
+              },
+              "415": {
+                "$ref": "#/components/responses/NotWAV"
+              },
+              "422": {
+                "$ref": "#/components/responses/SoundNotAccepted"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          },
+          "delete": {
+            "operationId": "deleteSound",
+            "tags": [
+              "Sounds"
+            ],
+            "summary": "Delete a sound",
+            "description": "Needs `all` access. Refused with 409 while a queue option or IVR rule plays it.",
+            "responses": {
+              "204": {
+                "description": "Deleted."
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "403": {
+                "$ref": "#/components/responses/Forbidden"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "409": {
+                "$ref": "#/components/responses/SoundInUse"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          }
+        },
+        "/api/ver1.0/client/{client_id}/sound/{id}/download": {
+          "parameters": [
+            {
+              "$ref": "#/components/parameters/client_id"
+            },
+            {
+              "$ref": "#/components/parameters/sound_id"
+            }
+          ],
+          "get": {
+            "operationId": "downloadSound",
+            "tags": [
+              "Sounds"
+            ],
+            "summary": "Download a sound's audio",
+            "description": "The stored audio as it is played: a WAV file, 8 kHz mono G.711 µ-law.",
+            "responses": {
+              "200": {
+                "description": "The WAV file (`Content-Disposition: attachment; filename=\"sound-{id}.wav\"`).",
+                "content": {
+                  "audio/wav": {
+                    "schema": {
+                      "type": "string",
+                      "format": "binary"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          }
+        },
+        "/api/ver1.0/extension/{extension_id}/ivr/": {
+          "parameters": [
+            {
+              "$ref": "#/components/parameters/ivr_extension_id"
+            }
+          ],
+          "get": {
+            "operationId": "getIVROptions",
+            "tags": [
+              "Voice menus"
+            ],
+            "summary": "Get a voice menu's options",
+            "description": "The options of an extension of type `ivr` (create it with the extension API). An IVR whose options were never changed answers the defaults.",
+            "responses": {
+              "200": {
+                "description": "The options.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/IVROptions"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          },
+          "put": {
+            "operationId": "updateIVROptions",
+            "tags": [
+              "Voice menus"
+            ],
+            "summary": "Change a voice menu's options",
+            "description": "JSON body; fields left out keep their value. Needs an application with `all` access (a `call_api` token answers 403).",
+            "requestBody": {
+              "required": true,
+              "content": {
+                "application/json": {
+                  "schema": {
+                    "$ref": "#/components/schemas/IVROptionsUpdate"
+                  }
+                }
+              }
+            },
+            "responses": {
+              "200": {
+                "description": "The options after the change.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/IVROptions"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "403": {
+                "$ref": "#/components/responses/Forbidden"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "413": {
+                "$ref": "#/components/responses/PayloadTooLarge"
+              },
+              "415": {
+                "$ref": "#/components/responses/UnsupportedMediaType"
+              },
+              "422": {
+                "$ref": "#/components/responses/UnprocessableEntity"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          }
+        },
+        "/api/ver1.0/extension/{extension_id}/ivr/context/": {
+          "parameters": [
+            {
+              "$ref": "#/components/parameters/ivr_extension_id"
+            }
+          ],
+          "get": {
+            "operationId": "listIVRContexts",
+            "tags": [
+              "Voice menus"
+            ],
+            "summary": "List a voice menu's contexts",
+            "description": "In `id` order.",
+            "responses": {
+              "200": {
+                "description": "The contexts (an empty array when there are none).",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/IVRContext"
+                      }
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          },
+          "post": {
+            "operationId": "createIVRContext",
+            "tags": [
+              "Voice menus"
+            ],
+            "summary": "Create a context",
+            "description": "The IVR's first context becomes its `entry_context` while that is 0. A name the IVR already has: 409. Needs an application with `all` access (a `call_api` token answers 403).",
+            "requestBody": {
+              "required": true,
+              "content": {
+                "application/json": {
+                  "schema": {
+                    "$ref": "#/components/schemas/IVRContextCreate"
+                  }
+                }
+              }
+            },
+            "responses": {
+              "201": {
+                "description": "The new context.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/IVRContext"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "403": {
+                "$ref": "#/components/responses/Forbidden"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "413": {
+                "$ref": "#/components/responses/PayloadTooLarge"
+              },
+              "415": {
+                "$ref": "#/components/responses/UnsupportedMediaType"
+              },
+              "422": {
+                "$ref": "#/components/responses/UnprocessableEntity"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              },
+              "409": {
+                "$ref": "#/components/responses/Conflict"
+              }
+            }
+          }
+        },
+        "/api/ver1.0/extension/{extension_id}/ivr/context/{context_id}": {
+          "parameters": [
+            {
+              "$ref": "#/components/parameters/ivr_extension_id"
+            },
+            {
+              "$ref": "#/components/parameters/ivr_context_id"
+            }
+          ],
+          "get": {
+            "operationId": "getIVRContext",
+            "tags": [
+              "Voice menus"
+            ],
+            "summary": "Get a context",
+            "responses": {
+              "200": {
+                "description": "The context.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/IVRContext"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          },
+          "put": {
+            "operationId": "updateIVRContext",
+            "tags": [
+              "Voice menus"
+            ],
+            "summary": "Change a context",
+            "description": "Fields left out keep their value; a name the IVR already has: 409. Needs an application with `all` access (a `call_api` token answers 403).",
+            "requestBody": {
+              "required": true,
+              "content": {
+                "application/json": {
+                  "schema": {
+                    "$ref": "#/components/schemas/IVRContextUpdate"
+                  }
+                }
+              }
+            },
+            "responses": {
+              "200": {
+                "description": "The context after the change.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/IVRContext"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "403": {
+                "$ref": "#/components/responses/Forbidden"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "413": {
+                "$ref": "#/components/responses/PayloadTooLarge"
+              },
+              "415": {
+                "$ref": "#/components/responses/UnsupportedMediaType"
+              },
+              "422": {
+                "$ref": "#/components/responses/UnprocessableEntity"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              },
+              "409": {
+                "$ref": "#/components/responses/Conflict"
+              }
+            }
+          },
+          "delete": {
+            "operationId": "deleteIVRContext",
+            "tags": [
+              "Voice menus"
+            ],
+            "summary": "Delete a context with its rules",
+            "description": "Refused with 409, saying why, while it is the IVR's `entry_context` or a `jump_to_context` rule of another context targets it: change those first. Needs an application with `all` access (a `call_api` token answers 403).",
+            "responses": {
+              "204": {
+                "description": "Deleted."
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "403": {
+                "$ref": "#/components/responses/Forbidden"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "409": {
+                "$ref": "#/components/responses/Conflict"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          }
+        },
+        "/api/ver1.0/extension/{extension_id}/ivr/context/{context_id}/options/": {
+          "parameters": [
+            {
+              "$ref": "#/components/parameters/ivr_extension_id"
+            },
+            {
+              "$ref": "#/components/parameters/ivr_context_id"
+            }
+          ],
+          "get": {
+            "operationId": "listIVROptions",
+            "tags": [
+              "Voice menus"
+            ],
+            "summary": "List a context's options",
+            "description": "`start`, `timeout` and `invalid` (always, in that order), then every option that has rules, in text order, each with its number of rules.",
+            "responses": {
+              "200": {
+                "description": "The options.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/IVROption"
+                      }
+                    },
+                    "example": [
+                      {
+                        "option_digits": "start",
+                        "rule_count": 2
+                      },
+                      {
+                        "option_digits": "timeout",
+                        "rule_count": 0
+                      },
+                      {
+                        "option_digits": "invalid",
+                        "rule_count": 0
+                      },
+                      {
+                        "option_digits": "1",
+                        "rule_count": 1
+                      }
+                    ]
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          }
+        },
+        "/api/ver1.0/extension/{extension_id}/ivr/context/{context_id}/options/{option_digits}/rules/": {
+          "parameters": [
+            {
+              "$ref": "#/components/parameters/ivr_extension_id"
+            },
+            {
+              "$ref": "#/components/parameters/ivr_context_id"
+            },
+            {
+              "$ref": "#/components/parameters/ivr_option_digits"
+            }
+          ],
+          "get": {
+            "operationId": "listIVRRules",
+            "tags": [
+              "Voice menus"
+            ],
+            "summary": "List an option's rules",
+            "description": "In `position` order, the order a call runs them in. An option without rules answers an empty array (and hangs up).",
+            "responses": {
+              "200": {
+                "description": "The rules.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/IVRRule"
+                      }
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          },
+          "post": {
+            "operationId": "createIVRRule",
+            "tags": [
+              "Voice menus"
+            ],
+            "summary": "Add a rule",
+            "description": "At `position` (default: last); the rules from there move down one. Needs an application with `all` access (a `call_api` token answers 403).",
+            "requestBody": {
+              "required": true,
+              "content": {
+                "application/json": {
+                  "schema": {
+                    "$ref": "#/components/schemas/IVRRuleCreate"
+                  }
+                }
+              }
+            },
+            "responses": {
+              "201": {
+                "description": "The new rule with its `id`.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/IVRRule"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "403": {
+                "$ref": "#/components/responses/Forbidden"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "413": {
+                "$ref": "#/components/responses/PayloadTooLarge"
+              },
+              "415": {
+                "$ref": "#/components/responses/UnsupportedMediaType"
+              },
+              "422": {
+                "$ref": "#/components/responses/UnprocessableEntity"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          }
+        },
+        "/api/ver1.0/extension/{extension_id}/ivr/context/{context_id}/options/{option_digits}/rules/{rule_id}": {
+          "parameters": [
+            {
+              "$ref": "#/components/parameters/ivr_extension_id"
+            },
+            {
+              "$ref": "#/components/parameters/ivr_context_id"
+            },
+            {
+              "$ref": "#/components/parameters/ivr_option_digits"
+            },
+            {
+              "$ref": "#/components/parameters/ivr_rule_id"
+            }
+          ],
+          "get": {
+            "operationId": "getIVRRule",
+            "tags": [
+              "Voice menus"
+            ],
+            "summary": "Get a rule",
+            "responses": {
+              "200": {
+                "description": "The rule.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/IVRRule"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          },
+          "put": {
+            "operationId": "updateIVRRule",
+            "tags": [
+              "Voice menus"
+            ],
+            "summary": "Change or move a rule",
+            "description": "Fields left out keep their value (see `IVRRuleUpdate`); a new `position` renumbers the others so positions stay 1…n. Needs an application with `all` access (a `call_api` token answers 403).",
+            "requestBody": {
+              "required": true,
+              "content": {
+                "application/json": {
+                  "schema": {
+                    "$ref": "#/components/schemas/IVRRuleUpdate"
+                  }
+                }
+              }
+            },
+            "responses": {
+              "200": {
+                "description": "The rule after the change.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/IVRRule"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "403": {
+                "$ref": "#/components/responses/Forbidden"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "413": {
+                "$ref": "#/components/responses/PayloadTooLarge"
+              },
+              "415": {
+                "$ref": "#/components/responses/UnsupportedMediaType"
+              },
+              "422": {
+                "$ref": "#/components/responses/UnprocessableEntity"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          },
+          "delete": {
+            "operationId": "deleteIVRRule",
+            "tags": [
+              "Voice menus"
+            ],
+            "summary": "Delete a rule",
+            "description": "The rules after it move up one. Needs an application with `all` access (a `call_api` token answers 403).",
+            "responses": {
+              "204": {
+                "description": "Deleted."
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "403": {
+                "$ref": "#/components/responses/Forbidden"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          }
         }
       },
       "components": {
@@ -750,6 +2394,121 @@ enum OpenAPIDocument {
               "default": false
             },
             "example": true
+          },
+          "extension_resource_id": {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "The extension's `id`. Not a positive integer: 400; unknown or another client's: 404.",
+            "schema": {
+              "type": "integer",
+              "format": "int64",
+              "minimum": 1,
+              "maximum": 9223372036854775807
+            },
+            "example": 10
+          },
+          "did_id": {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "The DID's `id`. Not a positive integer: 400; unknown or another client's: 404.",
+            "schema": {
+              "type": "integer",
+              "format": "int64",
+              "minimum": 1,
+              "maximum": 9223372036854775807
+            },
+            "example": 3
+          },
+          "queue_extension_id": {
+            "name": "extension_id",
+            "in": "path",
+            "required": true,
+            "description": "The id of an extension of type `queue`. Not a positive integer: 400; unknown, another client's, or an extension of another type: 404.",
+            "schema": {
+              "type": "integer",
+              "format": "int64",
+              "minimum": 1,
+              "maximum": 9223372036854775807
+            },
+            "example": 11
+          },
+          "agent_extension_id": {
+            "name": "agent_extension_id",
+            "in": "path",
+            "required": true,
+            "description": "The phone extension's id. Not a positive integer: 400; not an agent of this queue: 404.",
+            "schema": {
+              "type": "integer",
+              "format": "int64",
+              "minimum": 1,
+              "maximum": 9223372036854775807
+            },
+            "example": 12
+          },
+          "sound_id": {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "description": "The sound's `id`. Not a positive integer: 400; unknown or another client's: 404.",
+            "schema": {
+              "type": "integer",
+              "format": "int64",
+              "minimum": 1,
+              "maximum": 9223372036854775807
+            },
+            "example": 1
+          },
+          "ivr_extension_id": {
+            "name": "extension_id",
+            "in": "path",
+            "required": true,
+            "description": "The id of an extension of type `ivr`. Not a positive integer: 400; unknown, another client's, or an extension of another type: 404.",
+            "schema": {
+              "type": "integer",
+              "format": "int64",
+              "minimum": 1,
+              "maximum": 9223372036854775807
+            },
+            "example": 12
+          },
+          "ivr_context_id": {
+            "name": "context_id",
+            "in": "path",
+            "required": true,
+            "description": "A context `id` of this IVR. Not a positive integer: 400; not a context of this IVR: 404.",
+            "schema": {
+              "type": "integer",
+              "format": "int64",
+              "minimum": 1,
+              "maximum": 9223372036854775807
+            },
+            "example": 3
+          },
+          "ivr_option_digits": {
+            "name": "option_digits",
+            "in": "path",
+            "required": true,
+            "description": "The option: `start` (entering the context), `timeout` (no key in time), `invalid` (keys no option has), or the keys pressed, 1 to 20 of `0-9`, `*`, `#` (send `#` as `%23`). Anything else: 400.",
+            "schema": {
+              "type": "string",
+              "pattern": "^(start|timeout|invalid|[0-9*#]{1,20})$"
+            },
+            "example": "1"
+          },
+          "ivr_rule_id": {
+            "name": "rule_id",
+            "in": "path",
+            "required": true,
+            "description": "A rule `id` of this option. Not a positive integer: 400; not a rule of this option: 404.",
+            "schema": {
+              "type": "integer",
+              "format": "int64",
+              "minimum": 1,
+              "maximum": 9223372036854775807
+            },
+            "example": 41
           }
         },
         "schemas": {
@@ -763,7 +2522,7 @@ enum OpenAPIDocument {
             "properties": {
               "error": {
                 "type": "string",
-                "description": "Machine-readable code: `invalid_parameter` (400), `invalid_token` (401), `insufficient_access` (403), `not_found` (404), `method_not_allowed` (405), `payload_too_large` (413), `unsupported_media_type` (415), `invalid_value` (422), `internal_error` (500)."
+                "description": "Machine-readable code: `invalid_parameter` (400), `invalid_token` (401), `insufficient_access` (403), `not_found` (404), `method_not_allowed` (405), `conflict` (409), `payload_too_large` (413), `unsupported_media_type` (415), `invalid_value` (422), `internal_error` (500)."
               },
               "error_description": {
                 "type": "string",
@@ -1356,6 +3115,1446 @@ enum OpenAPIDocument {
                 }
               }
             }
+          },
+          "Extension": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "An internal number of the client. A phone's `password` is never returned.",
+            "required": [
+              "id",
+              "client_id",
+              "name",
+              "type",
+              "label",
+              "status",
+              "domain",
+              "create_date"
+            ],
+            "properties": {
+              "id": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9223372036854775807,
+                "description": "Used as `extension_id` everywhere (ratings, DIDs, queue and IVR routes)."
+              },
+              "client_id": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9223372036854775807
+              },
+              "name": {
+                "type": "string",
+                "pattern": "^[0-9]{1,15}$",
+                "description": "The number dialled inside the client: 1 to 15 digits, leading zeros kept (`099`). Unique in the client (else 409). Cannot change after creation."
+              },
+              "type": {
+                "type": "string",
+                "enum": [
+                  "phone",
+                  "queue",
+                  "ivr"
+                ]
+              },
+              "label": {
+                "type": "string",
+                "maxLength": 200,
+                "description": "A display name, at most 200 characters, no control characters."
+              },
+              "status": {
+                "type": "string",
+                "enum": [
+                  "active",
+                  "disabled"
+                ],
+                "description": "`disabled` keeps the configuration but takes no calls."
+              },
+              "domain": {
+                "type": "string",
+                "description": "The client's SIP domain; a phone registers as `name@domain`."
+              },
+              "create_date": {
+                "type": "string",
+                "pattern": "^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$",
+                "description": "When it was created, client's time zone."
+              }
+            },
+            "example": {
+              "id": 10,
+              "client_id": 1,
+              "name": "101",
+              "type": "phone",
+              "label": "Anna",
+              "status": "active",
+              "domain": "acme.example",
+              "create_date": "2024-05-07 12:21:10"
+            }
+          },
+          "ExtensionCreate": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "A missing `name` or `type`, or a phone without `password`: 422. Any other field: 400. Creating a `queue` creates its options with their defaults.",
+            "required": [
+              "name",
+              "type"
+            ],
+            "properties": {
+              "name": {
+                "type": "string",
+                "pattern": "^[0-9]{1,15}$",
+                "description": "The number dialled inside the client: 1 to 15 digits, leading zeros kept (`099`). Unique in the client (else 409). Cannot change after creation."
+              },
+              "type": {
+                "type": "string",
+                "enum": [
+                  "phone",
+                  "queue",
+                  "ivr"
+                ],
+                "description": "Cannot change after creation."
+              },
+              "label": {
+                "type": "string",
+                "maxLength": 200,
+                "description": "A display name, at most 200 characters, no control characters.",
+                "default": ""
+              },
+              "status": {
+                "type": "string",
+                "enum": [
+                  "active",
+                  "disabled"
+                ],
+                "description": "`disabled` keeps the configuration but takes no calls.",
+                "default": "active"
+              },
+              "password": {
+                "type": "string",
+                "writeOnly": true,
+                "minLength": 8,
+                "maxLength": 64,
+                "pattern": "^[!-~]{8,64}$",
+                "description": "Phones only (else 422): the SIP digest password the phone registers with as `name@domain`, 8 to 64 printable ASCII characters without spaces. Write-only: only its digest hashes (HA1, MD5 and SHA-256) are stored, and it is never returned. Required for a phone."
+              }
+            },
+            "example": {
+              "name": "101",
+              "type": "phone",
+              "label": "Anna",
+              "password": "correct-horse-7"
+            }
+          },
+          "ExtensionUpdate": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "Only the fields given change. `name` and `type` may be sent only with their current value (else 422). Any other field: 400.",
+            "properties": {
+              "name": {
+                "type": "string",
+                "pattern": "^[0-9]{1,15}$",
+                "description": "The current name (it cannot change)."
+              },
+              "type": {
+                "type": "string",
+                "enum": [
+                  "phone",
+                  "queue",
+                  "ivr"
+                ],
+                "description": "The current type (it cannot change)."
+              },
+              "label": {
+                "type": "string",
+                "maxLength": 200,
+                "description": "A display name, at most 200 characters, no control characters."
+              },
+              "status": {
+                "type": "string",
+                "enum": [
+                  "active",
+                  "disabled"
+                ],
+                "description": "`disabled` keeps the configuration but takes no calls."
+              },
+              "password": {
+                "type": "string",
+                "writeOnly": true,
+                "minLength": 8,
+                "maxLength": 64,
+                "pattern": "^[!-~]{8,64}$",
+                "description": "Phones only (else 422): the SIP digest password the phone registers with as `name@domain`, 8 to 64 printable ASCII characters without spaces. Write-only: only its digest hashes (HA1, MD5 and SHA-256) are stored, and it is never returned. Sets a new password."
+              }
+            },
+            "example": {
+              "label": "Anna K.",
+              "password": "battery-staple-9"
+            }
+          },
+          "DID": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "An external number of the client and the extension its calls go to.",
+            "required": [
+              "id",
+              "client_id",
+              "name",
+              "extension_id",
+              "comment",
+              "create_date"
+            ],
+            "properties": {
+              "id": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9223372036854775807
+              },
+              "client_id": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9223372036854775807
+              },
+              "name": {
+                "type": "string",
+                "pattern": "^[0-9]{3,20}$",
+                "description": "The number, digits only (a leading `+` sent on creation is not kept)."
+              },
+              "extension_id": {
+                "type": [
+                  "integer",
+                  "null"
+                ],
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9223372036854775807,
+                "description": "The extension (phone, queue or IVR) calls to this number go to; null = unassigned."
+              },
+              "comment": {
+                "type": "string",
+                "maxLength": 500
+              },
+              "create_date": {
+                "type": "string",
+                "pattern": "^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$",
+                "description": "When it was created, client's time zone."
+              }
+            },
+            "example": {
+              "id": 3,
+              "client_id": 1,
+              "name": "4930555123",
+              "extension_id": 11,
+              "comment": "main line",
+              "create_date": "2024-05-07 12:21:10"
+            }
+          },
+          "DIDCreate": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "A missing `name`: 422. Any other field: 400.",
+            "required": [
+              "name"
+            ],
+            "properties": {
+              "name": {
+                "type": "string",
+                "pattern": "^\\+?[0-9]{3,20}$",
+                "description": "The external number: 3 to 20 digits, optionally after one `+`, which is not kept (so `+4930555123` and `4930555123` are the same number). Unique across all clients: a number already taken answers 409. Cannot change after creation."
+              },
+              "extension_id": {
+                "type": [
+                  "integer",
+                  "null"
+                ],
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9223372036854775807,
+                "description": "An extension of this client (else 422), or null for unassigned.",
+                "default": null
+              },
+              "comment": {
+                "type": "string",
+                "maxLength": 500,
+                "description": "Free text, at most 500 characters.",
+                "default": ""
+              }
+            },
+            "example": {
+              "name": "+4930555123",
+              "extension_id": 11,
+              "comment": "main line"
+            }
+          },
+          "DIDUpdate": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "Only the fields given change. `name` may be sent only with its current number (else 422). Any other field: 400.",
+            "properties": {
+              "name": {
+                "type": "string",
+                "pattern": "^\\+?[0-9]{3,20}$",
+                "description": "The current number (it cannot change)."
+              },
+              "extension_id": {
+                "type": [
+                  "integer",
+                  "null"
+                ],
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9223372036854775807,
+                "description": "An extension of this client (else 422), or null for unassigned."
+              },
+              "comment": {
+                "type": "string",
+                "maxLength": 500,
+                "description": "Free text, at most 500 characters."
+              }
+            },
+            "example": {
+              "extension_id": 12
+            }
+          },
+          "QueueOptions": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "The options of a queue (SPEC §4.1).",
+            "required": [
+              "agent_hangup_action",
+              "agent_hangup_transfer_dst",
+              "quality_rate_sound",
+              "quality_rate_finish_sound",
+              "quality_rate_max",
+              "strategy",
+              "max_wait_time",
+              "announce_sound",
+              "announce_frequency",
+              "exit_with_no_av_agents",
+              "no_agent_timeout_transfer_dst"
+            ],
+            "properties": {
+              "agent_hangup_action": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "enum": [
+                  "quality_rate",
+                  "transfer",
+                  null
+                ],
+                "description": "When the agent hangs up first: `quality_rate` asks the caller for a rating of that agent, `transfer` sends the caller to `agent_hangup_transfer_dst`, null ends the call."
+              },
+              "agent_hangup_transfer_dst": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "pattern": "^\\+?[0-9]{1,20}$",
+                "description": "Where the caller goes when the agent hangs up first and `agent_hangup_action` is `transfer` (then required, else 422). A number this client can dial: one of its extension names or DIDs (else 422), not the queue itself; null = none."
+              },
+              "quality_rate_sound": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 9223372036854775807,
+                "description": "The rating prompt: a sound id of this client (else 422), or 0 for the built-in prompt."
+              },
+              "quality_rate_finish_sound": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 9223372036854775807,
+                "description": "Played after the rating is stored: a sound id of this client, or 0 for the built-in \"thank you\"."
+              },
+              "quality_rate_max": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9,
+                "description": "The highest key a caller may press, 1 to 9 (else 422)."
+              },
+              "strategy": {
+                "type": "string",
+                "enum": [
+                  "ring-all",
+                  "round-robin",
+                  "top-down",
+                  "random",
+                  "longest-idle-agent"
+                ],
+                "description": "Which agents ring: all at once, in turn after the last one who answered, always in `position` order, in random order, or the one idle longest first."
+              },
+              "max_wait_time": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 86400,
+                "description": "Seconds a caller may wait, 0 = no limit, at most 86400."
+              },
+              "announce_sound": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 9223372036854775807,
+                "description": "Played to waiting callers: a sound id of this client, or 0 for none."
+              },
+              "announce_frequency": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 86400,
+                "description": "Seconds between announcements, 0 = played once, at most 86400."
+              },
+              "exit_with_no_av_agents": {
+                "type": "boolean",
+                "description": "true: a caller arriving while no agent is available is not queued (sent to `no_agent_timeout_transfer_dst`, or hung up)."
+              },
+              "no_agent_timeout_transfer_dst": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "pattern": "^\\+?[0-9]{1,20}$",
+                "description": "Where a caller goes when no agent is available or `max_wait_time` runs out. A number this client can dial: one of its extension names or DIDs (else 422), not the queue itself; null = none."
+              }
+            },
+            "example": {
+              "agent_hangup_action": "quality_rate",
+              "agent_hangup_transfer_dst": null,
+              "quality_rate_sound": 0,
+              "quality_rate_finish_sound": 0,
+              "quality_rate_max": 5,
+              "strategy": "round-robin",
+              "max_wait_time": 0,
+              "announce_sound": 0,
+              "announce_frequency": 0,
+              "exit_with_no_av_agents": true,
+              "no_agent_timeout_transfer_dst": null
+            }
+          },
+          "QueueOptionsUpdate": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "Only the fields given change; every field is checked before anything is written, so a refused change changes nothing. A field of the wrong JSON type or an unknown field: 400.",
+            "properties": {
+              "agent_hangup_action": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "enum": [
+                  "quality_rate",
+                  "transfer",
+                  null
+                ],
+                "description": "When the agent hangs up first: `quality_rate` asks the caller for a rating of that agent, `transfer` sends the caller to `agent_hangup_transfer_dst`, null ends the call."
+              },
+              "agent_hangup_transfer_dst": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "pattern": "^\\+?[0-9]{1,20}$",
+                "description": "Where the caller goes when the agent hangs up first and `agent_hangup_action` is `transfer` (then required, else 422). A number this client can dial: one of its extension names or DIDs (else 422), not the queue itself; null = none."
+              },
+              "quality_rate_sound": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 9223372036854775807,
+                "description": "The rating prompt: a sound id of this client (else 422), or 0 for the built-in prompt."
+              },
+              "quality_rate_finish_sound": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 9223372036854775807,
+                "description": "Played after the rating is stored: a sound id of this client, or 0 for the built-in \"thank you\"."
+              },
+              "quality_rate_max": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9,
+                "description": "The highest key a caller may press, 1 to 9 (else 422)."
+              },
+              "strategy": {
+                "type": "string",
+                "enum": [
+                  "ring-all",
+                  "round-robin",
+                  "top-down",
+                  "random",
+                  "longest-idle-agent"
+                ],
+                "description": "Which agents ring: all at once, in turn after the last one who answered, always in `position` order, in random order, or the one idle longest first."
+              },
+              "max_wait_time": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 86400,
+                "description": "Seconds a caller may wait, 0 = no limit, at most 86400."
+              },
+              "announce_sound": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 9223372036854775807,
+                "description": "Played to waiting callers: a sound id of this client, or 0 for none."
+              },
+              "announce_frequency": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 86400,
+                "description": "Seconds between announcements, 0 = played once, at most 86400."
+              },
+              "exit_with_no_av_agents": {
+                "type": "boolean",
+                "description": "true: a caller arriving while no agent is available is not queued (sent to `no_agent_timeout_transfer_dst`, or hung up)."
+              },
+              "no_agent_timeout_transfer_dst": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "pattern": "^\\+?[0-9]{1,20}$",
+                "description": "Where a caller goes when no agent is available or `max_wait_time` runs out. A number this client can dial: one of its extension names or DIDs (else 422), not the queue itself; null = none."
+              }
+            },
+            "example": {
+              "agent_hangup_action": "quality_rate",
+              "quality_rate_max": 9,
+              "quality_rate_sound": 7
+            }
+          },
+          "QueueAgent": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "A phone extension the queue rings.",
+            "required": [
+              "extension_id",
+              "name",
+              "label",
+              "position"
+            ],
+            "properties": {
+              "extension_id": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9223372036854775807,
+                "description": "The phone extension's id."
+              },
+              "name": {
+                "type": "string",
+                "pattern": "^[0-9]{1,15}$",
+                "description": "The phone's extension name: how the agent appears in ratings (`agent_username`) and call history (`bridged_username`)."
+              },
+              "label": {
+                "type": "string"
+              },
+              "position": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9223372036854775807,
+                "description": "1 to n in the order agents were added; `top-down` rings in this order. Removing an agent moves the ones after it up."
+              }
+            },
+            "example": {
+              "extension_id": 12,
+              "name": "101",
+              "label": "Anna",
+              "position": 1
+            }
+          },
+          "QueueAgentAdd": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": [
+              "extension_id"
+            ],
+            "properties": {
+              "extension_id": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9223372036854775807,
+                "description": "A phone extension of this client (else 422)."
+              }
+            },
+            "example": {
+              "extension_id": 12
+            }
+          },
+          "Sound": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "An uploaded sound. Its audio is kept converted to 8 kHz G.711 (µ-law and A-law), ready to play.",
+            "required": [
+              "id",
+              "title",
+              "filename",
+              "duration",
+              "create_date",
+              "update_date"
+            ],
+            "properties": {
+              "id": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9223372036854775807,
+                "description": "Referenced by queue options (`quality_rate_sound`, …) and IVR rules (`sound`, …)."
+              },
+              "title": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 200
+              },
+              "filename": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255,
+                "description": "The uploaded file's name (without folders); `sound.wav` when the upload named none."
+              },
+              "duration": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 600000,
+                "description": "Length in **milliseconds**."
+              },
+              "create_date": {
+                "type": "string",
+                "pattern": "^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$",
+                "description": "When it was uploaded, client's time zone."
+              },
+              "update_date": {
+                "type": "string",
+                "pattern": "^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$",
+                "description": "Last change of title or audio, client's time zone."
+              }
+            },
+            "example": {
+              "id": 7,
+              "title": "Rating prompt (German)",
+              "filename": "bewertung.wav",
+              "duration": 4350,
+              "create_date": "2026-11-25 09:30:00",
+              "update_date": "2026-11-25 09:30:00"
+            }
+          },
+          "SoundUpload": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "`multipart/form-data` with the fields `title` and `file`; any other field answers 400.",
+            "required": [
+              "title",
+              "file"
+            ],
+            "properties": {
+              "title": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 200,
+                "description": "Display name. Surrounding white space is trimmed; empty, longer than 200 characters or with control characters: 422."
+              },
+              "file": {
+                "type": "string",
+                "format": "binary",
+                "contentMediaType": "audio/wav",
+                "description": "The sound, at most 10 MiB and 10 minutes. Accepted: WAV (RIFF/WAVE) in mono: PCM 8- or 16-bit at 8000 or 16000 Hz, or G.711 µ-law or A-law at 8000 Hz. It is converted once to 8 kHz µ-law and A-law (16 kHz is low-pass filtered first)."
+              }
+            }
+          },
+          "SoundAudioReplacement": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "`multipart/form-data` with the field `file`, and `title` to change it at the same time.",
+            "required": [
+              "file"
+            ],
+            "properties": {
+              "title": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 200,
+                "description": "Display name. Surrounding white space is trimmed; empty, longer than 200 characters or with control characters: 422."
+              },
+              "file": {
+                "type": "string",
+                "format": "binary",
+                "contentMediaType": "audio/wav",
+                "description": "The sound, at most 10 MiB and 10 minutes. Accepted: WAV (RIFF/WAVE) in mono: PCM 8- or 16-bit at 8000 or 16000 Hz, or G.711 µ-law or A-law at 8000 Hz. It is converted once to 8 kHz µ-law and A-law (16 kHz is low-pass filtered first)."
+              }
+            }
+          },
+          "SoundUpdate": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "Only `title`; left out, nothing changes. Any other field answers 400 (the audio is replaced with `POST …/sound/{id}`).",
+            "properties": {
+              "title": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 200,
+                "description": "Display name. Surrounding white space is trimmed; empty, longer than 200 characters or with control characters: 422."
+              }
+            },
+            "example": {
+              "title": "Welcome"
+            }
+          },
+          "IVROptions": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "The options of a voice menu. An IVR never changed has the defaults shown in `IVROptionsUpdate`.",
+            "required": [
+              "entry_context",
+              "lifetime",
+              "lifetime_exp_action",
+              "lifetime_exp_transfer_dst",
+              "sleep_time"
+            ],
+            "properties": {
+              "entry_context": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 9223372036854775807,
+                "description": "The context a call enters: a context id of this IVR (else 422), or 0 for none (calls are hung up). The first context created becomes it while it is 0."
+              },
+              "lifetime": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 86400,
+                "description": "Seconds after which a call is taken out of the IVR; 0 = no limit."
+              },
+              "lifetime_exp_action": {
+                "type": "string",
+                "enum": [
+                  "transfer",
+                  "hangup"
+                ],
+                "description": "What happens when `lifetime` runs out. Default `hangup`."
+              },
+              "lifetime_exp_transfer_dst": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "minLength": 1,
+                "maxLength": 64,
+                "description": "Where the call goes when `lifetime_exp_action` is `transfer` (then required, else 422): an extension name or DID of this client."
+              },
+              "sleep_time": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 60000,
+                "description": "Milliseconds to wait after answering before the first rule runs, so the greeting is not clipped."
+              }
+            },
+            "example": {
+              "entry_context": 3,
+              "lifetime": 300,
+              "lifetime_exp_action": "transfer",
+              "lifetime_exp_transfer_dst": "200",
+              "sleep_time": 500
+            }
+          },
+          "IVROptionsUpdate": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "Fields left out keep their value (defaults: `entry_context` 0, `lifetime` 0, `lifetime_exp_action` `hangup`, `lifetime_exp_transfer_dst` null, `sleep_time` 0). Another field: 400; a value of the wrong JSON type: 400; an unacceptable value: 422 naming it.",
+            "properties": {
+              "entry_context": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 9223372036854775807,
+                "description": "The context a call enters: a context id of this IVR (else 422), or 0 for none (calls are hung up). The first context created becomes it while it is 0."
+              },
+              "lifetime": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 86400,
+                "description": "Seconds after which a call is taken out of the IVR; 0 = no limit."
+              },
+              "lifetime_exp_action": {
+                "type": "string",
+                "enum": [
+                  "transfer",
+                  "hangup"
+                ],
+                "description": "What happens when `lifetime` runs out. Default `hangup`."
+              },
+              "lifetime_exp_transfer_dst": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "minLength": 1,
+                "maxLength": 64,
+                "description": "Where the call goes when `lifetime_exp_action` is `transfer` (then required, else 422): an extension name or DID of this client."
+              },
+              "sleep_time": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 60000,
+                "description": "Milliseconds to wait after answering before the first rule runs, so the greeting is not clipped."
+              }
+            },
+            "example": {
+              "lifetime": 300,
+              "lifetime_exp_action": "transfer",
+              "lifetime_exp_transfer_dst": "200"
+            }
+          },
+          "IVRContext": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "A context: a named set of options. Every context has the options `start`, `timeout` and `invalid`.",
+            "required": [
+              "id",
+              "name",
+              "timeout",
+              "inter_digit_timeout",
+              "digit_len"
+            ],
+            "properties": {
+              "id": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9223372036854775807,
+                "description": "Used as `entry_context` and as a `jump_to_context` target."
+              },
+              "name": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 64,
+                "description": "Unique within the IVR (a taken name: 409). Surrounding white space is trimmed; empty, longer than 64 characters or with control characters: 422."
+              },
+              "timeout": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 600000,
+                "description": "Milliseconds to wait for a key after the last rule before the `timeout` option runs. Default 5000."
+              },
+              "inter_digit_timeout": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 600000,
+                "description": "Milliseconds between two keys after which the input is complete. Default 2000."
+              },
+              "digit_len": {
+                "type": [
+                  "integer",
+                  "null"
+                ],
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 20,
+                "description": "The input is complete once this many keys were pressed; null = no limit (default)."
+              }
+            },
+            "example": {
+              "id": 3,
+              "name": "main",
+              "timeout": 5000,
+              "inter_digit_timeout": 2000,
+              "digit_len": 1
+            }
+          },
+          "IVRContextCreate": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "`name` is required (else 422); the others default as described. Another field: 400.",
+            "required": [
+              "name"
+            ],
+            "properties": {
+              "name": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 64,
+                "description": "Unique within the IVR (a taken name: 409). Surrounding white space is trimmed; empty, longer than 64 characters or with control characters: 422."
+              },
+              "timeout": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 600000,
+                "description": "Milliseconds to wait for a key after the last rule before the `timeout` option runs. Default 5000."
+              },
+              "inter_digit_timeout": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 600000,
+                "description": "Milliseconds between two keys after which the input is complete. Default 2000."
+              },
+              "digit_len": {
+                "type": [
+                  "integer",
+                  "null"
+                ],
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 20,
+                "description": "The input is complete once this many keys were pressed; null = no limit (default)."
+              }
+            },
+            "example": {
+              "name": "main",
+              "digit_len": 1
+            }
+          },
+          "IVRContextUpdate": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "Fields left out keep their value. Another field: 400.",
+            "properties": {
+              "name": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 64,
+                "description": "Unique within the IVR (a taken name: 409). Surrounding white space is trimmed; empty, longer than 64 characters or with control characters: 422."
+              },
+              "timeout": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 600000,
+                "description": "Milliseconds to wait for a key after the last rule before the `timeout` option runs. Default 5000."
+              },
+              "inter_digit_timeout": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 600000,
+                "description": "Milliseconds between two keys after which the input is complete. Default 2000."
+              },
+              "digit_len": {
+                "type": [
+                  "integer",
+                  "null"
+                ],
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 20,
+                "description": "The input is complete once this many keys were pressed; null = no limit (default)."
+              }
+            },
+            "example": {
+              "timeout": 8000
+            }
+          },
+          "IVROption": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": [
+              "option_digits",
+              "rule_count"
+            ],
+            "properties": {
+              "option_digits": {
+                "type": "string",
+                "pattern": "^(start|timeout|invalid|[0-9*#]{1,20})$"
+              },
+              "rule_count": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "description": "Rules of the option; an option without rules hangs up."
+              }
+            }
+          },
+          "IVRRule": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "A rule: `id`, `position`, `action`, the filters `did`, `caller_id`, `caller_id_action` (always present), and the parameters of its action (only those, with their defaults filled in).",
+            "required": [
+              "id",
+              "position",
+              "action",
+              "did",
+              "caller_id",
+              "caller_id_action"
+            ],
+            "properties": {
+              "id": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9223372036854775807
+              },
+              "position": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9223372036854775807,
+                "description": "Order within the option, 1…n; the other rules are renumbered so positions stay 1…n. Outside 1…n (1…n+1 when adding): 422."
+              },
+              "action": {
+                "type": "string",
+                "enum": [
+                  "play_sound",
+                  "hangup",
+                  "transfer",
+                  "jump_to_context",
+                  "set_variable",
+                  "record_digits",
+                  "call_interactive",
+                  "quality_rate"
+                ],
+                "description": "What the rule does. Each action takes only its own parameters: `play_sound` (`sound`, `sound_type`), `hangup`, `transfer` (`transfer_dst`), `jump_to_context` (`context`, `context_option`), `set_variable` (`set_variable_name`, `set_variable_value`), `record_digits` (`record_digits_variable`, `record_digits_max`, `record_digits_sound`), `call_interactive` (`call_interactive_url`, `call_interactive_method`), `quality_rate` (`sound`, `max_rate`, `finish_sound`). An unknown action or another action's parameter: 400."
+              },
+              "did": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "minLength": 1,
+                "maxLength": 200,
+                "description": "Filter: the rule runs only for calls that came in on this DID — the DID number itself, or a regular expression the whole number matches (a malformed one: 422). null (default) = any call, including internal ones, which have no DID."
+              },
+              "caller_id": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "minLength": 1,
+                "maxLength": 200,
+                "description": "Filter: a regular expression (ICU syntax, like PCRE for everyday patterns; a malformed one: 422) on the caller's number. Required with `caller_id_action` `matches` or `not_matches`, refused (422) with the others."
+              },
+              "caller_id_action": {
+                "type": "string",
+                "enum": [
+                  "matches",
+                  "not_matches",
+                  "anonymous",
+                  "any"
+                ],
+                "description": "Filter: `matches` / `not_matches` `caller_id`, `anonymous` = callers who withhold their number, `any` (default) = every caller."
+              },
+              "sound": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 9223372036854775807,
+                "description": "`play_sound`: the sound to play (required, a sound id of this client). `quality_rate`: the prompt, 0 (default) = the built-in rating prompt. A sound that is not this client's: 422."
+              },
+              "sound_type": {
+                "type": "string",
+                "enum": [
+                  "foreground",
+                  "background"
+                ],
+                "description": "`play_sound`: `foreground` (default) plays to the end before keys count; `background` takes keys while it plays."
+              },
+              "transfer_dst": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 64,
+                "description": "`transfer` (required): an extension name or DID of this client."
+              },
+              "context": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9223372036854775807,
+                "description": "`jump_to_context` (required): a context id of this IVR (else 422)."
+              },
+              "context_option": {
+                "type": "string",
+                "pattern": "^(start|timeout|invalid|[0-9*#]{1,20})$",
+                "description": "`jump_to_context`: the option to continue with; default `start`."
+              },
+              "set_variable_name": {
+                "type": "string",
+                "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+                "description": "`set_variable` (required)."
+              },
+              "set_variable_value": {
+                "type": "string",
+                "maxLength": 1000,
+                "description": "`set_variable`; default empty."
+              },
+              "record_digits_variable": {
+                "type": "string",
+                "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+                "description": "`record_digits` (required): the variable that receives the keys."
+              },
+              "record_digits_max": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 20,
+                "description": "`record_digits`: at most this many keys; default 20."
+              },
+              "record_digits_sound": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 9223372036854775807,
+                "description": "`record_digits`: played first; 0 (default) = none."
+              },
+              "call_interactive_url": {
+                "type": "string",
+                "format": "uri",
+                "maxLength": 2000,
+                "description": "`call_interactive` (required): an `http` or `https` URL with a host."
+              },
+              "call_interactive_method": {
+                "type": "string",
+                "enum": [
+                  "GET",
+                  "POST"
+                ],
+                "description": "`call_interactive`: default `POST`."
+              },
+              "max_rate": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9,
+                "description": "`quality_rate` (required): the highest key the caller may press, 1…9; stored as the rating's `max_rate`."
+              },
+              "finish_sound": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 9223372036854775807,
+                "description": "`quality_rate`: played after the rating is stored; 0 (default) = none."
+              }
+            },
+            "example": {
+              "id": 41,
+              "position": 2,
+              "action": "quality_rate",
+              "did": null,
+              "caller_id": null,
+              "caller_id_action": "any",
+              "sound": 0,
+              "max_rate": 5,
+              "finish_sound": 0
+            }
+          },
+          "IVRRuleCreate": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "`action` (required, else 400) with the parameters it requires; a parameter of another action or any other field: 400; a value the server cannot use (a sound, destination or context that does not exist or is another client's, `max_rate` outside 1…9, a malformed regular expression): 422 naming the field. `position` defaults to last.",
+            "required": [
+              "action"
+            ],
+            "properties": {
+              "action": {
+                "type": "string",
+                "enum": [
+                  "play_sound",
+                  "hangup",
+                  "transfer",
+                  "jump_to_context",
+                  "set_variable",
+                  "record_digits",
+                  "call_interactive",
+                  "quality_rate"
+                ],
+                "description": "What the rule does. Each action takes only its own parameters: `play_sound` (`sound`, `sound_type`), `hangup`, `transfer` (`transfer_dst`), `jump_to_context` (`context`, `context_option`), `set_variable` (`set_variable_name`, `set_variable_value`), `record_digits` (`record_digits_variable`, `record_digits_max`, `record_digits_sound`), `call_interactive` (`call_interactive_url`, `call_interactive_method`), `quality_rate` (`sound`, `max_rate`, `finish_sound`). An unknown action or another action's parameter: 400."
+              },
+              "position": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9223372036854775807,
+                "description": "Order within the option, 1…n; the other rules are renumbered so positions stay 1…n. Outside 1…n (1…n+1 when adding): 422."
+              },
+              "did": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "minLength": 1,
+                "maxLength": 200,
+                "description": "Filter: the rule runs only for calls that came in on this DID — the DID number itself, or a regular expression the whole number matches (a malformed one: 422). null (default) = any call, including internal ones, which have no DID."
+              },
+              "caller_id": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "minLength": 1,
+                "maxLength": 200,
+                "description": "Filter: a regular expression (ICU syntax, like PCRE for everyday patterns; a malformed one: 422) on the caller's number. Required with `caller_id_action` `matches` or `not_matches`, refused (422) with the others."
+              },
+              "caller_id_action": {
+                "type": "string",
+                "enum": [
+                  "matches",
+                  "not_matches",
+                  "anonymous",
+                  "any"
+                ],
+                "description": "Filter: `matches` / `not_matches` `caller_id`, `anonymous` = callers who withhold their number, `any` (default) = every caller."
+              },
+              "sound": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 9223372036854775807,
+                "description": "`play_sound`: the sound to play (required, a sound id of this client). `quality_rate`: the prompt, 0 (default) = the built-in rating prompt. A sound that is not this client's: 422."
+              },
+              "sound_type": {
+                "type": "string",
+                "enum": [
+                  "foreground",
+                  "background"
+                ],
+                "description": "`play_sound`: `foreground` (default) plays to the end before keys count; `background` takes keys while it plays."
+              },
+              "transfer_dst": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 64,
+                "description": "`transfer` (required): an extension name or DID of this client."
+              },
+              "context": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9223372036854775807,
+                "description": "`jump_to_context` (required): a context id of this IVR (else 422)."
+              },
+              "context_option": {
+                "type": "string",
+                "pattern": "^(start|timeout|invalid|[0-9*#]{1,20})$",
+                "description": "`jump_to_context`: the option to continue with; default `start`."
+              },
+              "set_variable_name": {
+                "type": "string",
+                "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+                "description": "`set_variable` (required)."
+              },
+              "set_variable_value": {
+                "type": "string",
+                "maxLength": 1000,
+                "description": "`set_variable`; default empty."
+              },
+              "record_digits_variable": {
+                "type": "string",
+                "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+                "description": "`record_digits` (required): the variable that receives the keys."
+              },
+              "record_digits_max": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 20,
+                "description": "`record_digits`: at most this many keys; default 20."
+              },
+              "record_digits_sound": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 9223372036854775807,
+                "description": "`record_digits`: played first; 0 (default) = none."
+              },
+              "call_interactive_url": {
+                "type": "string",
+                "format": "uri",
+                "maxLength": 2000,
+                "description": "`call_interactive` (required): an `http` or `https` URL with a host."
+              },
+              "call_interactive_method": {
+                "type": "string",
+                "enum": [
+                  "GET",
+                  "POST"
+                ],
+                "description": "`call_interactive`: default `POST`."
+              },
+              "max_rate": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9,
+                "description": "`quality_rate` (required): the highest key the caller may press, 1…9; stored as the rating's `max_rate`."
+              },
+              "finish_sound": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 9223372036854775807,
+                "description": "`quality_rate`: played after the rating is stored; 0 (default) = none."
+              }
+            },
+            "example": {
+              "action": "quality_rate",
+              "max_rate": 5,
+              "finish_sound": 0
+            }
+          },
+          "IVRRuleUpdate": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "Fields left out keep their value, except that a new `action` starts from that action's defaults (the old action's parameters are dropped) and a new `caller_id_action` drops the old `caller_id`. The result is checked like a new rule.",
+            "properties": {
+              "action": {
+                "type": "string",
+                "enum": [
+                  "play_sound",
+                  "hangup",
+                  "transfer",
+                  "jump_to_context",
+                  "set_variable",
+                  "record_digits",
+                  "call_interactive",
+                  "quality_rate"
+                ],
+                "description": "What the rule does. Each action takes only its own parameters: `play_sound` (`sound`, `sound_type`), `hangup`, `transfer` (`transfer_dst`), `jump_to_context` (`context`, `context_option`), `set_variable` (`set_variable_name`, `set_variable_value`), `record_digits` (`record_digits_variable`, `record_digits_max`, `record_digits_sound`), `call_interactive` (`call_interactive_url`, `call_interactive_method`), `quality_rate` (`sound`, `max_rate`, `finish_sound`). An unknown action or another action's parameter: 400."
+              },
+              "position": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9223372036854775807,
+                "description": "Order within the option, 1…n; the other rules are renumbered so positions stay 1…n. Outside 1…n (1…n+1 when adding): 422."
+              },
+              "did": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "minLength": 1,
+                "maxLength": 200,
+                "description": "Filter: the rule runs only for calls that came in on this DID — the DID number itself, or a regular expression the whole number matches (a malformed one: 422). null (default) = any call, including internal ones, which have no DID."
+              },
+              "caller_id": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "minLength": 1,
+                "maxLength": 200,
+                "description": "Filter: a regular expression (ICU syntax, like PCRE for everyday patterns; a malformed one: 422) on the caller's number. Required with `caller_id_action` `matches` or `not_matches`, refused (422) with the others."
+              },
+              "caller_id_action": {
+                "type": "string",
+                "enum": [
+                  "matches",
+                  "not_matches",
+                  "anonymous",
+                  "any"
+                ],
+                "description": "Filter: `matches` / `not_matches` `caller_id`, `anonymous` = callers who withhold their number, `any` (default) = every caller."
+              },
+              "sound": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 9223372036854775807,
+                "description": "`play_sound`: the sound to play (required, a sound id of this client). `quality_rate`: the prompt, 0 (default) = the built-in rating prompt. A sound that is not this client's: 422."
+              },
+              "sound_type": {
+                "type": "string",
+                "enum": [
+                  "foreground",
+                  "background"
+                ],
+                "description": "`play_sound`: `foreground` (default) plays to the end before keys count; `background` takes keys while it plays."
+              },
+              "transfer_dst": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 64,
+                "description": "`transfer` (required): an extension name or DID of this client."
+              },
+              "context": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9223372036854775807,
+                "description": "`jump_to_context` (required): a context id of this IVR (else 422)."
+              },
+              "context_option": {
+                "type": "string",
+                "pattern": "^(start|timeout|invalid|[0-9*#]{1,20})$",
+                "description": "`jump_to_context`: the option to continue with; default `start`."
+              },
+              "set_variable_name": {
+                "type": "string",
+                "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+                "description": "`set_variable` (required)."
+              },
+              "set_variable_value": {
+                "type": "string",
+                "maxLength": 1000,
+                "description": "`set_variable`; default empty."
+              },
+              "record_digits_variable": {
+                "type": "string",
+                "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+                "description": "`record_digits` (required): the variable that receives the keys."
+              },
+              "record_digits_max": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 20,
+                "description": "`record_digits`: at most this many keys; default 20."
+              },
+              "record_digits_sound": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 9223372036854775807,
+                "description": "`record_digits`: played first; 0 (default) = none."
+              },
+              "call_interactive_url": {
+                "type": "string",
+                "format": "uri",
+                "maxLength": 2000,
+                "description": "`call_interactive` (required): an `http` or `https` URL with a host."
+              },
+              "call_interactive_method": {
+                "type": "string",
+                "enum": [
+                  "GET",
+                  "POST"
+                ],
+                "description": "`call_interactive`: default `POST`."
+              },
+              "max_rate": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9,
+                "description": "`quality_rate` (required): the highest key the caller may press, 1…9; stored as the rating's `max_rate`."
+              },
+              "finish_sound": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+                "maximum": 9223372036854775807,
+                "description": "`quality_rate`: played after the rating is stored; 0 (default) = none."
+              }
+            },
+            "example": {
+              "position": 1
+            }
           }
         },
         "responses": {
@@ -1565,6 +4764,131 @@ enum OpenAPIDocument {
                 "example": {
                   "error": "internal_error",
                   "error_description": "internal error"
+                }
+              }
+            }
+          },
+          "Conflict": {
+            "description": "The change clashes with what is stored; the description says with what.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "allOf": [
+                    {
+                      "$ref": "#/components/schemas/Error"
+                    },
+                    {
+                      "properties": {
+                        "error": {
+                          "const": "conflict"
+                        }
+                      }
+                    }
+                  ]
+                },
+                "example": {
+                  "error": "conflict",
+                  "error_description": "name: already taken"
+                }
+              }
+            }
+          },
+          "UploadTooLarge": {
+            "description": "The upload is larger than 10 MiB (or a JSON body larger than 64 KiB).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "allOf": [
+                    {
+                      "$ref": "#/components/schemas/Error"
+                    },
+                    {
+                      "properties": {
+                        "error": {
+                          "const": "payload_too_large"
+                        }
+                      }
+                    }
+                  ]
+                },
+                "example": {
+                  "error": "payload_too_large",
+                  "error_description": "the upload is larger than 10 MiB"
+                }
+              }
+            }
+          },
+          "NotWAV": {
+            "description": "The body is not `multipart/form-data` (or, for `PUT`, not `application/json`), or `file` is not a WAV file at all (MP3, Ogg, text…); the description says what is accepted.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "allOf": [
+                    {
+                      "$ref": "#/components/schemas/Error"
+                    },
+                    {
+                      "properties": {
+                        "error": {
+                          "const": "unsupported_media_type"
+                        }
+                      }
+                    }
+                  ]
+                },
+                "example": {
+                  "error": "unsupported_media_type",
+                  "error_description": "file: the file looks like MP3, which is not accepted; convert it to WAV; accepted: WAV (RIFF/WAVE) in mono: PCM 8- or 16-bit at 8000 or 16000 Hz, or G.711 µ-law or A-law at 8000 Hz"
+                }
+              }
+            }
+          },
+          "SoundNotAccepted": {
+            "description": "`file` is a WAV file the server does not play (stereo, 44.1 kHz, floating point, damaged, empty, longer than 10 minutes), saying what was found and what is accepted; or `title` or the file name is not acceptable.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "allOf": [
+                    {
+                      "$ref": "#/components/schemas/Error"
+                    },
+                    {
+                      "properties": {
+                        "error": {
+                          "const": "invalid_value"
+                        }
+                      }
+                    }
+                  ]
+                },
+                "example": {
+                  "error": "invalid_value",
+                  "error_description": "file: the WAV file is PCM 16-bit, 44100 Hz, 2 channels: only mono (1 channel) is accepted; accepted: WAV (RIFF/WAVE) in mono: PCM 8- or 16-bit at 8000 or 16000 Hz, or G.711 µ-law or A-law at 8000 Hz"
+                }
+              }
+            }
+          },
+          "SoundInUse": {
+            "description": "The sound is played by the configuration (queue options, IVR rules); the description names where.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "allOf": [
+                    {
+                      "$ref": "#/components/schemas/Error"
+                    },
+                    {
+                      "properties": {
+                        "error": {
+                          "const": "conflict"
+                        }
+                      }
+                    }
+                  ]
+                },
+                "example": {
+                  "error": "conflict",
+                  "error_description": "sound 7 is in use by IVR rule 12 (sound); choose another sound there first"
                 }
               }
             }

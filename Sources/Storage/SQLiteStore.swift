@@ -22,6 +22,13 @@ public final class SQLiteStore: Store {
         }
     }
 
+    /// A consistent copy of the whole database in a new file (SQLite's online backup), e.g. for
+    /// a simulation that must not add to the real data.
+    public func copy(to path: String) throws {
+        let destination = try DatabaseQueue(path: path)
+        try pool.backup(to: destination)
+    }
+
     /// A read on the reader pool, for the extensions of this type in other files.
     func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
         try await pool.read(body)
@@ -176,20 +183,6 @@ public final class SQLiteStore: Store {
     }
 
     // MARK: Extensions
-
-    public func createExtension(_ new: NewExtension) async throws -> Extension {
-        try await pool.write { db in
-            let now = UnixTime.now()
-            try Self.translatingConflicts(field: "name") {
-                try db.execute(
-                    sql: "INSERT INTO extension (client_id, name, type, label, created_at, is_sample) VALUES (?, ?, ?, ?, ?, ?)",
-                    arguments: [new.clientID, new.name, new.kind.rawValue, new.label, now.seconds, new.isSample])
-            }
-            return Extension(
-                id: db.lastInsertedRowID, clientID: new.clientID, name: new.name, kind: new.kind, label: new.label,
-                status: "active", createdAt: now)
-        }
-    }
 
     public func extensions(clientID: Int64) async throws -> [Extension] {
         try await pool.read { db in

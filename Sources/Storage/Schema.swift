@@ -108,6 +108,7 @@ enum Schema {
         }
         migrator.registerMigration("2-configuration", migrate: ConfigurationSchema.migrate)
         migrator.registerMigration("3-sounds", migrate: SoundSchema.migrate)
+        migrator.registerMigration("4-ivr", migrate: IVRSchema.migrate)
         return migrator
     }
 }

@@ -3,7 +3,7 @@ public import Domain
 /// Everything the server keeps, behind one protocol so that a PostgreSQL implementation can
 /// stand beside the SQLite one without the API layer noticing. Every read that serves the API is
 /// scoped by client: a caller can only ever get rows of the client it names.
-public protocol Store: ConfigurationStore, SoundStore, Sendable {
+public protocol Store: ConfigurationStore, SoundStore, IVRStore, Sendable {
     /// Fails when the database cannot be read; used by `/health`.
     func checkHealth() async throws
 
@@ -27,7 +27,6 @@ public protocol Store: ConfigurationStore, SoundStore, Sendable {
     func deleteToken(hash: String) async throws -> Bool
     func deleteTokens(expiredBefore: UnixTime) async throws
 
-    func createExtension(_ newExtension: NewExtension) async throws -> Extension
     func extensions(clientID: Int64) async throws -> [Extension]
 
     /// Stores ratings durably (the transaction is committed when this returns), in order.

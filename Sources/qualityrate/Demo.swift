@@ -60,8 +60,10 @@ struct SampleData {
         }
         var agents: [Extension] = []
         for (name, label) in Self.agents { agents.append(try await ensure(name, .phone, label)) }
+        let isNew = existing["200"] == nil
         let queues = [try await ensure("200", .queue, "Support"), try await ensure("201", .queue, "Sales")]
         let feedback = try await ensure("099", .ivr, "Feedback")
+        if isNew { try await configure(support: queues[0], sales: queues[1], feedback: feedback, agents: agents) }
 
         let zone = ClientTimeZone(identifier: client.timezone) ?? .utc
         let now = UnixTime.now()
@@ -77,10 +79,14 @@ struct SampleData {
                 let call: CallRecord
                 if Double.random(in: 0..<1, using: &generator) < 0.75 {
                     let queue = queues.randomElement(using: &generator)!
-                    let agent = agents.randomElement(using: &generator)!
+                    let isSupport = queue.id == queues[0].id
+                    let agent = (isSupport ? agents.prefix(4) : agents.suffix(4)).randomElement(using: &generator)!
                     call = queueCall(queue: queue, agent: agent, caller: caller, startedAt: startedAt, agentHungUp: rated, using: &generator)
                     if rated {
-                        newRatings.append(rating(of: call, extension: queue, maxRate: 5, agent: agent.name, using: &generator))
+                        // Support rates in the queue; Sales hands the caller to the Feedback menu.
+                        newRatings.append(isSupport
+                            ? rating(of: call, extension: queue, maxRate: 5, agent: agent.name, using: &generator)
+                            : rating(of: call, extension: feedback, maxRate: 9, agent: agent.name, using: &generator))
                     }
                 } else {
                     call = ivrCall(ivr: feedback, caller: caller, startedAt: startedAt, using: &generator)
@@ -97,6 +103,28 @@ struct SampleData {
         }
         summary.ratings = created
         return summary
+    }
+
+    /// Support rates its agents when they hang up first; Sales sends the caller to the Feedback
+    /// menu, which rates 1–9 (still of the agent); each has a DID, 49305 + the client id in three
+    /// digits + the extension name (49305001200 for client 1's Support).
+    private func configure(support: Extension, sales: Extension, feedback: Extension, agents: [Extension]) async throws {
+        for agent in agents.prefix(4) { _ = try await store.addQueueAgent(clientID: client.id, queueID: support.id, agentID: agent.id) }
+        for agent in agents.suffix(4) { _ = try await store.addQueueAgent(clientID: client.id, queueID: sales.id, agentID: agent.id) }
+        try await store.updateQueueOptions(
+            clientID: client.id, queueID: support.id, QueueOptions(agentHangupAction: .qualityRate, strategy: .roundRobin))
+        try await store.updateQueueOptions(
+            clientID: client.id, queueID: sales.id,
+            QueueOptions(agentHangupAction: .transfer, agentHangupTransferDestination: feedback.name, strategy: .longestIdleAgent))
+        let main = try await store.createIVRContext(clientID: client.id, ivrID: feedback.id, .init(name: "main"))
+        for action in [IVRAction.qualityRate(sound: 0, maxRate: 9, finishSound: 0), .hangup] {
+            _ = try await store.createIVRRule(
+                clientID: client.id, ivrID: feedback.id, contextID: main.id, option: "start", position: nil, IVRRuleDefinition(action: action))
+        }
+        for target in [support, sales, feedback] {
+            let number = "49305" + String(format: "%03d", client.id % 1000) + target.name
+            _ = try? await store.createDID(NewDID(clientID: client.id, number: number, extensionID: target.id, comment: "sample"))
+        }
     }
 
     /// A moment in the last 90 days, between 08:00 and 20:00 on the client's wall clock.
@@ -118,7 +146,7 @@ struct SampleData {
         let bridgedAt = startedAt.adding(seconds: wait)
         return CallRecord(
             callUUID: .random(using: &generator), clientID: client.id, extensionID: queue.id, extensionName: queue.name,
-            extensionType: .queue, flow: .inbound, didNumber: "4930555000\(queue.name.suffix(1))", didDomain: client.domain,
+            extensionType: .queue, flow: .inbound, didNumber: "49305" + String(format: "%03d", client.id % 1000) + queue.name, didDomain: client.domain,
             fromUsername: caller, fromScreenName: nil, fromDomain: nil, bridgedUsername: agent.name,
             bridgedDomain: client.domain, bridgedAt: bridgedAt, bridgedDuration: talk, duration: wait + talk + ratingTime,
             hangupDisposition: agentHungUp ? .agentHangup : .callerHangup, startedAt: startedAt,
@@ -134,7 +162,7 @@ struct SampleData {
         let duration = Int64.random(in: 15...60, using: &generator)
         return CallRecord(
             callUUID: .random(using: &generator), clientID: client.id, extensionID: ivr.id, extensionName: ivr.name,
-            extensionType: .ivr, flow: .inbound, didNumber: "49305550099", didDomain: client.domain, fromUsername: caller,
+            extensionType: .ivr, flow: .inbound, didNumber: "49305" + String(format: "%03d", client.id % 1000) + ivr.name, didDomain: client.domain, fromUsername: caller,
             fromScreenName: nil, fromDomain: nil, bridgedUsername: nil, bridgedDomain: nil, bridgedAt: nil,
             bridgedDuration: nil, duration: duration, hangupDisposition: .callerHangup, startedAt: startedAt,
             legs: [

@@ -63,7 +63,7 @@ struct SeededGenerator: RandomNumberGenerator {
     }
 
     @Test mutating func noAvailableAgentMeansNoPlan() {
-        for strategy in AgentSelector.Strategy.allCases {
+        for strategy in QueueStrategy.allCases {
             #expect(AgentSelector(strategy: strategy).ringPlan(available: [], using: &generator).isEmpty)
         }
     }

@@ -15,6 +15,7 @@ struct RouteTable {
     mutating func get(_ path: String, _ handler: @escaping Handler) { routes.append((path, .get, handler)) }
     mutating func put(_ path: String, _ handler: @escaping Handler) { routes.append((path, .put, handler)) }
     mutating func post(_ path: String, _ handler: @escaping Handler) { routes.append((path, .post, handler)) }
+    mutating func delete(_ path: String, _ handler: @escaping Handler) { routes.append((path, .delete, handler)) }
 
     /// Registers the handlers and answers the methods each full path allows.
     func register(on router: some RouterMethods<APIRequestContext>) -> [AllowedMethods] {

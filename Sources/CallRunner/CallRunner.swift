@@ -1,0 +1,169 @@
+public import CallFlow
+public import Domain
+public import Logging
+public import Storage
+
+/// What a call needs from the rest of the server.
+public struct CallServices: Sendable {
+    public var store: any Store
+    public var directory: any CallDirectory
+    public var queues: QueueRegistry
+    public var interactive: any InteractiveClient
+    public var timers: any TimerScheduler
+    /// The time events are stamped with (the system clock; a scenario's clock in a simulation).
+    public var now: @Sendable () -> UnixTime
+    public var logger: Logger
+
+    public init(
+        store: any Store, directory: any CallDirectory, queues: QueueRegistry, interactive: any InteractiveClient,
+        timers: any TimerScheduler, now: @escaping @Sendable () -> UnixTime = { .now() }, logger: Logger
+    ) {
+        self.store = store
+        self.directory = directory
+        self.queues = queues
+        self.interactive = interactive
+        self.timers = timers
+        self.now = now
+        self.logger = logger
+    }
+}
+
+/// Runs one call: feeds events to its `Call` value one at a time, in arrival order, and performs
+/// the actions it returns. Outcomes that come back at once (a route resolved, a rating stored)
+/// are queued behind the current event, so the call never sees two events interleaved.
+public actor CallRunner {
+    private var call: Call
+    private let port: any TelephonyPort
+    private let services: CallServices
+    private var pending: [Call.Event] = []
+    private var processing = false
+    private var timers: [Call.Timer: (generation: Int, timer: any ScheduledTimer)] = [:]
+    private var timerGeneration = 0
+    private var currentQueue: Int64?
+    private var logger: Logger
+    /// `call_interactive` requests sent and not yet answered.
+    private var interactiveRequestsInFlight = 0
+
+    /// Nothing is being processed or awaited: what the call does next depends on the far side.
+    public var isSettled: Bool { !processing && pending.isEmpty && interactiveRequestsInFlight == 0 }
+
+    public init(arrival: Call.Arrival, port: any TelephonyPort, services: CallServices) {
+        call = Call(arrival: arrival, at: services.now())
+        self.port = port
+        self.services = services
+        logger = services.logger
+        logger[metadataKey: "call_uuid"] = "\(arrival.callUUID)"
+    }
+
+    public var isOver: Bool { call.isOver }
+
+    public func start() async {
+        await deliver(.arrived)
+    }
+
+    /// An event from the telephony side (or from this runner's own timers and requests).
+    public func deliver(_ event: Call.Event) async {
+        pending.append(event)
+        guard !processing else { return }
+        processing = true
+        while !pending.isEmpty {
+            let next = pending.removeFirst()
+            for action in call.handle(next, at: services.now()) {
+                await perform(action)
+            }
+        }
+        processing = false
+    }
+
+    private func perform(_ action: Call.Action) async {
+        let clientID = call.arrival.clientID
+        switch action {
+        case .resolve(let number):
+            do {
+                pending.append(.routed(try await services.directory.destination(clientID: clientID, number: number)))
+            } catch {
+                logger.error("routing failed", metadata: ["number": "\(number)", "error_type": "\(type(of: error))"])
+                pending.append(.routed(.unreachable))
+            }
+        case .requestRingPlan(let queueID):
+            currentQueue = queueID
+            do {
+                pending.append(.ringPlan(try await services.queues.ringPlan(clientID: clientID, queueID: queueID)))
+            } catch {
+                logger.error("ring plan failed", metadata: ["queue_id": "\(queueID)", "error_type": "\(type(of: error))"])
+                pending.append(.ringPlan([]))
+            }
+        case .answerCaller: await port.answerCaller()
+        case .play(let sound): await port.play(sound)
+        case .stopPlayback: await port.stopPlayback()
+        case .ring(let agents): await port.ring(agents)
+        case .cancelRinging(let agents): await port.cancelRinging(agents)
+        case .bridge(let agent):
+            if let queueID = currentQueue {
+                await services.queues.agentAnswered(clientID: clientID, queueID: queueID, agent: agent)
+            }
+            await port.bridge(agent: agent)
+        case .hangUpAgent(let agent):
+            await services.queues.agentFinished(clientID: clientID, agent: agent, at: services.now())
+            await port.hangUpAgent(agent)
+        case .hangUpCaller:
+            await port.hangUpCaller()
+        case .startTimer(let timer, let delay):
+            timers[timer]?.timer.cancel()
+            timerGeneration += 1
+            let generation = timerGeneration
+            let scheduled = services.timers.schedule(after: delay) { [weak self] in
+                await self?.timerFired(timer, generation: generation)
+            }
+            timers[timer] = (generation, scheduled)
+        case .cancelTimer(let timer):
+            timers.removeValue(forKey: timer)?.timer.cancel()
+        case .interactiveRequest(let url, let method, let variables):
+            // Not awaited here: the caller may hang up or press keys while the server answers.
+            let client = services.interactive
+            let parameters = variables.merging(interactiveCallInfo()) { own, _ in own }
+            interactiveRequestsInFlight += 1
+            Task { [weak self] in
+                let reply = await client.request(url: url, method: method, parameters: parameters)
+                await self?.interactiveReplied(reply)
+            }
+        case .storeRating(let rating):
+            do {
+                try await services.store.insertRatings([rating])
+                pending.append(.ratingStored)
+            } catch {
+                logger.error("rating not stored", metadata: ["error_type": "\(type(of: error))"])
+                pending.append(.ratingFailed)
+            }
+        case .writeCallHistory(let record):
+            for timer in timers.values { timer.timer.cancel() }
+            timers.removeAll()
+            do {
+                try await services.store.insertCalls([record], isSample: false)
+            } catch {
+                logger.error("call history not stored", metadata: ["error_type": "\(type(of: error))"])
+            }
+        }
+    }
+
+    private func interactiveReplied(_ reply: [VoiceMenuCall.InteractiveCommand]?) async {
+        interactiveRequestsInFlight -= 1
+        await deliver(.interactiveReply(reply))
+    }
+
+    private func timerFired(_ timer: Call.Timer, generation: Int) async {
+        // A timer cancelled or restarted after it woke up must not fire.
+        guard timers[timer]?.generation == generation else { return }
+        timers.removeValue(forKey: timer)
+        await deliver(.timerFired(timer))
+    }
+
+    /// What `call_interactive` sends besides the call's variables (REFERENCE-API §3.4 names).
+    private func interactiveCallInfo() -> [String: String] {
+        var info = ["CallID": call.arrival.callUUID.value, "CallFlow": "IN", "CallStatus": "ANSWER"]
+        info["CallerIDNum"] = call.arrival.caller.username
+        info["CallerIDName"] = call.arrival.caller.screenName
+        info["CalledNumber"] = call.arrival.dialled
+        return info
+    }
+}

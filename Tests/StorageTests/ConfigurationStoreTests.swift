@@ -1,0 +1,209 @@
+import Domain
+import Foundation
+import Storage
+import Testing
+import TestSupport
+
+@Suite struct ConfigurationStoreTests {
+    let database: TemporaryDatabase
+    let store: SQLiteStore
+
+    init() throws {
+        database = try TemporaryDatabase()
+        store = try SQLiteStore(path: database.path)
+    }
+
+    func makeClient(_ domain: String = "acme.local") async throws -> Client {
+        try await store.createClient(name: domain, timezone: "UTC", domain: domain)
+    }
+
+    func add(_ client: Client, _ name: String, _ kind: Extension.Kind, credentials: SIPCredentials? = nil) async throws -> Extension {
+        try await store.createExtension(
+            NewExtension(clientID: client.id, name: name, kind: kind, label: "ext \(name)"), status: .active, credentials: credentials)
+    }
+
+    @Test func aNewQueueHasTheDefaultOptionsWhicheverWayItWasCreated() async throws {
+        let client = try await makeClient()
+        let throughTheAPI = try await add(client, "200", .queue)
+        let throughDemo = try await store.createExtension(NewExtension(clientID: client.id, name: "201", kind: .queue, label: ""))
+        let phone = try await add(client, "100", .phone)
+        #expect(try await store.queueOptions(clientID: client.id, queueID: throughTheAPI.id) == QueueOptions())
+        #expect(try await store.queueOptions(clientID: client.id, queueID: throughDemo.id) == QueueOptions())
+        #expect(try await store.queueOptions(clientID: client.id, queueID: phone.id) == nil)
+        let defaults = QueueOptions()
+        #expect(defaults.agentHangupAction == nil && defaults.qualityRateMax == 5 && defaults.strategy == .roundRobin)
+        #expect(defaults.exitWithNoAvailableAgents && defaults.qualityRateSound == 0 && defaults.noAgentTimeoutTransferDestination == nil)
+    }
+
+    @Test func extensionsAreScopedByClientAndNamedOncePerClient() async throws {
+        let acme = try await makeClient()
+        let other = try await makeClient("other.local")
+        let phone = try await add(acme, "100", .phone)
+        _ = try await add(other, "100", .phone)
+        await #expect(throws: StorageError.conflict(field: "name")) { _ = try await add(acme, "100", .queue) }
+        #expect(try await store.extension(clientID: acme.id, name: "100") == phone)
+        #expect(try await store.extension(clientID: acme.id, name: "101") == nil)
+        #expect(try await store.ownedExtension(clientID: other.id, id: phone.id) == nil)
+
+        var changed = phone
+        changed.label = "Reception"
+        changed.status = "disabled"
+        try await store.updateExtension(changed, credentials: nil)
+        #expect(try await store.ownedExtension(clientID: acme.id, id: phone.id) == changed)
+        changed.clientID = other.id
+        await #expect(throws: StorageError.notFound("extension \(phone.id)")) { try await store.updateExtension(changed, credentials: nil) }
+        await #expect(throws: StorageError.notFound("extension \(phone.id)")) { try await store.deleteExtension(clientID: other.id, id: phone.id) }
+    }
+
+    @Test func keepsOnlyThePhonesDigestHashesAndChangesThemWithThePassword() async throws {
+        let client = try await makeClient()
+        let first = SIPCredentials(ha1MD5: "a", ha1SHA256: "b")
+        let phone = try await add(client, "100", .phone, credentials: first)
+        #expect(try await store.sipCredentials(clientID: client.id, extensionID: phone.id) == first)
+        try await store.updateExtension(phone, credentials: nil)
+        #expect(try await store.sipCredentials(clientID: client.id, extensionID: phone.id) == first)
+        let second = SIPCredentials(ha1MD5: "c", ha1SHA256: "d")
+        try await store.updateExtension(phone, credentials: second)
+        #expect(try await store.sipCredentials(clientID: client.id, extensionID: phone.id) == second)
+        let other = try await makeClient("other.local")
+        #expect(try await store.sipCredentials(clientID: other.id, extensionID: phone.id) == nil)
+    }
+
+    @Test func didsAreUniqueAcrossClientsAndFoundByNumberWithOrWithoutPlus() async throws {
+        let acme = try await makeClient()
+        let other = try await makeClient("other.local")
+        let queue = try await add(acme, "200", .queue)
+        let did = try await store.createDID(NewDID(clientID: acme.id, number: "4930555", extensionID: queue.id, comment: "main line"))
+        await #expect(throws: StorageError.conflict(field: "name")) {
+            _ = try await store.createDID(NewDID(clientID: other.id, number: "4930555", extensionID: nil, comment: ""))
+        }
+        #expect(try await store.did(number: "4930555") == did)
+        #expect(try await store.did(number: "+4930555") == did)
+        #expect(try await store.did(number: "4930556") == nil)
+        #expect(try await store.did(clientID: other.id, id: did.id) == nil)
+        #expect(try await store.dids(clientID: acme.id) == [did])
+        #expect(try await store.dids(clientID: other.id) == [])
+        #expect(try await store.dialTarget(clientID: acme.id, number: "+4930555") == .did(id: did.id, number: "4930555", extensionID: queue.id))
+        #expect(try await store.dialTarget(clientID: other.id, number: "4930555") == nil)
+    }
+
+    @Test func aDIDRingsOnlyAnExtensionOfItsOwnClient() async throws {
+        let acme = try await makeClient()
+        let other = try await makeClient("other.local")
+        let foreign = try await add(other, "100", .phone)
+        let refusal = ConfigurationStoreError.invalidReference(field: "extension_id", problem: "no extension \(foreign.id) in this client")
+        await #expect(throws: refusal) {
+            _ = try await store.createDID(NewDID(clientID: acme.id, number: "4930555", extensionID: foreign.id, comment: ""))
+        }
+        #expect(try await store.dids(clientID: acme.id) == [])
+        var did = try await store.createDID(NewDID(clientID: acme.id, number: "4930555", extensionID: nil, comment: ""))
+        let unchanged = did
+        did.extensionID = foreign.id
+        did.comment = "changed"
+        await #expect(throws: refusal) { try await store.updateDID(did) }
+        #expect(try await store.did(clientID: acme.id, id: did.id) == unchanged)
+    }
+
+    @Test func queueAgentsKeepTheirRingOrderAndOnlyPhonesOfTheClientJoin() async throws {
+        let acme = try await makeClient()
+        let other = try await makeClient("other.local")
+        let queue = try await add(acme, "200", .queue)
+        let phones = [try await add(acme, "101", .phone), try await add(acme, "102", .phone), try await add(acme, "103", .phone)]
+        let ivr = try await add(acme, "099", .ivr)
+        let foreign = try await add(other, "104", .phone)
+        for phone in phones.reversed() { _ = try await store.addQueueAgent(clientID: acme.id, queueID: queue.id, agentID: phone.id) }
+        #expect(try await store.queueAgents(clientID: acme.id, queueID: queue.id)?.map(\.name) == ["103", "102", "101"])
+        #expect(try await store.queueAgents(clientID: acme.id, queueID: queue.id)?.map(\.position) == [1, 2, 3])
+
+        await #expect(throws: StorageError.conflict(field: "extension_id")) {
+            _ = try await store.addQueueAgent(clientID: acme.id, queueID: queue.id, agentID: phones[0].id)
+        }
+        await #expect(throws: ConfigurationStoreError.invalidReference(
+            field: "extension_id", problem: "extension \(ivr.id) is of type ivr; agents are phone extensions")) {
+            _ = try await store.addQueueAgent(clientID: acme.id, queueID: queue.id, agentID: ivr.id)
+        }
+        await #expect(throws: ConfigurationStoreError.invalidReference(field: "extension_id", problem: "no extension \(foreign.id) in this client")) {
+            _ = try await store.addQueueAgent(clientID: acme.id, queueID: queue.id, agentID: foreign.id)
+        }
+        await #expect(throws: StorageError.notFound("queue \(queue.id)")) {
+            _ = try await store.addQueueAgent(clientID: other.id, queueID: queue.id, agentID: foreign.id)
+        }
+        #expect(try await store.queueAgents(clientID: other.id, queueID: queue.id) == nil)
+
+        try await store.removeQueueAgent(clientID: acme.id, queueID: queue.id, agentID: phones[1].id)
+        let remaining = try #require(try await store.queueAgents(clientID: acme.id, queueID: queue.id))
+        #expect(remaining == [
+            QueueAgent(extensionID: phones[2].id, name: "103", label: "ext 103", position: 1),
+            QueueAgent(extensionID: phones[0].id, name: "101", label: "ext 101", position: 2),
+        ])
+        await #expect(throws: StorageError.notFound("agent \(phones[1].id) of queue \(queue.id)")) {
+            try await store.removeQueueAgent(clientID: acme.id, queueID: queue.id, agentID: phones[1].id)
+        }
+        let added = try await store.addQueueAgent(clientID: acme.id, queueID: queue.id, agentID: phones[1].id)
+        #expect(added.position == 3)
+    }
+
+    @Test func readsAWholeQueueAtOnce() async throws {
+        let client = try await makeClient()
+        let queue = try await add(client, "200", .queue)
+        let phone = try await add(client, "101", .phone)
+        _ = try await store.addQueueAgent(clientID: client.id, queueID: queue.id, agentID: phone.id)
+        let options = QueueOptions(
+            agentHangupAction: .transfer, agentHangupTransferDestination: "101", qualityRateMax: 9, strategy: .topDown,
+            maxWaitTime: 120, announceFrequency: 30, exitWithNoAvailableAgents: false, noAgentTimeoutTransferDestination: "101")
+        try await store.updateQueueOptions(clientID: client.id, queueID: queue.id, options)
+        let configuration = try #require(try await store.queueConfiguration(clientID: client.id, queueID: queue.id))
+        #expect(configuration.queue == queue)
+        #expect(configuration.options == options)
+        #expect(configuration.agents.map(\.extensionID) == [phone.id])
+        #expect(try await store.queueConfiguration(clientID: client.id, queueID: phone.id) == nil)
+        let other = try await makeClient("other.local")
+        #expect(try await store.queueConfiguration(clientID: other.id, queueID: queue.id) == nil)
+        await #expect(throws: StorageError.notFound("queue \(queue.id)")) {
+            try await store.updateQueueOptions(clientID: other.id, queueID: queue.id, QueueOptions())
+        }
+    }
+
+    @Test func refusesToDeleteWhatIsStillUsedAndSaysWhat() async throws {
+        let client = try await makeClient()
+        let queue = try await add(client, "200", .queue)
+        let transferQueue = try await add(client, "201", .queue)
+        let phone = try await add(client, "101", .phone)
+        let target = try await add(client, "300", .ivr)
+        let did = try await store.createDID(NewDID(clientID: client.id, number: "4930555", extensionID: queue.id, comment: ""))
+        _ = try await store.addQueueAgent(clientID: client.id, queueID: queue.id, agentID: phone.id)
+        try await store.updateQueueOptions(
+            clientID: client.id, queueID: transferQueue.id,
+            QueueOptions(agentHangupAction: .transfer, agentHangupTransferDestination: "300", noAgentTimeoutTransferDestination: "+4930555"))
+
+        await #expect(throws: ConfigurationStoreError.inUse(usedBy: "DID 4930555")) {
+            try await store.deleteExtension(clientID: client.id, id: queue.id)
+        }
+        await #expect(throws: ConfigurationStoreError.inUse(usedBy: "queue 200 (as its agent)")) {
+            try await store.deleteExtension(clientID: client.id, id: phone.id)
+        }
+        await #expect(throws: ConfigurationStoreError.inUse(usedBy: "queue 201 (as its transfer destination)")) {
+            try await store.deleteExtension(clientID: client.id, id: target.id)
+        }
+        await #expect(throws: ConfigurationStoreError.inUse(usedBy: "queue 201 (as its transfer destination)")) {
+            try await store.deleteDID(clientID: client.id, id: did.id)
+        }
+        #expect(try await store.extensions(clientID: client.id).count == 4)
+
+        // A queue goes with its options and agents; its ratings stay.
+        try await store.insertRatings([NewRating(
+            clientID: client.id, callUUID: .random(), ratedAt: UnixTime(seconds: 1000), extensionID: queue.id, rate: 4, maxRate: 5,
+            agentUsername: "101")])
+        var unassigned = did
+        unassigned.extensionID = nil
+        try await store.updateDID(unassigned)
+        try await store.deleteExtension(clientID: client.id, id: queue.id)
+        #expect(try await store.ownedExtension(clientID: client.id, id: queue.id) == nil)
+        #expect(try await store.queueOptions(clientID: client.id, queueID: queue.id) == nil)
+        #expect(try await store.ratings(RatingQuery(clientID: client.id, limit: 10)).count == 1)
+        try await store.deleteExtension(clientID: client.id, id: phone.id)
+        await #expect(throws: StorageError.notFound("extension \(phone.id)")) {
+            try await store.deleteExtension(clientID: client.id, id: phone.id)
+        }
+    }
+}
