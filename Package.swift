@@ -72,6 +72,8 @@ let package = Package(
         .target(
             name: "HTTPAPI",
             dependencies: [
+                "CallFlow",
+                "CallRunner",
                 "Domain",
                 "Storage",
                 "Access",
@@ -134,6 +136,8 @@ let package = Package(
         .testTarget(
             name: "HTTPAPITests",
             dependencies: [
+                "CallFlow",
+                "CallRunner",
                 "Domain",
                 "Storage",
                 "Access",

@@ -9,6 +9,24 @@ public import Domain
 /// actions this value passes on, adding what only the whole call knows: the ids to store a
 /// rating under, the agent to attribute it to, and the call-history record.
 public struct Call: Sendable {
+    /// A call started by the API (SPEC §2.3): ring the sources; the first to answer calls the
+    /// destination. When the destination (a phone) hangs up first the source goes to
+    /// `afterDestinationHangup`; when the source hangs up first the destination goes to
+    /// `afterSourceHangup`. A queue or menu as destination runs as for any caller.
+    public struct CallbackPlan: Sendable, Equatable {
+        public var sources: [String]
+        public var destination: String
+        public var afterSourceHangup: String?
+        public var afterDestinationHangup: String?
+
+        public init(sources: [String], destination: String, afterSourceHangup: String?, afterDestinationHangup: String?) {
+            self.sources = sources
+            self.destination = destination
+            self.afterSourceHangup = afterSourceHangup
+            self.afterDestinationHangup = afterDestinationHangup
+        }
+    }
+
     public struct Arrival: Sendable, Equatable {
         public var callUUID: CallUUID
         public var clientID: Int64
@@ -17,18 +35,25 @@ public struct Call: Sendable {
         /// Set for calls from a trunk to a DID.
         public var did: (number: String, domain: String)?
         public var caller: CallHistoryRecorder.Caller
+        /// Set for a call started by the API; `dialled` is then its destination.
+        public var callback: CallbackPlan?
 
-        public init(callUUID: CallUUID, clientID: Int64, dialled: String, did: (number: String, domain: String)?, caller: CallHistoryRecorder.Caller) {
+        public init(
+            callUUID: CallUUID, clientID: Int64, dialled: String, did: (number: String, domain: String)?,
+            caller: CallHistoryRecorder.Caller, callback: CallbackPlan? = nil
+        ) {
             self.callUUID = callUUID
             self.clientID = clientID
             self.dialled = dialled
             self.did = did
             self.caller = caller
+            self.callback = callback
         }
 
         public static func == (lhs: Arrival, rhs: Arrival) -> Bool {
             lhs.callUUID == rhs.callUUID && lhs.clientID == rhs.clientID && lhs.dialled == rhs.dialled
                 && lhs.did?.number == rhs.did?.number && lhs.did?.domain == rhs.did?.domain && lhs.caller == rhs.caller
+                && lhs.callback == rhs.callback
         }
     }
 
@@ -43,7 +68,11 @@ public struct Call: Sendable {
     public enum Timer: Sendable, Hashable {
         case queue(QueueCall.Timer)
         case menu(VoiceMenuCall.Timer)
+        /// How long a callback's sources ring before the call is given up (ours: 30 s).
+        case callbackSources
     }
+
+    static let callbackRingTime: Duration = .seconds(30)
 
     public enum Event: Sendable, Equatable {
         case arrived
@@ -70,6 +99,9 @@ public struct Call: Sendable {
         case ring([String])
         case cancelRinging([String])
         case bridge(agent: String)
+        /// The leg rung as `name` (an answered callback source, or a destination left alone by the
+        /// source) is from now on the caller: what is played goes to it, its keys and hang-up count.
+        case promoteToCaller(String)
         case hangUpAgent(String)
         case hangUpCaller
         case startTimer(Timer, Duration)
@@ -82,6 +114,7 @@ public struct Call: Sendable {
     }
 
     private enum Leg: Sendable {
+        case ringingSources([String])
         case routing
         case queue(Extension, QueueCall, ringPlanAsked: Bool)
         case menu(Extension, VoiceMenuCall)
@@ -115,6 +148,26 @@ public struct Call: Sendable {
         switch (leg, event) {
         case (.ended, _):
             return []
+        case (.routing, .arrived) where arrival.callback != nil:
+            let sources = arrival.callback?.sources ?? []
+            leg = .ringingSources(sources)
+            return [.ring(sources), .startTimer(.callbackSources, Self.callbackRingTime)]
+        case (.ringingSources(let ringing), .agentAnswered(let source)) where ringing.contains(source):
+            answered = true
+            callerLeg = recorder.legStarted(
+                .callbackSource, ani: arrival.caller.username, destination: source, domain: nil, application: .callback, at: now)
+            leg = .routing
+            let others = ringing.filter { $0 != source }
+            return [.cancelTimer(.callbackSources)] + (others.isEmpty ? [] : [.cancelRinging(others)])
+                + [.promoteToCaller(source), .resolve(arrival.dialled)]
+        case (.ringingSources(let ringing), .agentUnreachable(let source)):
+            let remaining = ringing.filter { $0 != source }
+            leg = .ringingSources(remaining)
+            return remaining.isEmpty ? [.cancelTimer(.callbackSources)] + end(at: now) : []
+        case (.ringingSources(let ringing), .timerFired(.callbackSources)):
+            return [.cancelRinging(ringing)] + end(at: now)
+        case (.ringingSources, _):
+            return []
         case (.routing, .arrived):
             callerLeg = recorder.legStarted(
                 .caller, ani: arrival.caller.username, destination: arrival.dialled, domain: arrival.did?.domain,
@@ -122,6 +175,9 @@ public struct Call: Sendable {
             return [.resolve(arrival.dialled)]
         case (.routing, .routed(let destination)):
             return route(to: destination, at: now)
+        case (.queue(let place, let flow, _), .callerHungUp)
+            where place.kind == .phone && arrival.callback?.afterSourceHangup != nil && flow.bridgedAgent != nil:
+            return destinationStays(with: flow.bridgedAgent ?? "", at: now)
         case (_, .callerHungUp):
             firstHangup = firstHangup ?? .callerHangup
             switch leg {
@@ -171,8 +227,10 @@ public struct Call: Sendable {
         case .phone(let phone):
             // A phone is rung like a one-agent queue that rates nothing.
             recorder.reached(phone)
+            // A callback's destination hanging up first sends the source on (SPEC §2.3).
+            let afterHangup = arrival.callback?.afterDestinationHangup.map { QueueCall.HangupAction.transfer(destination: $0) }
             var flow = QueueCall(settings: .init(
-                queueID: phone.id, agentHangupAction: .none, maxWaitTime: nil, announcement: nil,
+                queueID: phone.id, agentHangupAction: afterHangup ?? .none, maxWaitTime: nil, announcement: nil,
                 exitWithNoAvailableAgents: true, noAgentDestination: nil))
             let started = flow.handle(.entered(ringPlan: [[phone.name]]))
             leg = .queue(phone, flow, ringPlanAsked: true)
@@ -187,6 +245,21 @@ public struct Call: Sendable {
             leg = .menu(menu, flow)
             return actions + translate(started, in: menu, at: now)
         }
+    }
+
+    /// The callback's source hung up while talking to the destination phone: the destination
+    /// becomes the caller and goes to `afterSourceHangup`.
+    private mutating func destinationStays(with agent: String, at now: UnixTime) -> [Action] {
+        firstHangup = firstHangup ?? .callerHangup
+        if let callerLeg { recorder.legEnded(callerLeg, at: now) }
+        recorder.unbridged(at: now)
+        callerLeg = agentLegs.removeValue(forKey: agent)
+        let destination = arrival.callback?.afterSourceHangup ?? ""
+        return transfer(to: destination, agent: nil, at: now).map { action in
+            // The transfer's `resolve` follows the promotion, so the next flow plays to the destination.
+            if case .resolve = action { return [.promoteToCaller(agent), action] }
+            return [action]
+        }.flatMap { $0 }
     }
 
     private mutating func answer() -> [Action] {
@@ -208,6 +281,7 @@ public struct Call: Sendable {
         switch leg {
         case .queue: [.queue(.ringRound), .queue(.maxWait), .queue(.announcement), .queue(.ratingKey)]
         case .menu: [.menu(.sleep), .menu(.lifetime), .menu(.firstKey), .menu(.nextKey), .menu(.ratingKey)]
+        case .ringingSources: [.callbackSources]
         case .routing, .ended: []
         }
     }
@@ -261,10 +335,14 @@ public struct Call: Sendable {
             case .cancelRinging(let agents): result.append(.cancelRinging(agents))
             case .requestRingPlan: result.append(.requestRingPlan(queueID: queue.id))
             case .bridge(let agent):
-                attributedAgent = agent
+                // Only a queue's agent is whom a later rating is of (SPEC §2.2); a phone dialled
+                // directly, or a callback's destination, is not.
+                let isCallback = arrival.callback != nil && queue.kind == .phone
+                if queue.kind == .queue { attributedAgent = agent }
                 recorder.bridged(to: agent, domain: arrival.did?.domain, at: now)
                 agentLegs[agent] = recorder.legStarted(
-                    .agent, ani: arrival.caller.username, destination: agent, domain: nil, application: .callcenter, at: now)
+                    isCallback ? .callbackDestination : .agent, ani: arrival.caller.username, destination: agent, domain: nil,
+                    application: isCallback ? .callback : .callcenter, at: now)
                 result += answer() + [.bridge(agent: agent)]
             case .hangUpAgent(let agent):
                 if let handle = agentLegs[agent] { recorder.legEnded(handle, at: now) }
@@ -276,7 +354,7 @@ public struct Call: Sendable {
             case .startTimer(let timer, let duration): result.append(.startTimer(.queue(timer), duration))
             case .cancelTimer(let timer): result.append(.cancelTimer(.queue(timer)))
             case .transfer(let destination, let agent):
-                result += transfer(to: destination, agent: agent, at: now)
+                result += transfer(to: destination, agent: queue.kind == .queue ? agent : nil, at: now)
             case .storeRating(let rate, let maxRate, let agent):
                 result.append(.storeRating(rating(rate: rate, maxRate: maxRate, extensionID: queue.id, agent: agent, at: now)))
             case .finished:

@@ -108,6 +108,9 @@ public struct QueueCall: Sendable {
 
     public var isDone: Bool { if case .done = state { true } else { false } }
 
+    /// The agent the caller is talking to now, if any.
+    public var bridgedAgent: String? { if case .talking(let agent) = state { agent } else { nil } }
+
     public mutating func handle(_ event: Event) -> [Action] {
         switch (state, event) {
         case (.waiting, .entered(let plan)):

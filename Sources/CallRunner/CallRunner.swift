@@ -63,6 +63,9 @@ public actor CallRunner {
 
     /// An event from the telephony side (or from this runner's own timers and requests).
     public func deliver(_ event: Call.Event) async {
+        if case .agentHungUp(let agent) = event {
+            await services.queues.agentFinished(clientID: call.arrival.clientID, agent: agent, at: services.now())
+        }
         pending.append(event)
         guard !processing else { return }
         processing = true
@@ -79,6 +82,7 @@ public actor CallRunner {
         let clientID = call.arrival.clientID
         switch action {
         case .resolve(let number):
+            currentQueue = nil
             do {
                 pending.append(.routed(try await services.directory.destination(clientID: clientID, number: number)))
             } catch {
@@ -99,10 +103,10 @@ public actor CallRunner {
         case .ring(let agents): await port.ring(agents)
         case .cancelRinging(let agents): await port.cancelRinging(agents)
         case .bridge(let agent):
-            if let queueID = currentQueue {
-                await services.queues.agentAnswered(clientID: clientID, queueID: queueID, agent: agent)
-            }
+            await services.queues.agentAnswered(clientID: clientID, queueID: currentQueue, agent: agent)
             await port.bridge(agent: agent)
+        case .promoteToCaller(let name):
+            await port.promoteToCaller(name)
         case .hangUpAgent(let agent):
             await services.queues.agentFinished(clientID: clientID, agent: agent, at: services.now())
             await port.hangUpAgent(agent)

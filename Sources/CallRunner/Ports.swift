@@ -14,6 +14,8 @@ public protocol TelephonyPort: Sendable {
     func ring(_ agents: [String]) async
     func cancelRinging(_ agents: [String]) async
     func bridge(agent: String) async
+    /// The leg rung as `name` is the caller from now on (see `Call.Action.promoteToCaller`).
+    func promoteToCaller(_ name: String) async
     func hangUpAgent(_ agent: String) async
     func hangUpCaller() async
 }

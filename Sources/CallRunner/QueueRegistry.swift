@@ -39,9 +39,11 @@ public actor QueueRegistry {
         return selectors[key]?.ringPlan(available: available, using: &generator) ?? []
     }
 
-    public func agentAnswered(clientID: Int64, queueID: Int64, agent: String) {
+    /// `agent` is talking now; `queueID` is the queue whose call it took (nil: a phone dialled
+    /// directly or a callback), for round-robin.
+    public func agentAnswered(clientID: Int64, queueID: Int64?, agent: String) {
         busy.insert(AgentKey(clientID: clientID, name: agent))
-        selectors[QueueKey(clientID: clientID, queueID: queueID)]?.agentAnswered(agent)
+        if let queueID { selectors[QueueKey(clientID: clientID, queueID: queueID)]?.agentAnswered(agent) }
     }
 
     public func agentFinished(clientID: Int64, agent: String, at instant: UnixTime) {

@@ -24,6 +24,8 @@ public struct Scenario: Decodable, Sendable {
     public enum Step: Decodable, Sendable, Equatable {
         /// The call arrives: `to` a DID (from a trunk) or an extension name (from a phone).
         case call(to: String, from: String)
+        /// A call started by the API (SPEC §2.3): ring `src`, then call `dst`.
+        case callback(Call.CallbackPlan)
         case agentAnswers(String)
         case agentBusy(String)
         case agentHangsUp(String)
@@ -38,7 +40,7 @@ public struct Scenario: Decodable, Sendable {
         case expect([String])
 
         enum Key: String, CodingKey {
-            case call, press, wait, expect
+            case call, callback, press, wait, expect
             case agentAnswers = "agent_answers"
             case agentBusy = "agent_busy"
             case agentHangsUp = "agent_hangs_up"
@@ -49,6 +51,19 @@ public struct Scenario: Decodable, Sendable {
         struct CallTarget: Decodable {
             var to: String
             var from: String
+        }
+
+        struct CallbackRequest: Decodable {
+            var src: [String]
+            var dst: String
+            var transferAfterSrcHangup: String?
+            var transferAfterDstHangup: String?
+
+            enum CodingKeys: String, CodingKey {
+                case src, dst
+                case transferAfterSrcHangup = "transfer_after_src_hangup"
+                case transferAfterDstHangup = "transfer_after_dst_hangup"
+            }
         }
 
         public init(from decoder: any Decoder) throws {
@@ -62,6 +77,11 @@ public struct Scenario: Decodable, Sendable {
             case .call:
                 let target = try container.decode(CallTarget.self, forKey: key)
                 self = .call(to: target.to, from: target.from)
+            case .callback:
+                let request = try container.decode(CallbackRequest.self, forKey: key)
+                self = .callback(Call.CallbackPlan(
+                    sources: request.src, destination: request.dst, afterSourceHangup: request.transferAfterSrcHangup,
+                    afterDestinationHangup: request.transferAfterDstHangup))
             case .agentAnswers: self = .agentAnswers(try container.decode(String.self, forKey: key))
             case .agentBusy: self = .agentBusy(try container.decode(String.self, forKey: key))
             case .agentHangsUp: self = .agentHangsUp(try container.decode(String.self, forKey: key))
@@ -105,7 +125,7 @@ public struct Scenario: Decodable, Sendable {
 }
 
 extension Scenario.Step.Key {
-    static let allNames = ["call", "agent_answers", "agent_busy", "agent_hangs_up", "caller_hangs_up", "press", "prompt_ends", "wait", "expect"]
+    static let allNames = ["call", "callback", "agent_answers", "agent_busy", "agent_hangs_up", "caller_hangs_up", "press", "prompt_ends", "wait", "expect"]
         .joined(separator: ", ")
 }
 
@@ -160,10 +180,26 @@ public struct ScenarioPlayer: Sendable {
                         caller: .init(username: from, screenName: nil, domain: did ? nil : client.domain)),
                     port: port, services: services)
                 await runner?.start()
+            } else if case .callback(let plan) = step {
+                guard runner == nil else { failures.append("step \(index + 1): a scenario describes one call"); break }
+                guard let id = scenario.clientID, let client = try await store.client(id: id) else {
+                    failures.append("step \(index + 1): a callback needs the scenario's client_id")
+                    break
+                }
+                clientID = client.id
+                let callUUID = CallUUID.random()
+                uuid = callUUID
+                transcript.append(stamp("callback \(callUUID): ring \(plan.sources.joined(separator: ", ")), then call \(plan.destination) (client \(client.id), \(client.name))"))
+                runner = CallRunner(
+                    arrival: .init(
+                        callUUID: callUUID, clientID: client.id, dialled: plan.destination, did: nil,
+                        caller: .init(username: plan.sources.first, screenName: nil, domain: client.domain), callback: plan),
+                    port: port, services: services)
+                await runner?.start()
             } else if let runner {
                 transcript.append(stamp(Self.describe(step)))
                 switch step {
-                case .call: break
+                case .call, .callback: break
                 case .agentAnswers(let agent): await runner.deliver(.agentAnswered(agent))
                 case .agentBusy(let agent): await runner.deliver(.agentUnreachable(agent))
                 case .agentHangsUp(let agent): await runner.deliver(.agentHungUp(agent))
@@ -253,6 +289,7 @@ public struct ScenarioPlayer: Sendable {
     static func describe(_ step: Scenario.Step) -> String {
         switch step {
         case .call(let to, let from): "call from \(from) to \(to)"
+        case .callback(let plan): "callback from \(plan.sources) to \(plan.destination)"
         case .agentAnswers(let agent): "agent \(agent) answers"
         case .agentBusy(let agent): "agent \(agent) is busy"
         case .agentHangsUp(let agent): "agent \(agent) hangs up"

@@ -1,4 +1,5 @@
 public import CallFlow
+public import Domain
 import Synchronization
 
 /// A telephony port that plays nothing and rings no one: it records what the call asked for, in
@@ -11,6 +12,7 @@ public actor SimulatedTelephony: TelephonyPort {
         case ring([String])
         case cancelRinging([String])
         case bridge(String)
+        case promoteToCaller(String)
         case hangUpAgent(String)
 
         public var description: String {
@@ -23,6 +25,7 @@ public actor SimulatedTelephony: TelephonyPort {
             case .ring(let agents): "ring \(agents.joined(separator: ", "))"
             case .cancelRinging(let agents): "cancel ringing \(agents.joined(separator: ", "))"
             case .bridge(let agent): "bridge the caller to \(agent)"
+            case .promoteToCaller(let name): "\(name) is now the caller"
             case .hangUpAgent(let agent): "hang up agent \(agent)"
             }
         }
@@ -44,6 +47,7 @@ public actor SimulatedTelephony: TelephonyPort {
     public func ring(_ agents: [String]) { requests.append(.ring(agents)) }
     public func cancelRinging(_ agents: [String]) { requests.append(.cancelRinging(agents)) }
     public func bridge(agent: String) { requests.append(.bridge(agent)) }
+    public func promoteToCaller(_ name: String) { requests.append(.promoteToCaller(name)) }
     public func hangUpAgent(_ agent: String) { requests.append(.hangUpAgent(agent)) }
     public func hangUpCaller() { requests.append(.hangUpCaller) }
 }
@@ -113,4 +117,20 @@ public final class ManualTimerScheduler: TimerScheduler {
 public struct EveryAgentReachable: AgentReachability {
     public init() {}
     public func isReachable(clientID: Int64, agent: String) async -> Bool { true }
+}
+
+/// Simulated ports for the calls the server places, kept so a test or a simulation can see what
+/// each call asked for.
+public actor SimulatedTelephonyProvider: TelephonyProvider {
+    private var ports: [CallUUID: SimulatedTelephony] = [:]
+
+    public init() {}
+
+    public func makePort(for callUUID: CallUUID, clientID: Int64) async throws -> any TelephonyPort {
+        let port = SimulatedTelephony()
+        ports[callUUID] = port
+        return port
+    }
+
+    public func port(for callUUID: CallUUID) -> SimulatedTelephony? { ports[callUUID] }
 }

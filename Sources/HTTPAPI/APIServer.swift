@@ -1,4 +1,5 @@
 public import Access
+public import CallRunner
 public import Hummingbird
 public import Logging
 public import Prometheus
@@ -7,7 +8,8 @@ public import Storage
 /// Builds the HTTP application: the versioned API behind bearer tokens, the token endpoint,
 /// the OpenAPI document and API browser, `/health` and `/metrics`.
 public enum APIServer {
-    public static func makeRouter(store: any Store, metrics: PrometheusCollectorRegistry) -> Router<APIRequestContext> {
+    /// `calls` places the calls the API starts (callbacks); nil answers them 503.
+    public static func makeRouter(store: any Store, calls: CallCenter?, metrics: PrometheusCollectorRegistry) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(factory: PrometheusMetricsFactory(registry: metrics)))
         router.add(middleware: LogRequestsMiddleware(.info))
@@ -43,6 +45,7 @@ public enum APIServer {
         }
         var authenticated = RouteTable(prefix: "api/ver1.0")
         ClientRoutes(store: store).register(on: &authenticated)
+        CallbackRoutes(store: store, calls: calls).register(on: &authenticated)
         ExtensionRoutes(store: store).register(on: &authenticated)
         DIDRoutes(store: store).register(on: &authenticated)
         QueueRoutes(store: store).register(on: &authenticated)
@@ -58,10 +61,10 @@ public enum APIServer {
     }
 
     public static func makeApplication(
-        store: any Store, host: String, port: Int, metrics: PrometheusCollectorRegistry, logger: Logger
+        store: any Store, calls: CallCenter?, host: String, port: Int, metrics: PrometheusCollectorRegistry, logger: Logger
     ) -> some ApplicationProtocol {
         Application(
-            router: makeRouter(store: store, metrics: metrics),
+            router: makeRouter(store: store, calls: calls, metrics: metrics),
             configuration: .init(address: .hostname(host, port: port), serverName: "QualityRate"),
             logger: logger)
     }

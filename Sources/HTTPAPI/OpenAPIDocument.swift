@@ -59,6 +59,10 @@ enum OpenAPIDocument {
         {
           "name": "Voice menus",
           "description": "IVR options, contexts, options and their ordered rules."
+        },
+        {
+          "name": "Callbacks",
+          "description": "Calls the server places (SPEC §2.3)."
         }
       ],
       "paths": {
@@ -2266,6 +2270,85 @@ enum OpenAPIDocument {
               }
             }
           }
+        },
+        "/api/ver1.0/extension/{extension_id}/callback/": {
+          "parameters": [
+            {
+              "$ref": "#/components/parameters/callback_extension_id"
+            }
+          ],
+          "post": {
+            "operationId": "startCallback",
+            "tags": [
+              "Callbacks"
+            ],
+            "summary": "Start a callback",
+            "description": "Rings `src_num`; the first source to answer is connected to `dst_num`. When the destination, a phone, hangs up first the source goes to `transfer_after_dst_hangup`; when the source hangs up first the destination goes to `transfer_after_src_hangup`. A `call_api` token may start callbacks. Every number is checked before anything starts (422 names the field).",
+            "requestBody": {
+              "required": true,
+              "content": {
+                "application/json": {
+                  "schema": {
+                    "$ref": "#/components/schemas/CallbackRequest"
+                  }
+                }
+              }
+            },
+            "responses": {
+              "201": {
+                "description": "The call has started.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "$ref": "#/components/schemas/CallbackStarted"
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "413": {
+                "$ref": "#/components/responses/PayloadTooLarge"
+              },
+              "415": {
+                "$ref": "#/components/responses/UnsupportedMediaType"
+              },
+              "422": {
+                "$ref": "#/components/responses/UnprocessableEntity"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              },
+              "503": {
+                "description": "The request is valid but no SIP telephony is connected to place calls; nothing was started.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "allOf": [
+                        {
+                          "$ref": "#/components/schemas/Error"
+                        },
+                        {
+                          "properties": {
+                            "error": {
+                              "const": "telephony_unavailable"
+                            }
+                          }
+                        }
+                      ]
+                    }
+                  }
+                }
+              }
+            }
+          }
         }
       },
       "components": {
@@ -2509,6 +2592,19 @@ enum OpenAPIDocument {
               "maximum": 9223372036854775807
             },
             "example": 41
+          },
+          "callback_extension_id": {
+            "name": "extension_id",
+            "in": "path",
+            "required": true,
+            "description": "The extension the callback is started for (any of your extensions; it is the call's initiator). Not a positive integer: 400; unknown or another client's: 404.",
+            "schema": {
+              "type": "integer",
+              "format": "int64",
+              "minimum": 1,
+              "maximum": 9223372036854775807
+            },
+            "example": 10
           }
         },
         "schemas": {
@@ -4554,6 +4650,84 @@ enum OpenAPIDocument {
             },
             "example": {
               "position": 1
+            }
+          },
+          "CallbackRequest": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": [
+              "src_num",
+              "dst_num"
+            ],
+            "properties": {
+              "src_num": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 10,
+                "items": {
+                  "anyOf": [
+                    {
+                      "type": "string",
+                      "pattern": "^\\+?[0-9]{1,20}$",
+                      "maxLength": 21
+                    },
+                    {
+                      "type": "integer",
+                      "minimum": 0,
+                      "maximum": 9223372036854775807
+                    }
+                  ]
+                },
+                "description": "The numbers rung first, all at once: phones of your client (extension names). The first to answer is connected to `dst_num`."
+              },
+              "dst_num": {
+                "type": "string",
+                "pattern": "^\\+?[0-9]{1,20}$",
+                "maxLength": 21,
+                "description": "What the answering source is connected to: an extension name (a phone, a queue, a voice menu) or a DID of your client."
+              },
+              "transfer_after_src_hangup": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "pattern": "^\\+?[0-9]{1,20}$",
+                "maxLength": 21,
+                "description": "Where the destination party goes when the source hangs up first (the destination being a phone)."
+              },
+              "transfer_after_dst_hangup": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "pattern": "^\\+?[0-9]{1,20}$",
+                "maxLength": 21,
+                "description": "Where the source party goes when the destination (a phone) hangs up first, e.g. a voice menu with a `quality_rate` rule to get the source's rating."
+              }
+            },
+            "example": {
+              "src_num": [
+                "101"
+              ],
+              "dst_num": "102",
+              "transfer_after_dst_hangup": "099"
+            }
+          },
+          "CallbackStarted": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": [
+              "call_uuid"
+            ],
+            "properties": {
+              "call_uuid": {
+                "type": "string",
+                "pattern": "^[0-9A-F]{32}$",
+                "description": "The call's id: its history appears under `call_history/{call_uuid}` when it ends."
+              }
+            },
+            "example": {
+              "call_uuid": "BF4643A0B90D11E98DA84B40F3DF0459"
             }
           }
         },

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CallRunner
 import HTTPAPI
 import Hummingbird
 import Logging
@@ -39,8 +40,17 @@ struct Serve: AsyncParsableCommand {
 
         let store = try openStore(database.database, logger: logger)
         let address = try ListenAddress(parsing: http, option: "--http")
+        // Calls the API starts (callbacks) need telephony: until SIP is connected (issue 4) the
+        // call center has none, and a valid callback request answers 503 telephony_unavailable.
+        let directory = StoreCallDirectory(store: store)
+        let calls = CallCenter(
+            services: CallServices(
+                store: store, directory: directory,
+                queues: QueueRegistry(directory: directory, reachability: EveryAgentReachable()),
+                interactive: HTTPInteractiveClient(), timers: TaskTimerScheduler(), logger: logger),
+            telephony: nil)
         let application = APIServer.makeApplication(
-            store: store, host: address.host, port: address.port, metrics: registry, logger: logger)
+            store: store, calls: calls, host: address.host, port: address.port, metrics: registry, logger: logger)
         let services = ServiceGroup(configuration: .init(
             services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("starting", metadata: ["http": "\(http)", "database": "\(database.database)"])

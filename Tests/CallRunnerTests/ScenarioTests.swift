@@ -88,7 +88,7 @@ struct ContactCentre {
     static let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path))?.filter { $0.hasSuffix(".json") }.sorted() ?? []
 
     @Test func theScenarioFilesAreThere() {
-        #expect(Self.files.count >= 13)
+        #expect(Self.files.count >= 16)
     }
 
     @Test(arguments: files)

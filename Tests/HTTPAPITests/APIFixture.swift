@@ -1,4 +1,5 @@
 import Access
+import CallRunner
 import Domain
 import Foundation
 import HTTPAPI
@@ -26,10 +27,27 @@ struct APIFixture {
         other = try await provisioning.createClient(name: "Other", timezone: .utc, domain: nil)
     }
 
-    /// Runs `body` against the server listening on 127.0.0.1 (an ephemeral port).
-    func withServer<Value: Sendable>(_ body: @Sendable (Client) async throws -> Value) async throws -> Value {
+    /// Simulated telephony for the calls the API starts, so a test can play the far side.
+    let telephony = SimulatedTelephonyProvider()
+    let timers = ManualTimerScheduler()
+
+    var calls: CallCenter {
+        let directory = StoreCallDirectory(store: store)
+        return CallCenter(
+            services: CallServices(
+                store: store, directory: directory,
+                queues: QueueRegistry(directory: directory, reachability: EveryAgentReachable()),
+                interactive: HTTPInteractiveClient(), timers: timers, logger: Logger(label: "test")),
+            telephony: telephony)
+    }
+
+    /// Runs `body` against the server listening on 127.0.0.1 (an ephemeral port); `calls` is
+    /// where the API places its calls (nil: no telephony).
+    func withServer<Value: Sendable>(
+        calls: CallCenter? = nil, _ body: @Sendable (Client) async throws -> Value
+    ) async throws -> Value {
         let app = APIServer.makeApplication(
-            store: store, host: "127.0.0.1", port: 0, metrics: PrometheusCollectorRegistry(),
+            store: store, calls: calls, host: "127.0.0.1", port: 0, metrics: PrometheusCollectorRegistry(),
             logger: Logger(label: "test"))
         return try await app.test(.live) { client in try await body(Client(http: client)) }
     }

@@ -211,6 +211,17 @@ struct ConfigurationBody {
 
     func isNull(_ name: String) -> Bool { fields[name] is NSNull }
 
+    /// An array of strings (numbers may be sent as JSON numbers: `[101, "102"]`).
+    func strings(_ name: String) throws -> [String]? {
+        guard let value = fields[name] else { return nil }
+        guard let items = value as? [Any] else { throw APIError.badParameter(name, "expected an array of numbers") }
+        return try items.map { item in
+            if let text = item as? String { return text }
+            if let whole = Self.integer(item) { return String(whole) }
+            throw APIError.badParameter(name, "expected an array of numbers, as strings or integers")
+        }
+    }
+
     func string(_ name: String) throws -> String? {
         guard let value = fields[name] else { return nil }
         guard let text = value as? String else { throw APIError.badParameter(name, "expected a string") }

@@ -1,0 +1,50 @@
+public import CallFlow
+public import Domain
+
+/// Makes the telephony side of new calls: the SIP layer (issue 4), or a simulation.
+public protocol TelephonyProvider: Sendable {
+    /// A port for a call the server places itself (a callback): it rings the legs it is told to.
+    func makePort(for callUUID: CallUUID, clientID: Int64) async throws -> any TelephonyPort
+}
+
+public enum CallCenterError: Error, Equatable {
+    /// No telephony is connected, so the server cannot place calls.
+    case telephonyUnavailable
+}
+
+/// The calls running in this server, by `call_uuid`: where a call started by the API is created,
+/// and where the telephony side finds the runner to deliver a call's events to.
+public actor CallCenter {
+    private let services: CallServices
+    private let telephony: (any TelephonyProvider)?
+    private var runners: [CallUUID: CallRunner] = [:]
+
+    public init(services: CallServices, telephony: (any TelephonyProvider)?) {
+        self.services = services
+        self.telephony = telephony
+    }
+
+    public func runner(for callUUID: CallUUID) -> CallRunner? { runners[callUUID] }
+
+    /// Places a callback (SPEC §2.3); the call goes on in the background.
+    public func startCallback(clientID: Int64, initiator: Extension, plan: Call.CallbackPlan) async throws -> CallUUID {
+        guard let telephony else { throw CallCenterError.telephonyUnavailable }
+        await forgetFinishedCalls()
+        let callUUID = CallUUID.random()
+        let port = try await telephony.makePort(for: callUUID, clientID: clientID)
+        let runner = CallRunner(
+            arrival: .init(
+                callUUID: callUUID, clientID: clientID, dialled: plan.destination, did: nil,
+                caller: .init(username: initiator.name, screenName: initiator.label, domain: nil), callback: plan),
+            port: port, services: services)
+        runners[callUUID] = runner
+        Task { await runner.start() }
+        return callUUID
+    }
+
+    private func forgetFinishedCalls() async {
+        for (callUUID, runner) in runners where await runner.isOver {
+            runners.removeValue(forKey: callUUID)
+        }
+    }
+}
