@@ -30,6 +30,8 @@ let package = Package(
         // The call-flow engine: per-call state machines that take events and return actions.
         // No sockets, no clock, no storage: time and the outcome of every action come in as events.
         .target(name: "CallFlow", dependencies: ["Domain"], swiftSettings: strictSwift),
+        // SIP messages (RFC 3261): parsing any bytes safely, serialising, header values.
+        .target(name: "SIP", swiftSettings: strictSwift),
         // Sound files: WAV parsing, G.711 µ-law/A-law, 16 → 8 kHz resampling, the built-in prompts.
         // Pure Swift; the prompts' WAV files are embedded as source (tools/make_prompts.sh).
         .target(name: "Audio", exclude: ["Prompts"], swiftSettings: strictSwift),
@@ -132,6 +134,7 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(name: "AudioTests", dependencies: ["Audio"], swiftSettings: strictSwift),
+        .testTarget(name: "SIPTests", dependencies: ["SIP"], swiftSettings: strictSwift),
         .testTarget(name: "StorageTests", dependencies: ["Domain", "Storage", "TestSupport"], swiftSettings: strictSwift),
         .testTarget(
             name: "HTTPAPITests",
