@@ -31,7 +31,11 @@ let package = Package(
         // No sockets, no clock, no storage: time and the outcome of every action come in as events.
         .target(name: "CallFlow", dependencies: ["Domain"], swiftSettings: strictSwift),
         // SIP messages (RFC 3261): parsing any bytes safely, serialising, header values.
-        .target(name: "SIP", swiftSettings: strictSwift),
+        .target(
+            name: "SIP",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSwift
+        ),
         // Sound files: WAV parsing, G.711 µ-law/A-law, 16 → 8 kHz resampling, the built-in prompts.
         // Pure Swift; the prompts' WAV files are embedded as source (tools/make_prompts.sh).
         .target(name: "Audio", exclude: ["Prompts"], swiftSettings: strictSwift),
@@ -64,6 +68,7 @@ let package = Package(
             name: "Access",
             dependencies: [
                 "Domain",
+                "SIP",
                 "Storage",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -134,7 +139,8 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(name: "AudioTests", dependencies: ["Audio"], swiftSettings: strictSwift),
-        .testTarget(name: "SIPTests", dependencies: ["SIP"], swiftSettings: strictSwift),
+        .testTarget(
+            name: "SIPTests", dependencies: ["SIP", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strictSwift),
         .testTarget(name: "StorageTests", dependencies: ["Domain", "Storage", "TestSupport"], swiftSettings: strictSwift),
         .testTarget(
             name: "HTTPAPITests",

@@ -1,0 +1,126 @@
+import Crypto
+import Foundation
+
+/// HTTP digest authentication as SIP uses it (RFC 3261 §22, RFC 7616 for SHA-256): the
+/// challenge the registrar sends, the credentials a phone answers with, and their check against
+/// the stored HA1 = H(username:realm:password) — the password itself is never needed.
+public enum DigestAlgorithm: String, Sendable, CaseIterable {
+    case md5 = "MD5"
+    case sha256 = "SHA-256"
+
+    func hash(_ text: String) -> String {
+        switch self {
+        case .md5: Insecure.MD5.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        case .sha256: SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        }
+    }
+}
+
+/// Issues and checks nonces without keeping state: a nonce is its issue time and an HMAC of it
+/// under a secret of this server, so any instance sharing the secret can check it, and a nonce
+/// older than `lifetime` is stale (the phone then retries with a fresh one, RFC 7616 §3.3).
+public struct DigestNonces: Sendable {
+    private let secret: [UInt8]
+    public let lifetime: Int64
+
+    public init(secret: [UInt8], lifetime: Int64 = 300) {
+        self.secret = secret
+        self.lifetime = lifetime
+    }
+
+    public func make(at now: Int64) -> String {
+        let stamp = String(now, radix: 16)
+        return stamp + "." + signature(stamp)
+    }
+
+    public enum Check: Sendable, Equatable { case valid, stale, forged }
+
+    public func check(_ nonce: String, at now: Int64) -> Check {
+        let parts = nonce.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, let issued = Int64(parts[0], radix: 16), signature(String(parts[0])) == parts[1] else { return .forged }
+        return now - issued <= lifetime && issued <= now + 5 ? .valid : .stale
+    }
+
+    private func signature(_ stamp: String) -> String {
+        Data(HMAC<SHA256>.authenticationCode(for: Array(stamp.utf8), using: SymmetricKey(data: secret))).prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// The `WWW-Authenticate` value of a 401.
+public struct DigestChallenge: Sendable, Equatable {
+    public var realm: String
+    public var nonce: String
+    public var algorithm: DigestAlgorithm
+    public var stale: Bool
+
+    public init(realm: String, nonce: String, algorithm: DigestAlgorithm, stale: Bool = false) {
+        self.realm = realm
+        self.nonce = nonce
+        self.algorithm = algorithm
+        self.stale = stale
+    }
+
+    public var headerValue: String {
+        "Digest realm=\"\(realm)\", nonce=\"\(nonce)\", algorithm=\(algorithm.rawValue), qop=\"auth\"" + (stale ? ", stale=TRUE" : "")
+    }
+}
+
+/// The `Authorization` value a phone answers a challenge with.
+public struct DigestCredentials: Sendable, Equatable {
+    public var username: String
+    public var realm: String
+    public var nonce: String
+    public var uri: String
+    public var response: String
+    public var algorithm: DigestAlgorithm
+    public var qop: String?
+    public var nonceCount: String?
+    public var clientNonce: String?
+
+    /// Parses `Digest username="101", realm="…", …`; nil when it is not digest or a field is missing.
+    public init?(_ header: String) {
+        let value = header.trimmingSIPWhitespace()
+        guard value.lowercased().hasPrefix("digest ") else { return nil }
+        var fields: [String: String] = [:]
+        for item in SIPHeaders.splitList(String(value.dropFirst(7))) {
+            let parts = item.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            var content = parts[1].trimmingSIPWhitespace()
+            if content.hasPrefix("\""), content.hasSuffix("\""), content.count >= 2 { content = String(content.dropFirst().dropLast()) }
+            fields[parts[0].trimmingSIPWhitespace().lowercased()] = content
+        }
+        guard let username = fields["username"], let realm = fields["realm"], let nonce = fields["nonce"], let uri = fields["uri"],
+            let response = fields["response"], let algorithm = DigestAlgorithm(rawValue: fields["algorithm"]?.uppercased() ?? "MD5")
+        else { return nil }
+        self.username = username
+        self.realm = realm
+        self.nonce = nonce
+        self.uri = uri
+        self.response = response
+        self.algorithm = algorithm
+        qop = fields["qop"]
+        nonceCount = fields["nc"]
+        clientNonce = fields["cnonce"]
+    }
+
+    /// Whether `response` is right for `method`, given HA1 = H(username:realm:password) in this
+    /// credentials' algorithm. Both RFC 2617 forms: with `qop=auth`, and the older one without.
+    public func isValid(method: String, ha1: String) -> Bool {
+        let ha2 = algorithm.hash("\(method):\(uri)")
+        let expected: String
+        if let qop {
+            guard qop == "auth", let nonceCount, let clientNonce else { return false }
+            expected = algorithm.hash("\(ha1):\(nonce):\(nonceCount):\(clientNonce):\(qop):\(ha2)")
+        } else {
+            expected = algorithm.hash("\(ha1):\(nonce):\(ha2)")
+        }
+        let given = Array(response.lowercased().utf8)
+        let wanted = Array(expected.utf8)
+        return given.count == wanted.count && zip(given, wanted).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    /// The HA1 of a password, for tests and provisioning.
+    public static func ha1(username: String, realm: String, password: String, algorithm: DigestAlgorithm) -> String {
+        algorithm.hash("\(username):\(realm):\(password)")
+    }
+}
