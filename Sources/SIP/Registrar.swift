@@ -1,0 +1,125 @@
+/// The registrar's rules (RFC 3261 §10.3) as a value: who may register, which contacts an
+/// address-of-record has and until when. Looking up a phone's HA1 is the caller's job (it is in
+/// storage); this value decides and answers.
+public struct Registrar: Sendable {
+    /// A phone's stored secrets, by algorithm (`SIPCredentials` in storage).
+    public struct Secrets: Sendable, Equatable {
+        public var ha1MD5: String
+        public var ha1SHA256: String
+
+        public init(ha1MD5: String, ha1SHA256: String) {
+            self.ha1MD5 = ha1MD5
+            self.ha1SHA256 = ha1SHA256
+        }
+    }
+
+    public struct Binding: Sendable, Equatable {
+        public var contact: String
+        public var expiresAt: Int64
+        public var callID: String
+        public var sequence: UInt32
+    }
+
+    public static let defaultExpiry: Int64 = 3600
+    public static let minimumExpiry: Int64 = 60
+    public static let maximumExpiry: Int64 = 7200
+
+    private let nonces: DigestNonces
+    private var bindings: [String: [Binding]] = [:]
+
+    public init(nonces: DigestNonces) { self.nonces = nonces }
+
+    /// The contacts `aor` (`user@domain`) can be reached at now.
+    public func contacts(of aor: String, at now: Int64) -> [Binding] {
+        (bindings[aor.lowercased()] ?? []).filter { $0.expiresAt > now }
+    }
+
+    public mutating func removeExpired(at now: Int64) {
+        for (aor, list) in bindings {
+            let live = list.filter { $0.expiresAt > now }
+            bindings[aor] = live.isEmpty ? nil : live
+        }
+    }
+
+    /// Answers a REGISTER for the phone `user` of the client whose domain (and realm) is `domain`;
+    /// `secrets` is nil when there is no such phone, or it has no password.
+    public mutating func handle(_ request: SIPMessage, user: String, domain: String, secrets: Secrets?, at now: Int64) -> SIPMessage {
+        guard let secrets else { return request.response(status: 404, reason: "Not Found", toTag: Self.tag(request)) }
+        let credentials = request.headers.values("Authorization").compactMap(DigestCredentials.init)
+            .first { $0.realm == domain }
+        guard let credentials else { return challenge(request, domain: domain, stale: false, at: now) }
+        switch nonces.check(credentials.nonce, at: now) {
+        case .forged: return challenge(request, domain: domain, stale: false, at: now)
+        case .stale: return challenge(request, domain: domain, stale: true, at: now)
+        case .valid: break
+        }
+        let ha1 = credentials.algorithm == .md5 ? secrets.ha1MD5 : secrets.ha1SHA256
+        guard credentials.username == user, credentials.isValid(method: "REGISTER", ha1: ha1) else {
+            return request.response(status: 403, reason: "Forbidden", toTag: Self.tag(request))
+        }
+        return updateBindings(request, aor: "\(user)@\(domain)".lowercased(), at: now)
+    }
+
+    private func challenge(_ request: SIPMessage, domain: String, stale: Bool, at now: Int64) -> SIPMessage {
+        var response = request.response(status: 401, reason: "Unauthorized", toTag: Self.tag(request))
+        let nonce = nonces.make(at: now)
+        // SHA-256 first: a phone takes the first challenge it supports (RFC 8760 §2.4).
+        for algorithm in [DigestAlgorithm.sha256, .md5] {
+            response.headers.add("WWW-Authenticate", DigestChallenge(realm: domain, nonce: nonce, algorithm: algorithm, stale: stale).headerValue)
+        }
+        return response
+    }
+
+    private mutating func updateBindings(_ request: SIPMessage, aor: String, at now: Int64) -> SIPMessage {
+        let callID = request.headers["Call-ID"] ?? ""
+        let sequence = request.headers["CSeq"].flatMap(CSeq.init)?.number ?? 0
+        let requestedContacts = request.headers.values("Contact")
+        let headerExpiry = request.headers["Expires"].flatMap { Int64($0) }
+        var current = self.contacts(of: aor, at: now)
+
+        if requestedContacts == ["*"] {
+            // Removing every binding needs Expires: 0 and nothing else (RFC 3261 §10.3 step 6).
+            guard headerExpiry == 0 else { return request.response(status: 400, reason: "Bad Request", toTag: Self.tag(request)) }
+            bindings[aor] = nil
+            return ok(request, bindings: [], at: now)
+        }
+        for contact in requestedContacts {
+            guard let address = NameAddress(contact) else {
+                return request.response(status: 400, reason: "Bad Request", toTag: Self.tag(request))
+            }
+            let requested = (address.parameters["expires"] ?? nil).flatMap { Int64($0) } ?? headerExpiry ?? Self.defaultExpiry
+            if requested > 0, requested < Self.minimumExpiry {
+                var response = request.response(status: 423, reason: "Interval Too Brief", toTag: Self.tag(request))
+                response.headers.add("Min-Expires", String(Self.minimumExpiry))
+                return response
+            }
+            let key = address.uri.description
+            if let existing = current.firstIndex(where: { $0.contact == key }) {
+                // An older or repeated REGISTER of the same registration changes nothing.
+                if current[existing].callID == callID, current[existing].sequence >= sequence { continue }
+                current.remove(at: existing)
+            }
+            if requested > 0 {
+                current.append(Binding(
+                    contact: key, expiresAt: now + min(requested, Self.maximumExpiry), callID: callID, sequence: sequence))
+            }
+        }
+        bindings[aor] = current.isEmpty ? nil : current
+        return ok(request, bindings: current, at: now)
+    }
+
+    private func ok(_ request: SIPMessage, bindings: [Binding], at now: Int64) -> SIPMessage {
+        var response = request.response(status: 200, reason: "OK", toTag: Self.tag(request))
+        for binding in bindings {
+            response.headers.add("Contact", "<\(binding.contact)>;expires=\(binding.expiresAt - now)")
+        }
+        return response
+    }
+
+    /// A To tag derived from the Call-ID, so that retransmissions get the same one.
+    static func tag(_ request: SIPMessage) -> String {
+        var hash: UInt64 = 14_695_981_039_346_656_037
+        for byte in (request.headers["Call-ID"] ?? "").utf8 { hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211 }
+        return String(hash, radix: 36)
+    }
+}

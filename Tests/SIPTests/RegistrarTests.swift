@@ -1,0 +1,105 @@
+import Crypto
+import SIP
+import Testing
+
+@Suite struct RegistrarTests {
+    let nonces = DigestNonces(secret: Array("test secret".utf8))
+    let secrets = Registrar.Secrets(
+        ha1MD5: DigestCredentials.ha1(username: "101", realm: "acme.local", password: "s3cret-pass", algorithm: .md5),
+        ha1SHA256: DigestCredentials.ha1(username: "101", realm: "acme.local", password: "s3cret-pass", algorithm: .sha256))
+
+    func register(contact: String = "<sip:101@127.0.0.1:5062>", expires: String? = nil, cseq: UInt32 = 1, authorization: String? = nil) -> SIPMessage {
+        var headers = SIPHeaders([
+            ("Via", "SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK-r\(cseq)"), ("From", "<sip:101@acme.local>;tag=p1"),
+            ("To", "<sip:101@acme.local>"), ("Call-ID", "reg-1"), ("CSeq", "\(cseq) REGISTER"), ("Contact", contact),
+        ])
+        if let expires { headers.add("Expires", expires) }
+        if let authorization { headers.add("Authorization", authorization) }
+        return SIPMessage(startLine: .request(method: "REGISTER", uri: "sip:acme.local"), headers: headers)
+    }
+
+    func md5(_ text: String) -> String { Insecure.MD5.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined() }
+
+    /// What a phone answers a challenge with (MD5, qop=auth).
+    func authorization(nonce: String, password: String = "s3cret-pass", username: String = "101") -> String {
+        let ha1 = md5("\(username):acme.local:\(password)")
+        let ha2 = md5("REGISTER:sip:acme.local")
+        let response = md5("\(ha1):\(nonce):00000001:c0ffee:auth:\(ha2)")
+        return "Digest username=\"\(username)\", realm=\"acme.local\", nonce=\"\(nonce)\", uri=\"sip:acme.local\", "
+            + "response=\"\(response)\", algorithm=MD5, cnonce=\"c0ffee\", qop=auth, nc=00000001"
+    }
+
+    func nonce(of response: SIPMessage) -> String {
+        let challenge = response.headers.values("WWW-Authenticate").last ?? ""
+        return String(challenge.split(separator: "nonce=\"")[1].prefix { $0 != "\"" })
+    }
+
+    @Test func challengesThenRegistersWithDigest() {
+        var registrar = Registrar(nonces: nonces)
+        let challenge = registrar.handle(register(), user: "101", domain: "acme.local", secrets: secrets, at: 1_000)
+        #expect(challenge.status == 401)
+        #expect(challenge.headers.values("WWW-Authenticate").map { $0.contains("algorithm=SHA-256") } == [true, false])
+        let ok = registrar.handle(
+            register(cseq: 2, authorization: authorization(nonce: nonce(of: challenge))), user: "101", domain: "acme.local",
+            secrets: secrets, at: 1_001)
+        #expect(ok.status == 200)
+        #expect(ok.headers.values("Contact") == ["<sip:101@127.0.0.1:5062>;expires=3600"])
+        #expect(registrar.contacts(of: "101@ACME.local", at: 1_002).map(\.contact) == ["sip:101@127.0.0.1:5062"])
+        #expect(registrar.contacts(of: "101@acme.local", at: 4_601).isEmpty, "a binding ends when it expires")
+    }
+
+    @Test func aWrongPasswordIsForbiddenAndRegistersNothing() {
+        var registrar = Registrar(nonces: nonces)
+        let response = registrar.handle(
+            register(authorization: authorization(nonce: nonces.make(at: 1_000), password: "guess")), user: "101", domain: "acme.local",
+            secrets: secrets, at: 1_000)
+        #expect(response.status == 403)
+        #expect(registrar.contacts(of: "101@acme.local", at: 1_000).isEmpty)
+        let otherUser = registrar.handle(
+            register(authorization: authorization(nonce: nonces.make(at: 1_000), username: "102")), user: "101", domain: "acme.local",
+            secrets: secrets, at: 1_000)
+        #expect(otherUser.status == 403)
+    }
+
+    @Test func unknownPhonesStaleAndForgedNonces() {
+        var registrar = Registrar(nonces: nonces)
+        #expect(registrar.handle(register(), user: "999", domain: "acme.local", secrets: nil, at: 1_000).status == 404)
+        let stale = registrar.handle(
+            register(authorization: authorization(nonce: nonces.make(at: 1_000))), user: "101", domain: "acme.local", secrets: secrets, at: 2_000)
+        #expect(stale.status == 401 && stale.headers["WWW-Authenticate"]?.contains("stale=TRUE") == true)
+        let forged = registrar.handle(
+            register(authorization: authorization(nonce: "3e8.deadbeef")), user: "101", domain: "acme.local", secrets: secrets, at: 1_000)
+        #expect(forged.status == 401 && forged.headers["WWW-Authenticate"]?.contains("stale") == false)
+    }
+
+    @Test func expiryRules() {
+        var registrar = Registrar(nonces: nonces)
+        let auth = authorization(nonce: nonces.make(at: 1_000))
+        let brief = registrar.handle(register(expires: "30", authorization: auth), user: "101", domain: "acme.local", secrets: secrets, at: 1_000)
+        #expect(brief.status == 423 && brief.headers["Min-Expires"] == "60")
+        let long = registrar.handle(
+            register(contact: "<sip:101@127.0.0.1:5062>;expires=99999", cseq: 2, authorization: auth), user: "101", domain: "acme.local",
+            secrets: secrets, at: 1_000)
+        #expect(long.headers.values("Contact") == ["<sip:101@127.0.0.1:5062>;expires=7200"])
+        let removed = registrar.handle(
+            register(expires: "0", cseq: 3, authorization: auth), user: "101", domain: "acme.local", secrets: secrets, at: 1_001)
+        #expect(removed.status == 200 && removed.headers.values("Contact").isEmpty)
+        #expect(registrar.contacts(of: "101@acme.local", at: 1_001).isEmpty)
+        _ = registrar.handle(register(cseq: 4, authorization: auth), user: "101", domain: "acme.local", secrets: secrets, at: 1_002)
+        let all = registrar.handle(
+            register(contact: "*", expires: "0", cseq: 5, authorization: auth), user: "101", domain: "acme.local", secrets: secrets, at: 1_003)
+        #expect(all.status == 200)
+        #expect(registrar.contacts(of: "101@acme.local", at: 1_003).isEmpty)
+        let starWithoutZero = registrar.handle(
+            register(contact: "*", cseq: 6, authorization: auth), user: "101", domain: "acme.local", secrets: secrets, at: 1_004)
+        #expect(starWithoutZero.status == 400)
+    }
+
+    @Test func responsesCarryTheRequestsIdentityAndAToTag() {
+        var registrar = Registrar(nonces: nonces)
+        let response = registrar.handle(register(), user: "101", domain: "acme.local", secrets: secrets, at: 1_000)
+        #expect(response.headers["Call-ID"] == "reg-1" && response.headers["CSeq"] == "1 REGISTER")
+        #expect(response.headers["Via"] == "SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK-r1")
+        #expect(NameAddress(response.headers["To"] ?? "")?.tag != nil)
+    }
+}
