@@ -1,0 +1,165 @@
+/// The slice of SDP (RFC 4566) and offer/answer (RFC 3264) a telephony server needs: one audio
+/// stream, G.711 µ-law or A-law, and RFC 4733 `telephone-event` on whatever payload type the
+/// peer chose.
+public struct SessionDescription: Sendable, Equatable {
+    public enum Direction: String, Sendable { case sendrecv, sendonly, recvonly, inactive }
+
+    public struct Format: Sendable, Equatable {
+        public var payloadType: Int
+        /// `PCMU`, `PCMA`, `telephone-event`, … as in `a=rtpmap`, or the static name.
+        public var name: String
+        public var clockRate: Int
+    }
+
+    public var connectionAddress: String
+    public var audioPort: Int
+    public var formats: [Format]
+    public var direction: Direction
+    /// `a=ptime`, in milliseconds.
+    public var packetTime: Int?
+
+    public init(connectionAddress: String, audioPort: Int, formats: [Format], direction: Direction = .sendrecv, packetTime: Int? = nil) {
+        self.connectionAddress = connectionAddress
+        self.audioPort = audioPort
+        self.formats = formats
+        self.direction = direction
+        self.packetTime = packetTime
+    }
+
+    /// Parses the audio stream of an SDP body; nil when there is no usable audio `m=` line or no
+    /// connection address for it.
+    public init?(parsing body: [UInt8]) {
+        guard let text = String(validating: body, as: UTF8.self) else { return nil }
+        var sessionAddress: String?
+        var mediaAddress: String?
+        var port: Int?
+        var payloadTypes: [Int] = []
+        var names: [Int: (String, Int)] = [:]
+        var direction = Direction.sendrecv
+        var packetTime: Int?
+        var inAudio = false
+        var sawAudio = false
+        for rawLine in text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine[...]
+            guard line.count >= 2, line[line.index(after: line.startIndex)] == "=" else { continue }
+            let kind = line.first!
+            let value = line.dropFirst(2)
+            switch kind {
+            case "m":
+                inAudio = false
+                let parts = value.split(separator: " ")
+                // The first audio stream is the call's; later ones (video, a second audio) are refused with port 0.
+                guard !sawAudio, parts.count >= 4, parts[0] == "audio", parts[2].hasPrefix("RTP/AVP"),
+                    let mediaPort = Int(parts[1]), (0...65_535).contains(mediaPort)
+                else { continue }
+                inAudio = true
+                sawAudio = true
+                port = mediaPort
+                payloadTypes = parts.dropFirst(3).compactMap { Int($0) }.filter { (0...127).contains($0) }
+            case "c":
+                let parts = value.split(separator: " ")
+                guard parts.count == 3, parts[0] == "IN", parts[1] == "IP4" || parts[1] == "IP6" else { continue }
+                let address = String(parts[2].split(separator: "/").first ?? "")
+                if inAudio { mediaAddress = address } else if !sawAudio { sessionAddress = address }
+            case "a" where inAudio:
+                if value.hasPrefix("rtpmap:") {
+                    let parts = value.dropFirst(7).split(separator: " ", maxSplits: 1)
+                    guard parts.count == 2, let type = Int(parts[0]) else { continue }
+                    let encoding = parts[1].split(separator: "/")
+                    names[type] = (String(encoding[0]), encoding.count > 1 ? Int(encoding[1]) ?? 8000 : 8000)
+                } else if value.hasPrefix("ptime:") {
+                    packetTime = Int(value.dropFirst(6))
+                } else if let found = Direction(rawValue: String(value)) {
+                    direction = found
+                }
+            default:
+                continue
+            }
+        }
+        guard let port, let address = mediaAddress ?? sessionAddress else { return nil }
+        let formats = payloadTypes.compactMap { type -> Format? in
+            if let (name, rate) = names[type] { return Format(payloadType: type, name: name, clockRate: rate) }
+            switch type {
+            case 0: return Format(payloadType: 0, name: "PCMU", clockRate: 8000)
+            case 8: return Format(payloadType: 8, name: "PCMA", clockRate: 8000)
+            default: return nil
+            }
+        }
+        self.init(connectionAddress: address, audioPort: port, formats: formats, direction: direction, packetTime: packetTime)
+    }
+
+    /// The SDP body, with `sessionID`/`version` for the `o=` line (the version goes up on each change).
+    public func serialized(sessionID: UInt64, version: UInt64) -> [UInt8] {
+        let family = connectionAddress.contains(":") ? "IP6" : "IP4"
+        var lines = [
+            "v=0", "o=qualityrate \(sessionID) \(version) IN \(family) \(connectionAddress)", "s=QualityRate",
+            "c=IN \(family) \(connectionAddress)", "t=0 0",
+            "m=audio \(audioPort) RTP/AVP " + formats.map { String($0.payloadType) }.joined(separator: " "),
+        ]
+        for format in formats {
+            lines.append("a=rtpmap:\(format.payloadType) \(format.name)/\(format.clockRate)")
+            if format.name.lowercased() == "telephone-event" { lines.append("a=fmtp:\(format.payloadType) 0-16") }
+        }
+        if let packetTime { lines.append("a=ptime:\(packetTime)") }
+        lines.append("a=\(direction.rawValue)")
+        return Array((lines.joined(separator: "\r\n") + "\r\n").utf8)
+    }
+}
+
+/// What was agreed for a call leg's audio.
+public struct NegotiatedAudio: Sendable, Equatable {
+    public enum Codec: String, Sendable { case pcmu = "PCMU", pcma = "PCMA" }
+
+    public var codec: Codec
+    public var payloadType: Int
+    /// nil when the peer offered no `telephone-event`: keys then arrive by SIP INFO only.
+    public var telephoneEventPayloadType: Int?
+    public var remoteAddress: String
+    public var remotePort: Int
+    public var direction: SessionDescription.Direction
+}
+
+public enum OfferAnswer {
+    public enum Failure: Error, Equatable {
+        /// Neither PCMU nor PCMA offered: answer 488 Not Acceptable Here.
+        case noCommonCodec
+    }
+
+    /// The answer to `offer` (RFC 3264 §6): the first of the offerer's formats that is G.711,
+    /// its `telephone-event` on the offerer's payload type, our address and port, and the
+    /// direction that mirrors the offer (a hold offered `sendonly` is answered `recvonly`).
+    public static func answer(
+        _ offer: SessionDescription, localAddress: String, localPort: Int
+    ) throws(Failure) -> (answer: SessionDescription, audio: NegotiatedAudio) {
+        guard let chosen = offer.formats.first(where: { NegotiatedAudio.Codec(rawValue: $0.name.uppercased()) != nil && $0.clockRate == 8000 }),
+            let codec = NegotiatedAudio.Codec(rawValue: chosen.name.uppercased())
+        else { throw .noCommonCodec }
+        let events = offer.formats.first { $0.name.lowercased() == "telephone-event" && $0.clockRate == 8000 }
+        let direction: SessionDescription.Direction =
+            switch offer.direction {
+            case .sendonly: .recvonly
+            case .recvonly: .sendonly
+            case .inactive: .inactive
+            case .sendrecv: .sendrecv
+            }
+        let answer = SessionDescription(
+            connectionAddress: localAddress, audioPort: localPort,
+            formats: [chosen] + (events.map { [$0] } ?? []), direction: direction, packetTime: 20)
+        // A connection address of 0.0.0.0 is the old way to put a call on hold (RFC 3264 §8.4).
+        let effectiveDirection = offer.connectionAddress == "0.0.0.0" ? .inactive : offer.direction
+        return (answer, NegotiatedAudio(
+            codec: codec, payloadType: chosen.payloadType, telephoneEventPayloadType: events?.payloadType,
+            remoteAddress: offer.connectionAddress, remotePort: offer.audioPort, direction: effectiveDirection))
+    }
+
+    /// The offer this server makes when it rings a phone: both G.711 laws and telephone-event 101.
+    public static func offer(localAddress: String, localPort: Int) -> SessionDescription {
+        SessionDescription(
+            connectionAddress: localAddress, audioPort: localPort,
+            formats: [
+                .init(payloadType: 0, name: "PCMU", clockRate: 8000), .init(payloadType: 8, name: "PCMA", clockRate: 8000),
+                .init(payloadType: 101, name: "telephone-event", clockRate: 8000),
+            ],
+            packetTime: 20)
+    }
+}
