@@ -36,6 +36,8 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSwift
         ),
+        // RTP (RFC 3550) packets, paced prompt streams, RFC 4733 key presses.
+        .target(name: "RTP", swiftSettings: strictSwift),
         // Sound files: WAV parsing, G.711 µ-law/A-law, 16 → 8 kHz resampling, the built-in prompts.
         // Pure Swift; the prompts' WAV files are embedded as source (tools/make_prompts.sh).
         .target(name: "Audio", exclude: ["Prompts"], swiftSettings: strictSwift),
@@ -125,6 +127,21 @@ let package = Package(
             path: "Benchmarks/qualityrate-bench",
             swiftSettings: strictSwift
         ),
+        // `scripts/bench-callflow`: rated calls through the engine alone, then through CallRunner with SQLite.
+        .executableTarget(
+            name: "callflow-bench",
+            dependencies: [
+                "CallFlow",
+                "CallRunner",
+                "Domain",
+                "Storage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/callflow-bench",
+            swiftSettings: strictSwift
+        ),
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strictSwift),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: strictSwift),
         .testTarget(name: "CallFlowTests", dependencies: ["CallFlow", "Domain"], swiftSettings: strictSwift),
@@ -139,6 +156,7 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .testTarget(name: "AudioTests", dependencies: ["Audio"], swiftSettings: strictSwift),
+        .testTarget(name: "RTPTests", dependencies: ["RTP"], swiftSettings: strictSwift),
         .testTarget(
             name: "SIPTests", dependencies: ["SIP", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strictSwift),
         .testTarget(name: "StorageTests", dependencies: ["Domain", "Storage", "TestSupport"], swiftSettings: strictSwift),

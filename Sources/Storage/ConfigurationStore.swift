@@ -44,7 +44,7 @@ public protocol ConfigurationStore: Sendable {
     func updateExtension(_ changed: Extension, credentials: SIPCredentials?) async throws
     /// Deletes the extension with its queue options and agents; ratings and call history stay.
     /// Throws `StorageError.notFound`, or `ConfigurationStoreError.inUse` while a DID points at it,
-    /// it is an agent of a queue, or a queue's transfer destination names it.
+    /// it is an agent of a queue, or a queue's or another voice menu's transfer destination names it.
     func deleteExtension(clientID: Int64, id: Int64) async throws
     /// The phone's digest credentials (issue 4's registrar); nil for no such phone or none set.
     func sipCredentials(clientID: Int64, extensionID: Int64) async throws -> SIPCredentials?
@@ -64,8 +64,8 @@ public protocol ConfigurationStore: Sendable {
     /// Stores `changed.extensionID` and `changed.comment`; throws like `createDID`, and
     /// `StorageError.notFound` when it is not a DID of `changed.clientID`.
     func updateDID(_ changed: DID) async throws
-    /// Throws `StorageError.notFound`, or `ConfigurationStoreError.inUse` while a queue's transfer
-    /// destination names the number.
+    /// Throws `StorageError.notFound`, or `ConfigurationStoreError.inUse` while a queue's or voice
+    /// menu's transfer destination, or a voice-menu rule's `did` filter, names the number.
     func deleteDID(clientID: Int64, id: Int64) async throws
 
     // MARK: Queues

@@ -91,6 +91,7 @@ extension SQLiteStore {
                 arguments: [id]
             ).map { "queue \($0) (as its agent)" }
             users += try Self.queuesTransferring(db, clientID: clientID, to: [found.name])
+            users += try Self.voiceMenusNaming(db, clientID: clientID, numbers: [found.name], except: id)
             guard users.isEmpty else { throw ConfigurationStoreError.inUse(usedBy: users.joined(separator: ", ")) }
             try db.execute(sql: "DELETE FROM extension WHERE id = ?", arguments: [id])
         }
@@ -113,6 +114,45 @@ extension SQLiteStore {
                 """,
             arguments: arguments
         ).map { "queue \($0) (as its transfer destination)" }
+    }
+
+    /// The voice menus of the client that would send a caller to one of `numbers` (a rule's
+    /// `transfer_dst`, the menu's `lifetime_exp_transfer_dst`) or, with `filteringDIDs`, pick
+    /// rules by it (a rule's `did`), described for a person. The menu `except` is left out: its
+    /// rules go with it.
+    private static func voiceMenusNaming(
+        _ db: Database, clientID: Int64, numbers: [String], except deleted: Int64? = nil, filteringDIDs: Bool = false
+    ) throws -> [String] {
+        let placeholders = Array(repeating: "?", count: numbers.count).joined(separator: ",")
+        let ruleColumns = filteringDIDs ? ["transfer_dst", "did"] : ["transfer_dst"]
+        var users: [String] = []
+        for column in ruleColumns {
+            var arguments: StatementArguments = [clientID, deleted]
+            arguments += StatementArguments(numbers)
+            users += try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT menu.name, ivr_rule.id FROM ivr_rule
+                    JOIN ivr_context ON ivr_context.id = ivr_rule.context_id
+                    JOIN extension AS menu ON menu.id = ivr_context.ivr_id
+                    WHERE menu.client_id = ? AND menu.id IS NOT ? AND ivr_rule.\(column) IN (\(placeholders))
+                    ORDER BY menu.name, ivr_rule.id
+                    """,
+                arguments: arguments
+            ).map { row in "IVR \(row[0] as String) rule \(row[1] as Int64) (\(column))" }
+        }
+        var arguments: StatementArguments = [clientID, deleted]
+        arguments += StatementArguments(numbers)
+        users += try String.fetchAll(
+            db,
+            sql: """
+                SELECT menu.name FROM ivr JOIN extension AS menu ON menu.id = ivr.extension_id
+                WHERE menu.client_id = ? AND menu.id IS NOT ? AND ivr.lifetime_exp_transfer_dst IN (\(placeholders))
+                ORDER BY menu.name
+                """,
+            arguments: arguments
+        ).map { "IVR \($0) (lifetime_exp_transfer_dst)" }
+        return users
     }
 
     public func sipCredentials(clientID: Int64, extensionID: Int64) async throws -> SIPCredentials? {
@@ -182,6 +222,7 @@ extension SQLiteStore {
                 db, sql: "SELECT name FROM did WHERE client_id = ? AND id = ?", arguments: [clientID, id])
             else { throw StorageError.notFound("DID \(id)") }
             let users = try Self.queuesTransferring(db, clientID: clientID, to: [number, "+" + number])
+                + Self.voiceMenusNaming(db, clientID: clientID, numbers: [number, "+" + number], filteringDIDs: true)
             guard users.isEmpty else { throw ConfigurationStoreError.inUse(usedBy: users.joined(separator: ", ")) }
             try db.execute(sql: "DELETE FROM did WHERE id = ?", arguments: [id])
         }

@@ -168,6 +168,32 @@ extension APIFixture {
         }
     }
 
+    @Test func refusesToDeleteWhatAVoiceMenuStillTransfersTo() async throws {
+        let fixture = try await APIFixture()
+        try await fixture.withServer { client in
+            let token = try await client.token(fixture.acme)
+            let base = "/api/ver1.0/client/\(fixture.acme.clientID)/extension/"
+            let queueID = try #require(try await client.sendJSON(.post, base, token: token, #"{"name":"200","type":"queue"}"#).object["id"] as? Int64)
+            let didPath = "/api/ver1.0/client/\(fixture.acme.clientID)/did/"
+            let didID = try #require(try await client.sendJSON(.post, didPath, token: token, #"{"name":"4930555"}"#).object["id"] as? Int64)
+            let menu = try await fixture.addExtension(fixture.acme, "099", .ivr)
+            let context = try await fixture.store.createIVRContext(clientID: fixture.acme.clientID, ivrID: menu.id, .init(name: "main"))
+            let toQueue = try await fixture.store.createIVRRule(
+                clientID: fixture.acme.clientID, ivrID: menu.id, contextID: context.id, option: "start", position: nil,
+                IVRRuleDefinition(action: .transfer(destination: "200")))
+            let toDID = try await fixture.store.createIVRRule(
+                clientID: fixture.acme.clientID, ivrID: menu.id, contextID: context.id, option: "start", position: nil,
+                IVRRuleDefinition(action: .transfer(destination: "4930555")))
+
+            try await client.send(.delete, base + "\(queueID)", token: token)
+                .expectError(.conflict, code: "conflict", mentioning: "IVR 099 rule \(toQueue.id) (transfer_dst)")
+            try await client.send(.delete, didPath + "\(didID)", token: token)
+                .expectError(.conflict, code: "conflict", mentioning: "IVR 099 rule \(toDID.id) (transfer_dst)")
+            #expect(try await client.get(base, token: token).array.count == 2)
+            #expect(try await client.get(didPath, token: token).array.count == 1)
+        }
+    }
+
     @Test func anotherClientsExtensionsAnswer404AndCallAPITokensMayOnlyRead() async throws {
         let fixture = try await APIFixture()
         let foreign = try await fixture.store.createExtension(

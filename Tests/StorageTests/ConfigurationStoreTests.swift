@@ -164,6 +164,56 @@ import TestSupport
         }
     }
 
+    @Test func refusesToDeleteWhatAVoiceMenuStillSendsCallersToOrFiltersOn() async throws {
+        let client = try await makeClient()
+        let queue = try await add(client, "200", .queue)
+        let phone = try await add(client, "101", .phone)
+        let menu = try await add(client, "099", .ivr)
+        let other = try await add(client, "098", .ivr)
+        let did = try await store.createDID(NewDID(clientID: client.id, number: "4930555", extensionID: nil, comment: ""))
+        let context = try await store.createIVRContext(clientID: client.id, ivrID: menu.id, .init(name: "main"))
+        let toQueue = try await store.createIVRRule(
+            clientID: client.id, ivrID: menu.id, contextID: context.id, option: "start", position: nil,
+            IVRRuleDefinition(action: .transfer(destination: "200")))
+        let byDID = try await store.createIVRRule(
+            clientID: client.id, ivrID: menu.id, contextID: context.id, option: "start", position: nil,
+            IVRRuleDefinition(action: .hangup, didFilter: "4930555"))
+        let toDID = try await store.createIVRRule(
+            clientID: client.id, ivrID: menu.id, contextID: context.id, option: "1", position: nil,
+            IVRRuleDefinition(action: .transfer(destination: "+4930555")))
+        try await store.updateIVROptions(
+            clientID: client.id, ivrID: other.id, IVROptions(lifetime: 60, lifetimeExpiryAction: .transfer, lifetimeExpiryTransferDestination: "101"))
+
+        await #expect(throws: ConfigurationStoreError.inUse(usedBy: "IVR 099 rule \(toQueue.id) (transfer_dst)")) {
+            try await store.deleteExtension(clientID: client.id, id: queue.id)
+        }
+        await #expect(throws: ConfigurationStoreError.inUse(usedBy: "IVR 098 (lifetime_exp_transfer_dst)")) {
+            try await store.deleteExtension(clientID: client.id, id: phone.id)
+        }
+        await #expect(throws: ConfigurationStoreError.inUse(usedBy: "IVR 099 rule \(toDID.id) (transfer_dst), IVR 099 rule \(byDID.id) (did)")) {
+            try await store.deleteDID(clientID: client.id, id: did.id)
+        }
+        #expect(try await store.extensions(clientID: client.id).count == 4)
+        #expect(try await store.dids(clientID: client.id).count == 1)
+
+        // A menu's own rules go with it; another client's menus are not asked.
+        let sameNames = try await makeClient("other.local")
+        let foreign = try await add(sameNames, "097", .ivr)
+        let foreignContext = try await store.createIVRContext(clientID: sameNames.id, ivrID: foreign.id, .init(name: "main"))
+        _ = try await store.createIVRRule(
+            clientID: sameNames.id, ivrID: foreign.id, contextID: foreignContext.id, option: "start", position: nil,
+            IVRRuleDefinition(action: .transfer(destination: "200")))
+        _ = try await store.createIVRRule(
+            clientID: client.id, ivrID: menu.id, contextID: context.id, option: "2", position: nil,
+            IVRRuleDefinition(action: .transfer(destination: "099")))
+        try await store.deleteExtension(clientID: client.id, id: menu.id)
+        try await store.deleteExtension(clientID: client.id, id: queue.id)
+        try await store.deleteDID(clientID: client.id, id: did.id)
+        try await store.updateIVROptions(clientID: client.id, ivrID: other.id, IVROptions())
+        try await store.deleteExtension(clientID: client.id, id: phone.id)
+        #expect(try await store.extensions(clientID: client.id).map(\.name) == ["098"])
+    }
+
     @Test func refusesToDeleteWhatIsStillUsedAndSaysWhat() async throws {
         let client = try await makeClient()
         let queue = try await add(client, "200", .queue)

@@ -8,9 +8,14 @@
 #   QR_TOKEN     an access token with `all` access for the seeded client (POST /oauth/token)
 # Optional:
 #   QR_CLIENT_ID              the seeded client's id: pins {client_id} of every operation but
-#                             getClient to it, so generated requests reach the ratings, calls and
-#                             the client update instead of stopping at 404 (getClient keeps a
-#                             generated {client_id}, so id parsing and the foreign-id 404 stay tested)
+#                             getClient to it, so generated requests reach the ratings, calls,
+#                             extensions, DIDs, sounds and the client update instead of stopping at
+#                             404 (getClient keeps a generated {client_id}, so id parsing and the
+#                             foreign-id 404 stay tested)
+#   QR_QUEUE_ID, QR_IVR_ID    ids of one of its queues and one of its voice menus (the demo's 200
+#                             and 099): pin {extension_id} of the queue operations (operationId
+#                             containing "Queue") and of the voice-menu ones ("IVR")
+#   QR_CONTEXT_ID             a context of QR_IVR_ID: pins {context_id} of the voice-menu operations
 #   QR_OPENAPI                the document to test with, a URL or a file (default: the one the
 #                             server serves) — e.g. to check an edited document before a rebuild
 #   QR_SCHEMATHESIS_EXAMPLES  test cases per operation and phase (default 200; about a minute)
@@ -78,39 +83,95 @@ hooks = "$scratch/hooks.py"
 [[operations]]
 include-operation-id = "createToken"
 warnings = false
+
+# A valid callback answers 503 telephony_unavailable while no SIP telephony is connected (the
+# documented answer, not a failure), so that one 5xx is expected of this operation.
+[[operations]]
+include-operation-id = "startCallback"
+checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "503"]
 EOF
-if [[ -n "${QR_CLIENT_ID:-}" ]]; then
-    if ! [[ "$QR_CLIENT_ID" =~ ^[1-9][0-9]*$ ]]; then
-        echo "QR_CLIENT_ID must be a positive integer, got '$QR_CLIENT_ID'" >&2
+for pinned in QR_CLIENT_ID QR_QUEUE_ID QR_IVR_ID QR_CONTEXT_ID; do
+    if [[ -n "${!pinned:-}" ]] && ! [[ "${!pinned}" =~ ^[1-9][0-9]*$ ]]; then
+        echo "$pinned must be a positive integer, got '${!pinned}'" >&2
         exit 2
     fi
-    cat >>"$config" <<EOF
+done
+# One [[operations]] entry per operation with its pinned path parameters, read from the document
+# itself so that operations added later are pinned too.
+python3 - "$schema" >>"$config" <<'EOF'
+import json
+import os
+import sys
+import urllib.request
 
-[[operations]]
-include-operation-id = ["updateClient", "listRatings", "getRating", "listCallHistory", "getCallHistory"]
-parameters = { "path.client_id" = $QR_CLIENT_ID }
+source = sys.argv[1]
+if source.startswith(("http://", "https://")):
+    with urllib.request.urlopen(source, timeout=30) as reply:
+        document = json.load(reply)
+else:
+    with open(source) as file:
+        document = json.load(file)
+
+
+def resolve(parameter):
+    while "$ref" in parameter:
+        node = document
+        for part in parameter["$ref"].lstrip("#/").split("/"):
+            node = node[part]
+        parameter = node
+    return parameter
+
+
+client, queue, ivr, context = (os.environ.get(name, "") for name in ("QR_CLIENT_ID", "QR_QUEUE_ID", "QR_IVR_ID", "QR_CONTEXT_ID"))
+for item in document["paths"].values():
+    for operation in item.values():
+        if not isinstance(operation, dict) or "operationId" not in operation:
+            continue
+        name = operation["operationId"]
+        path_parameters = {
+            parameter["name"]
+            for parameter in map(resolve, item.get("parameters", []) + operation.get("parameters", []))
+            if parameter.get("in") == "path"
+        }
+        pins = {}
+        if client and "client_id" in path_parameters and name != "getClient":
+            pins["client_id"] = client
+        if "extension_id" in path_parameters:
+            if queue and "Queue" in name:
+                pins["extension_id"] = queue
+            elif ivr and "IVR" in name:
+                pins["extension_id"] = ivr
+                if context and "context_id" in path_parameters:
+                    pins["context_id"] = context
+        if pins:
+            values = ", ".join(f'"path.{key}" = {value}' for key, value in pins.items())
+            print(f'\n[[operations]]\ninclude-operation-id = "{name}"\nparameters = {{ {values} }}')
 EOF
-fi
 # schemathesis 4 writes a pinned path parameter over the coverage phase's deliberately invalid
 # value for it, yet still files the case as invalid: the valid request it then sends is reported
-# as "schema-violating request accepted". Drop exactly those cases.
+# as "schema-violating request accepted". Drop exactly those cases: the "invalid" parameter is a
+# pinned one and carries a pinned value.
 cat >"$scratch/hooks.py" <<'EOF'
 import os
 
 import schemathesis
 
-PINNED_CLIENT_ID = os.environ.get("QR_CLIENT_ID", "")
+PINNED = {
+    "client_id": {os.environ.get("QR_CLIENT_ID", "")} - {""},
+    "extension_id": {os.environ.get("QR_QUEUE_ID", ""), os.environ.get("QR_IVR_ID", "")} - {""},
+    "context_id": {os.environ.get("QR_CONTEXT_ID", "")} - {""},
+}
 
 
 @schemathesis.hook
 def filter_case(ctx, case):
     data = getattr(getattr(case.meta, "phase", None), "data", None)
     location = getattr(data, "parameter_location", None)
+    parameter = getattr(data, "parameter", None)
     return not (
-        PINNED_CLIENT_ID
-        and getattr(data, "parameter", None) == "client_id"
+        parameter in PINNED
         and getattr(location, "name", str(location)).upper() == "PATH"
-        and str((case.path_parameters or {}).get("client_id")) == PINNED_CLIENT_ID
+        and str((case.path_parameters or {}).get(parameter)) in PINNED[parameter]
     )
 EOF
 
