@@ -30,7 +30,7 @@ struct Bench: AsyncParsableCommand {
         let engine = try EngineAlone(centre: centre).run(calls: calls)
         print(String(format: "  %d calls in %.2f s: %.0f calls/s; peak RSS %d MB", calls, engine.seconds, Double(calls) / engine.seconds, Memory.peakKiB() / 1024))
 
-        print("== engine with storage (CallRunner, SQLite: \(try await StoredData.durability(database)), \(concurrency) calls in flight)")
+        print("== engine with storage (CallRunner, SQLite: \(try await store.durability()), \(concurrency) calls in flight)")
         Memory.resetPeak()
         let stored = try await WithStorage(centre: centre, store: store, concurrency: concurrency).run(calls: calls)
         print(String(format: "  %d calls in %.2f s: %.0f calls/s; peak RSS %d MB", calls, stored, Double(calls) / stored, Memory.peakKiB() / 1024))
@@ -153,7 +153,8 @@ struct WithStorage {
     var concurrency: Int
 
     func run(calls: Int) async throws -> Double {
-        let directory = StoreCallDirectory(store: store)
+        // Routed as `qualityrate serve` routes: through the routing cache.
+        let directory = CachingCallDirectory(caching: StoreCallDirectory(store: store))
         var logger = Logger(label: "callflow-bench")
         logger.logLevel = .warning
         let services = CallServices(
@@ -229,16 +230,6 @@ enum Memory {
 }
 
 enum StoredData {
-    /// How commits reach the disk on the store's connections (GRDB's defaults for a pool).
-    static func durability(_ path: String) async throws -> String {
-        let pool = try DatabasePool(path: path)
-        let (mode, synchronous) = try await pool.write { db in
-            (try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "?", try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1)
-        }
-        let level = ["OFF", "NORMAL", "FULL", "EXTRA"].indices.contains(synchronous) ? ["OFF", "NORMAL", "FULL", "EXTRA"][synchronous] : "\(synchronous)"
-        return "journal_mode=\(mode), synchronous=\(level)"
-    }
-
     static func countRows(_ path: String) async throws -> (ratings: Int, calls: Int, legs: Int) {
         let queue = try DatabaseQueue(path: path)
         return try await queue.read { db in

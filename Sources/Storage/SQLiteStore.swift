@@ -1,11 +1,14 @@
 public import Domain
 import GRDB
+import Synchronization
 public import Logging
 
 /// The embedded default store: one SQLite file in WAL mode, one writer and a pool of readers,
 /// so that API reads never wait behind the calls that write ratings.
 public final class SQLiteStore: Store {
     private let pool: DatabasePool
+    /// Ratings and call histories, the writes every call makes, are committed in groups.
+    private let callWrites: GroupCommit
 
     /// Opens (creating when needed) and migrates the database at `path`.
     public init(path: String, logger: Logger = Logger(label: "qualityrate.storage")) throws {
@@ -14,6 +17,12 @@ public final class SQLiteStore: Store {
         configuration.maximumReaderCount = 8
         configuration.foreignKeysEnabled = true
         pool = try DatabasePool(path: path, configuration: configuration)
+        // A rating is answered as stored only once it is on disk (SPEC §2.1): WAL with
+        // synchronous=FULL syncs every commit, where GRDB's WAL default (NORMAL) could lose the
+        // last commits to a power cut. Only the one writer connection writes, so it is set there,
+        // after GRDB's own WAL set-up.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        callWrites = GroupCommit(pool: pool)
         let migrator = Schema.migrator
         let wasCurrent = try pool.read { db in try migrator.hasCompletedMigrations(db) }
         try migrator.migrate(pool)
@@ -27,6 +36,16 @@ public final class SQLiteStore: Store {
     public func copy(to path: String) throws {
         let destination = try DatabaseQueue(path: path)
         try pool.backup(to: destination)
+    }
+
+    /// How commits reach the disk, as `journal_mode=…, synchronous=…` of the writer connection.
+    public func durability() async throws -> String {
+        try await pool.writeWithoutTransaction { db in
+            let mode = try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "?"
+            let level = try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1
+            let names = ["OFF", "NORMAL", "FULL", "EXTRA"]
+            return "journal_mode=\(mode), synchronous=\(names.indices.contains(level) ? names[level] : String(level))"
+        }
     }
 
     /// A read on the reader pool, for the extensions of this type in other files.
@@ -202,12 +221,13 @@ public final class SQLiteStore: Store {
 
     @discardableResult
     public func insertRatings(_ ratings: [NewRating]) async throws -> [Rating] {
-        try await pool.write { db in
+        let stored = Mutex<[Rating]>([])
+        try await callWrites.write { db in
             let statement = try db.cachedStatement(sql: """
                 INSERT INTO rating (client_id, call_uuid, rated_at, extension_id, rate, max_rate, agent_username, is_sample)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-            return try ratings.map { new in
+            let rows = try ratings.map { new in
                 try statement.execute(arguments: [
                     new.clientID, new.callUUID.value, new.ratedAt.seconds, new.extensionID, new.rate, new.maxRate,
                     new.agentUsername, new.isSample,
@@ -216,7 +236,9 @@ public final class SQLiteStore: Store {
                     id: db.lastInsertedRowID, clientID: new.clientID, callUUID: new.callUUID, ratedAt: new.ratedAt,
                     extensionID: new.extensionID, rate: new.rate, maxRate: new.maxRate, agentUsername: new.agentUsername)
             }
+            stored.withLock { $0 = rows }
         }
+        return stored.withLock { $0 }
     }
 
     private static let ratingColumns = "id, client_id, call_uuid, rated_at, extension_id, rate, max_rate, agent_username"
@@ -280,7 +302,7 @@ public final class SQLiteStore: Store {
     // MARK: Call history
 
     public func insertCalls(_ calls: [CallRecord], isSample: Bool) async throws {
-        try await pool.write { db in
+        try await callWrites.write { db in
             let callStatement = try db.cachedStatement(sql: """
                 INSERT INTO call (call_uuid, client_id, extension_id, extension_name, extension_type, flow, did_number,
                     did_domain, from_username, from_screen_name, from_domain, bridged_username, bridged_domain, bridged_at,

@@ -42,7 +42,7 @@ struct Serve: AsyncParsableCommand {
         let address = try ListenAddress(parsing: http, option: "--http")
         // Calls the API starts (callbacks) need telephony: until SIP is connected (issue 4) the
         // call center has none, and a valid callback request answers 503 telephony_unavailable.
-        let directory = StoreCallDirectory(store: store)
+        let directory = CachingCallDirectory(caching: StoreCallDirectory(store: store))
         let calls = CallCenter(
             services: CallServices(
                 store: store, directory: directory,

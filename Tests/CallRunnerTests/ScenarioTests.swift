@@ -11,7 +11,8 @@ import TestSupport
 
 /// The contact centre the scenario files run against, built in a real SQLite file:
 /// phones 101–103; queue 200 (top-down, rates the agent), 201 (transfers to menu 099 when the
-/// agent hangs up), 210 ring-all, 211 top-down, 212 longest-idle (agents 103, 101, 102);
+/// agent hangs up), 210 ring-all, 211 top-down, 212 longest-idle (agents 103, 101, 102),
+/// 213 round-robin, 214 random;
 /// menu 099 (rates 1–9, then hangs up); menu 098 (its DID goes to queue 200, an internal call
 /// rates); menu 097 (Berlin callers to sales, others rate 1–3); DIDs 4930555 + 200/201/099/098/097.
 struct ContactCentre {
@@ -36,6 +37,8 @@ struct ContactCentre {
         try await queue("210", agents: ["101", "102", "103"]) { $0.strategy = .ringAll }
         try await queue("211", agents: ["101", "102", "103"]) { $0.strategy = .topDown }
         try await queue("212", agents: ["103", "101", "102"]) { $0.strategy = .longestIdleAgent }
+        try await queue("213", agents: ["101", "102", "103"]) { $0.strategy = .roundRobin }
+        try await queue("214", agents: ["101", "102", "103"]) { $0.strategy = .random }
         try await menu("099", [("start", IVRRuleDefinition(action: .qualityRate(sound: 0, maxRate: 9, finishSound: 0))),
                                ("start", IVRRuleDefinition(action: .hangup))])
         try await menu("098", [("start", IVRRuleDefinition(action: .transfer(destination: "200"), didFilter: "4930555098")),

@@ -128,3 +128,36 @@ import TestSupport
         #expect(try await store.deleteToken(hash: "abc") == false)
     }
 }
+
+@Suite struct GroupCommitTests {
+    @Test func concurrentWritesAreAllStoredAndAFailingOneFailsAlone() async throws {
+        let database = try TemporaryDatabase()
+        let store = try SQLiteStore(path: database.path)
+        let client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+        let duplicate = CallRecord(
+            callUUID: .random(), clientID: client.id, extensionID: nil, extensionName: nil, extensionType: nil, flow: .inbound,
+            didNumber: nil, didDomain: nil, fromUsername: "1", fromScreenName: nil, fromDomain: nil, bridgedUsername: nil,
+            bridgedDomain: nil, bridgedAt: nil, bridgedDuration: nil, duration: 1, hangupDisposition: .system,
+            startedAt: UnixTime(seconds: 1), legs: [])
+        try await store.insertCalls([duplicate], isSample: false)
+        let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for index in 0..<500 {
+                group.addTask {
+                    if index == 250 {
+                        do { try await store.insertCalls([duplicate], isSample: false) } catch StorageError.conflict { return false }
+                        return true
+                    }
+                    let stored = try await store.insertRatings([NewRating(
+                        clientID: client.id, callUUID: .random(), ratedAt: UnixTime(seconds: Int64(index)), extensionID: 1,
+                        rate: 3, maxRate: 5, agentUsername: nil)])
+                    return stored.count == 1 && stored[0].id > 0
+                }
+            }
+            return try await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 }.count == 499)
+        let ratings = try await store.ratings(RatingQuery(clientID: client.id, limit: 1000))
+        #expect(ratings.count == 499)
+        #expect(Set(ratings.map(\.id)).count == 499, "every rating got its own id")
+    }
+}
