@@ -8,11 +8,6 @@ import Synchronization
 /// configuration reaches new calls within `lifetime` (ours: 2 s), on every server instance
 /// alike, since nothing needs to be told.
 public final class CachingCallDirectory: CallDirectory {
-    private struct Entry<Value> {
-        var value: Value
-        var expires: ContinuousClock.Instant
-    }
-
     private struct DestinationKey: Hashable {
         var clientID: Int64
         var number: String
@@ -23,45 +18,55 @@ public final class CachingCallDirectory: CallDirectory {
         var queueID: Int64
     }
 
-    private struct State {
-        var destinations: [DestinationKey: Entry<Call.Destination>] = [:]
-        var agents: [QueueKey: Entry<(strategy: QueueStrategy, agents: [String])>] = [:]
-    }
-
     private let base: any CallDirectory
-    private let lifetime: Duration
-    /// Bounds the memory a flood of calls to distinct unknown numbers could take.
-    private let capacity: Int
-    // A Mutex rather than an actor: lookups are synchronous and short, and an actor hop per
+    // Mutexes rather than an actor: lookups are synchronous and short, and an actor hop per
     // routing read costs more than the read it saves.
-    private let state = Mutex(State())
+    private let destinations: ExpiringCache<DestinationKey, Call.Destination>
+    private let agents: ExpiringCache<QueueKey, (strategy: QueueStrategy, agents: [String])>
 
     public init(caching base: any CallDirectory, lifetime: Duration = .seconds(2), capacity: Int = 10_000) {
         self.base = base
+        destinations = ExpiringCache(lifetime: lifetime, capacity: capacity)
+        agents = ExpiringCache(lifetime: lifetime, capacity: capacity)
+    }
+
+    public func destination(clientID: Int64, number: String) async throws -> Call.Destination {
+        try await destinations.value(for: DestinationKey(clientID: clientID, number: number)) {
+            try await base.destination(clientID: clientID, number: number)
+        }
+    }
+
+    public func queueAgents(clientID: Int64, queueID: Int64) async throws -> (strategy: QueueStrategy, agents: [String]) {
+        try await agents.value(for: QueueKey(clientID: clientID, queueID: queueID)) {
+            try await base.queueAgents(clientID: clientID, queueID: queueID)
+        }
+    }
+}
+
+/// Values kept for `lifetime`; at `capacity` entries it starts over, which bounds the memory a
+/// flood of calls to distinct unknown numbers could take.
+private final class ExpiringCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    private struct Entry {
+        var value: Value
+        var expires: ContinuousClock.Instant
+    }
+
+    private let lifetime: Duration
+    private let capacity: Int
+    private let entries = Mutex<[Key: Entry]>([:])
+
+    init(lifetime: Duration, capacity: Int) {
         self.lifetime = lifetime
         self.capacity = capacity
     }
 
-    public func destination(clientID: Int64, number: String) async throws -> Call.Destination {
-        let key = DestinationKey(clientID: clientID, number: number)
+    func value(for key: Key, otherwise load: () async throws -> Value) async throws -> Value {
         let now = ContinuousClock.now
-        if let cached = state.withLock({ $0.destinations[key] }), cached.expires > now { return cached.value }
-        let fresh = try await base.destination(clientID: clientID, number: number)
-        state.withLock { state in
-            if state.destinations.count >= capacity { state.destinations.removeAll(keepingCapacity: true) }
-            state.destinations[key] = Entry(value: fresh, expires: now + lifetime)
-        }
-        return fresh
-    }
-
-    public func queueAgents(clientID: Int64, queueID: Int64) async throws -> (strategy: QueueStrategy, agents: [String]) {
-        let key = QueueKey(clientID: clientID, queueID: queueID)
-        let now = ContinuousClock.now
-        if let cached = state.withLock({ $0.agents[key] }), cached.expires > now { return cached.value }
-        let fresh = try await base.queueAgents(clientID: clientID, queueID: queueID)
-        state.withLock { state in
-            if state.agents.count >= capacity { state.agents.removeAll(keepingCapacity: true) }
-            state.agents[key] = Entry(value: fresh, expires: now + lifetime)
+        if let cached = entries.withLock({ $0[key] }), cached.expires > now { return cached.value }
+        let fresh = try await load()
+        entries.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[key] = Entry(value: fresh, expires: now + lifetime)
         }
         return fresh
     }
