@@ -1,14 +1,11 @@
 """Calls started by the API (SPEC §2.3): POST /extension/{extension_id}/callback/, added to the
 OpenAPI document by tools/gen_openapi.py."""
 
-INT64_MAX = 9223372036854775807
+from openapi_common import INT64_MAX, R, ref
 NUMBER = r"^\+?[0-9]{1,20}$"
 
 
 def extend(paths, components, tags):
-    ref = lambda name, kind="schemas": {"$ref": f"#/components/{kind}/{name}"}
-    R = lambda name: ref(name, "responses")
-
     components["parameters"]["callback_extension_id"] = {
         "name": "extension_id", "in": "path", "required": True,
         "description": "The extension the callback is started for (any of your extensions; it is the call's initiator). "

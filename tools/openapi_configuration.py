@@ -2,7 +2,7 @@
 /client/{client_id}/did/ and /extension/{extension_id}/queue/ routes, added to the OpenAPI document by
 tools/gen_openapi.py."""
 
-INT64_MAX = 9223372036854775807
+from openapi_common import INT64_MAX, P, R, error, json_body, json_response, ref, std
 DT_RESPONSE = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
 EXTENSION_NAME = r"^[0-9]{1,15}$"
 DID_NUMBER_IN = r"^\+?[0-9]{3,20}$"
@@ -13,32 +13,12 @@ STRATEGIES = ["ring-all", "round-robin", "top-down", "random", "longest-idle-age
 
 
 def extend(paths, components, tags):
-    ref = lambda name, kind="schemas": {"$ref": f"#/components/{kind}/{name}"}
-    P = lambda name: ref(name, "parameters")
-    R = lambda name: ref(name, "responses")
     id_schema = {"type": "integer", "format": "int64", "minimum": 1, "maximum": INT64_MAX}
     sound = {"type": "integer", "format": "int64", "minimum": 0, "maximum": INT64_MAX}
     seconds = {"type": "integer", "format": "int64", "minimum": 0, "maximum": 86400}
 
-    def error(code, description, example):
-        return {"description": description, "content": {"application/json": {
-            "schema": {"allOf": [ref("Error"), {"properties": {"error": {"const": code}}}]},
-            "example": {"error": code, "error_description": example}}}}
-
-    def json_response(description, schema, example=None):
-        content = {"schema": schema}
-        if example is not None:
-            content["example"] = example
-        return {"description": description, "content": {"application/json": content}}
-
-    def json_body(schema):
-        return {"required": True, "content": {"application/json": {"schema": ref(schema)}}}
-
     components["responses"].setdefault("Conflict", error(
         "conflict", "The change clashes with what is stored; the description says with what.", "name: already taken"))
-    std = lambda *codes: {c: R({"400": "BadRequest", "401": "Unauthorized", "403": "Forbidden", "404": "NotFound",
-                                "409": "Conflict", "413": "PayloadTooLarge", "415": "UnsupportedMediaType",
-                                "422": "UnprocessableEntity", "500": "InternalError"}[c]) for c in codes}
     read = ("400", "401", "404", "500")
     write = ("400", "401", "403", "404", "413", "415", "422", "500")
     delete = ("400", "401", "403", "404", "500")

@@ -1,7 +1,7 @@
 """Voice menus (SPEC §4.2): the /extension/{extension_id}/ivr/ routes — options, contexts, the options of
 a context and their ordered rules — added to the OpenAPI document by tools/gen_openapi.py."""
 
-INT64_MAX = 9223372036854775807
+from openapi_common import INT64_MAX, P, R, error, json_body, json_response, ref, std
 OPTION_DIGITS = r"^(start|timeout|invalid|[0-9*#]{1,20})$"
 VARIABLE = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 ACTIONS = ["play_sound", "hangup", "transfer", "jump_to_context", "set_variable", "record_digits", "call_interactive",
@@ -9,25 +9,8 @@ ACTIONS = ["play_sound", "hangup", "transfer", "jump_to_context", "set_variable"
 
 
 def extend(paths, components, tags):
-    ref = lambda name, kind="schemas": {"$ref": f"#/components/{kind}/{name}"}
-    P = lambda name: ref(name, "parameters")
-    R = lambda name: ref(name, "responses")
     id_schema = {"type": "integer", "format": "int64", "minimum": 1, "maximum": INT64_MAX}
     sound_or_none = {"type": "integer", "format": "int64", "minimum": 0, "maximum": INT64_MAX}
-
-    def error(code, description, example):
-        return {"description": description, "content": {"application/json": {
-            "schema": {"allOf": [ref("Error"), {"properties": {"error": {"const": code}}}]},
-            "example": {"error": code, "error_description": example}}}}
-
-    def json_response(description, schema, example=None):
-        content = {"schema": schema}
-        if example is not None:
-            content["example"] = example
-        return {"description": description, "content": {"application/json": content}}
-
-    def json_body(schema):
-        return {"required": True, "content": {"application/json": {"schema": ref(schema)}}}
 
     components["parameters"]["ivr_extension_id"] = {
         "name": "extension_id", "in": "path", "required": True,
@@ -218,9 +201,6 @@ def extend(paths, components, tags):
     components["responses"].setdefault("Conflict", error(
         "conflict", "The change clashes with what is stored; the description says with what.", "name: already taken"))
 
-    std = lambda *codes: {c: R({"400": "BadRequest", "401": "Unauthorized", "403": "Forbidden", "404": "NotFound",
-                                "409": "Conflict", "413": "PayloadTooLarge", "415": "UnsupportedMediaType",
-                                "422": "UnprocessableEntity", "500": "InternalError"}[c]) for c in codes}
     read = ("400", "401", "404", "500")
     write = ("400", "401", "403", "404", "413", "415", "422", "500")
     tag = ["Voice menus"]

@@ -3,22 +3,12 @@ tools/gen_openapi.py."""
 
 ACCEPTED = ("WAV (RIFF/WAVE) in mono: PCM 8- or 16-bit at 8000 or 16000 Hz, or G.711 µ-law or A-law at 8000 Hz")
 DT_RESPONSE = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
-INT64_MAX = 9223372036854775807
+from openapi_common import INT64_MAX, STANDARD_RESPONSES, P, R, error, json_response, ref
+from openapi_common import std as standard
 
 
 def extend(paths, components, tags):
-    ref = lambda name, kind="schemas": {"$ref": f"#/components/{kind}/{name}"}
-    P = lambda name: ref(name, "parameters")
-    R = lambda name: ref(name, "responses")
     id_schema = {"type": "integer", "format": "int64", "minimum": 1, "maximum": INT64_MAX}
-
-    def error(code, description, example):
-        return {"description": description, "content": {"application/json": {
-            "schema": {"allOf": [ref("Error"), {"properties": {"error": {"const": code}}}]},
-            "example": {"error": code, "error_description": example}}}}
-
-    def json_response(description, schema):
-        return {"description": description, "content": {"application/json": {"schema": schema}}}
 
     components["parameters"]["sound_id"] = {
         "name": "id", "in": "path", "required": True,
@@ -89,9 +79,9 @@ def extend(paths, components, tags):
         "conflict", "The sound is played by the configuration (queue options, IVR rules); the description names where.",
         "sound 7 is in use by IVR rule 12 (sound); choose another sound there first")
 
-    std = lambda *codes: {c: R({"400": "BadRequest", "401": "Unauthorized", "403": "Forbidden", "404": "NotFound",
-                                "409": "SoundInUse", "413": "UploadTooLarge", "415": "NotWAV", "422": "SoundNotAccepted",
-                                "500": "InternalError"}[c]) for c in codes}
+    sound_responses = {**STANDARD_RESPONSES, "409": "SoundInUse", "413": "UploadTooLarge", "415": "NotWAV",
+                       "422": "SoundNotAccepted"}
+    std = lambda *codes: standard(*codes, names=sound_responses)
     multipart = lambda schema: {"required": True, "content": {"multipart/form-data": {
         "schema": ref(schema), "encoding": {"file": {"contentType": "audio/wav, audio/x-wav, application/octet-stream"}}}}}
 
