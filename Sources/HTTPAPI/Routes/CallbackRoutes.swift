@@ -20,7 +20,7 @@ struct CallbackRoutes {
 
     @Sendable func start(_ request: Request, context: APIRequestContext) async throws -> Response {
         let initiator = try await context.ownedExtension(in: store)
-        let body = try await ConfigurationBody(request, context, accepting: Self.fields, of: "a callback")
+        let body = try await JSONFields(request, context, accepting: Self.fields, of: "a callback")
         guard let sources = try body.strings("src_num") else {
             throw APIError.invalidValue("src_num", "required: the numbers to ring first, e.g. [\"101\"]")
         }

@@ -37,7 +37,7 @@ struct DIDRoutes {
     @Sendable func create(_ request: Request, context: APIRequestContext) async throws -> Response {
         let client = try await ConfigurationAPI.ownedClient(context, store)
         try ConfigurationAPI.requireConfigurationAccess(context)
-        let body = try await ConfigurationBody(request, context, accepting: ["name", "extension_id", "comment"], of: "a DID")
+        let body = try await JSONFields(request, context, accepting: ["name", "extension_id", "comment"], of: "a DID")
         guard let text = try body.string("name") else {
             throw APIError.invalidValue("name", "required: the external number, 3 to 20 digits with an optional leading +")
         }
@@ -58,7 +58,7 @@ struct DIDRoutes {
         let client = try await ConfigurationAPI.ownedClient(context, store)
         try ConfigurationAPI.requireConfigurationAccess(context)
         var changed = try await owned(context, client: client)
-        let body = try await ConfigurationBody(request, context, accepting: ["name", "extension_id", "comment"], of: "a DID")
+        let body = try await JSONFields(request, context, accepting: ["name", "extension_id", "comment"], of: "a DID")
         if let text = try body.string("name"), try Self.number(text) != changed.number {
             throw APIError.invalidValue("name", "a DID's number cannot change (it is \(changed.number)); create a new DID instead")
         }
@@ -94,7 +94,7 @@ struct DIDRoutes {
         return number
     }
 
-    private static func comment(in body: ConfigurationBody) throws -> String? {
+    private static func comment(in body: JSONFields) throws -> String? {
         guard let comment = try body.string("comment") else { return nil }
         guard commentLength.contains(comment.unicodeScalars.count) else {
             throw APIError.invalidValue("comment", "expected at most 500 characters")

@@ -40,7 +40,7 @@ struct ExtensionRoutes {
     @Sendable func create(_ request: Request, context: APIRequestContext) async throws -> Response {
         let client = try await ConfigurationAPI.ownedClient(context, store)
         try ConfigurationAPI.requireConfigurationAccess(context)
-        let body = try await ConfigurationBody(
+        let body = try await JSONFields(
             request, context, accepting: ["name", "type", "label", "status", "password"], of: "an extension")
         guard let name = try body.string("name") else { throw APIError.invalidValue("name", "required: 1 to 15 digits") }
         guard ExtensionName.isValid(name) else {
@@ -71,7 +71,7 @@ struct ExtensionRoutes {
         let client = try await ConfigurationAPI.ownedClient(context, store)
         try ConfigurationAPI.requireConfigurationAccess(context)
         var changed = try await owned(context, client: client)
-        let body = try await ConfigurationBody(
+        let body = try await JSONFields(
             request, context, accepting: ["name", "type", "label", "status", "password"], of: "an extension")
         if let name = try body.string("name"), name != changed.name {
             throw APIError.invalidValue("name", "an extension's name cannot change (it is \(changed.name)); create a new extension instead")
@@ -106,7 +106,7 @@ struct ExtensionRoutes {
         return found
     }
 
-    private static func label(in body: ConfigurationBody) throws -> String? {
+    private static func label(in body: JSONFields) throws -> String? {
         guard let label = try body.string("label") else { return nil }
         guard labelLength.contains(label.unicodeScalars.count), !ConfigurationAPI.hasControlCharacters(label) else {
             throw APIError.invalidValue("label", "expected at most 200 characters without control characters")
@@ -114,7 +114,7 @@ struct ExtensionRoutes {
         return label
     }
 
-    private static func status(in body: ConfigurationBody) throws -> ExtensionStatus? {
+    private static func status(in body: JSONFields) throws -> ExtensionStatus? {
         guard let text = try body.string("status") else { return nil }
         guard let status = ExtensionStatus(rawValue: text) else {
             throw APIError.invalidValue("status", "expected active or disabled, got '\(APIError.printable(text))'")
@@ -123,7 +123,7 @@ struct ExtensionRoutes {
     }
 
     /// The password when one is given, checked; only a phone has one.
-    private static func password(in body: ConfigurationBody, kind: Extension.Kind) throws -> String? {
+    private static func password(in body: JSONFields, kind: Extension.Kind) throws -> String? {
         guard let password = try body.string("password") else { return nil }
         guard kind == .phone else {
             throw APIError.invalidValue("password", "only phone extensions have a SIP password; leave it out for a \(kind.rawValue)")
@@ -193,75 +193,5 @@ enum ConfigurationAPI {
 
     static func hasControlCharacters(_ text: String) -> Bool {
         text.unicodeScalars.contains { $0.properties.generalCategory == .control }
-    }
-}
-
-/// A JSON object body of a configuration route. Unknown fields answer 400 (a typo must not pass
-/// silently); a field of the wrong JSON type answers 400 naming it; absent fields read as nil.
-struct ConfigurationBody {
-    private let fields: [String: Any]
-
-    init(_ request: Request, _ context: APIRequestContext, accepting accepted: Set<String>, of resource: String) async throws {
-        fields = try await JSONBody.object(of: request, context: context)
-        if let unknown = fields.keys.sorted().first(where: { !accepted.contains($0) }) {
-            throw APIError.badParameter(
-                APIError.printable(unknown), "unknown field; \(resource) accepts \(accepted.sorted().joined(separator: ", "))")
-        }
-    }
-
-    func isNull(_ name: String) -> Bool { fields[name] is NSNull }
-
-    /// An array of strings (numbers may be sent as JSON numbers: `[101, "102"]`).
-    func strings(_ name: String) throws -> [String]? {
-        guard let value = fields[name] else { return nil }
-        guard let items = value as? [Any] else { throw APIError.badParameter(name, "expected an array of numbers") }
-        return try items.map { item in
-            if let text = item as? String { return text }
-            if let whole = Self.integer(item) { return String(whole) }
-            throw APIError.badParameter(name, "expected an array of numbers, as strings or integers")
-        }
-    }
-
-    func string(_ name: String) throws -> String? {
-        guard let value = fields[name] else { return nil }
-        guard let text = value as? String else { throw APIError.badParameter(name, "expected a string") }
-        return text
-    }
-
-    /// nil when absent or null; `isNull` tells the two apart.
-    func nullableString(_ name: String) throws -> String? {
-        guard let value = fields[name], !(value is NSNull) else { return nil }
-        guard let text = value as? String else { throw APIError.badParameter(name, "expected a string or null") }
-        return text
-    }
-
-    func integer(_ name: String) throws -> Int64? {
-        guard let value = fields[name] else { return nil }
-        guard let integer = Self.integer(value) else { throw APIError.badParameter(name, "expected an integer") }
-        return integer
-    }
-
-    /// nil when absent or null; `isNull` tells the two apart.
-    func nullableInteger(_ name: String) throws -> Int64? {
-        guard let value = fields[name], !(value is NSNull) else { return nil }
-        guard let integer = Self.integer(value) else { throw APIError.badParameter(name, "expected an integer or null") }
-        return integer
-    }
-
-    func boolean(_ name: String) throws -> Bool? {
-        guard let value = fields[name] else { return nil }
-        guard let number = value as? NSNumber, Self.isBoolean(number) else { throw APIError.badParameter(name, "expected true or false") }
-        return number.boolValue
-    }
-
-    /// JSONSerialization gives numbers and booleans alike as NSNumber; a boolean is not an integer
-    /// here, and neither is 1.5 or a number beyond 64 bits.
-    private static func integer(_ value: Any) -> Int64? {
-        guard let number = value as? NSNumber, !isBoolean(number) else { return nil }
-        return value as? Int64
-    }
-
-    private static func isBoolean(_ number: NSNumber) -> Bool {
-        String(cString: number.objCType) == "c"
     }
 }

@@ -42,7 +42,7 @@ struct IVRRoutes {
 
     @Sendable func updateOptions(_ request: Request, context: APIRequestContext) async throws -> Response {
         let ivr = try await ownedIVR(context, changing: true)
-        let fields = try await RequestFields(JSONBody.object(of: request, context: context))
+        let fields = try await JSONFields(JSONBody.object(of: request, context: context))
         try fields.refuseUnknown(
             allowed: ["entry_context", "lifetime", "lifetime_exp_action", "lifetime_exp_transfer_dst", "sleep_time"],
             what: "the IVR options")
@@ -98,7 +98,7 @@ struct IVRRoutes {
 
     @Sendable func createContext(_ request: Request, context: APIRequestContext) async throws -> Response {
         let ivr = try await ownedIVR(context, changing: true)
-        let fields = try await RequestFields(JSONBody.object(of: request, context: context))
+        let fields = try await JSONFields(JSONBody.object(of: request, context: context))
         guard fields.isPresent("name") else { throw APIError.invalidValue("name", "required: the context's name, 1 to 64 characters") }
         let settings = try Self.contextSettings(fields, over: IVRContext.Settings(name: ""))
         let created = try await translatingStoreErrors {
@@ -120,7 +120,7 @@ struct IVRRoutes {
     @Sendable func updateContext(_ request: Request, context: APIRequestContext) async throws -> Response {
         let ivr = try await ownedIVR(context, changing: true)
         var found = try await ownedContext(context, ivr: ivr)
-        let fields = try await RequestFields(JSONBody.object(of: request, context: context))
+        let fields = try await JSONFields(JSONBody.object(of: request, context: context))
         found.settings = try Self.contextSettings(fields, over: found.settings)
         try await translatingStoreErrors { try await store.updateIVRContext(clientID: ivr.clientID, found) }
         var json = JSONBytes()
@@ -136,7 +136,7 @@ struct IVRRoutes {
     }
 
     /// The context fields of `fields` applied to `settings`; fields left out keep their value.
-    private static func contextSettings(_ fields: RequestFields, over settings: IVRContext.Settings) throws -> IVRContext.Settings {
+    private static func contextSettings(_ fields: JSONFields, over settings: IVRContext.Settings) throws -> IVRContext.Settings {
         try fields.refuseUnknown(allowed: ["name", "timeout", "inter_digit_timeout", "digit_len"], what: "a context")
         var settings = settings
         if fields.values["name"] != nil {
@@ -197,7 +197,7 @@ struct IVRRoutes {
         let ivr = try await ownedIVR(context, changing: true)
         let (contextID, option) = try Self.optionPath(context)
         _ = try await ownedContext(context, ivr: ivr)
-        let fields = try await RequestFields(JSONBody.object(of: request, context: context))
+        let fields = try await JSONFields(JSONBody.object(of: request, context: context))
         let (definition, position) = try await ruleDefinition(fields, clientID: ivr.clientID)
         let created = try await translatingStoreErrors {
             try await store.createIVRRule(
@@ -229,7 +229,7 @@ struct IVRRoutes {
         }
         if body["caller_id_action"] != nil { merged["caller_id"] = nil }
         merged.merge(body) { _, new in new }
-        let (definition, position) = try await ruleDefinition(RequestFields(merged), clientID: ivr.clientID)
+        let (definition, position) = try await ruleDefinition(JSONFields(merged), clientID: ivr.clientID)
         rule.definition = definition
         rule.position = position ?? rule.position
         try await translatingStoreErrors {
@@ -264,7 +264,7 @@ struct IVRRoutes {
     private static let ruleFields = ["action", "position", "did", "caller_id", "caller_id_action"]
 
     /// A rule from its fields, every value checked, with the `position` asked for (nil = unchanged/last).
-    private func ruleDefinition(_ fields: RequestFields, clientID: Int64) async throws -> (IVRRuleDefinition, Int64?) {
+    private func ruleDefinition(_ fields: JSONFields, clientID: Int64) async throws -> (IVRRuleDefinition, Int64?) {
         let accepted = IVRAction.names.joined(separator: ", ")
         guard fields.isPresent("action") else { throw APIError.badParameter("action", "required: one of \(accepted)") }
         guard let actionName = fields.values["action"] as? String, let takes = Self.parameters[actionName] else {
@@ -340,7 +340,7 @@ struct IVRRoutes {
         return (IVRRuleDefinition(action: action, didFilter: didFilter, callerIDFilter: callerID), position)
     }
 
-    private func callerIDFilter(_ fields: RequestFields) throws -> CallerIDFilter {
+    private func callerIDFilter(_ fields: JSONFields) throws -> CallerIDFilter {
         let action = try fields.string("caller_id_action", maxLength: 20) ?? "any"
         let pattern = try fields.string("caller_id", maxLength: 200, nullable: true)
         switch action {
@@ -368,7 +368,7 @@ struct IVRRoutes {
         (try? NSRegularExpression(pattern: pattern)) != nil
     }
 
-    private static func variableName(_ fields: RequestFields, _ name: String) throws -> String {
+    private static func variableName(_ fields: JSONFields, _ name: String) throws -> String {
         guard let value = try fields.string(name, maxLength: 64) else {
             throw APIError.invalidValue(name, "required: a variable name")
         }
@@ -381,7 +381,7 @@ struct IVRRoutes {
     }
 
     /// A sound id field: a sound of this client, or 0 where `allowingNone` (the built-in prompt, or nothing).
-    private func sound(_ fields: RequestFields, _ name: String, required: Bool, allowingNone: Bool, clientID: Int64) async throws
+    private func sound(_ fields: JSONFields, _ name: String, required: Bool, allowingNone: Bool, clientID: Int64) async throws
         -> Int64
     {
         let expected = allowingNone ? "a sound id of this client, or 0" : "a sound id of this client"
@@ -542,74 +542,5 @@ extension JSONBytes {
             }
         }
         endObject()
-    }
-}
-
-/// A JSON object body read field by field: a value of the wrong JSON type (null included, where
-/// the field is not nullable) is a 400 naming the field, an unacceptable value a 422.
-private struct RequestFields {
-    let values: [String: Any]
-
-    init(_ values: [String: Any]) { self.values = values }
-
-    func isPresent(_ name: String) -> Bool {
-        values[name] != nil && !(values[name] is NSNull)
-    }
-
-    func refuseUnknown(allowed: [String], what: String) throws {
-        for key in values.keys.sorted() where !allowed.contains(key) {
-            throw APIError.badParameter(
-                APIError.printable(key), "unknown field; \(what) accepts \(allowed.joined(separator: ", "))")
-        }
-    }
-
-    /// What the field holds, for an error message.
-    func printed(_ name: String) -> String {
-        guard let value = values[name] else { return "nothing" }
-        if let text = value as? String { return "'\(APIError.printable(text))'" }
-        return "a JSON \(Self.isBoolean(value) ? "boolean" : value is NSNumber ? "number" : value is NSNull ? "null" : "value")"
-    }
-
-    /// A string of at most `maxLength` Unicode code points (what JSON Schema's maxLength counts);
-    /// null only where `nullable`.
-    func string(_ name: String, maxLength: Int, nullable: Bool = false) throws -> String? {
-        guard let value = values[name] else { return nil }
-        if value is NSNull {
-            guard nullable else { throw APIError.badParameter(name, "expected a string, not null") }
-            return nil
-        }
-        guard let text = value as? String else { throw APIError.badParameter(name, "expected a string") }
-        guard text.unicodeScalars.count <= maxLength else { throw APIError.invalidValue(name, "at most \(maxLength) characters") }
-        return text
-    }
-
-    /// An integer (a JSON number without a fraction, never a boolean) within `range`; null only where `nullable`.
-    func integer(_ name: String, in range: ClosedRange<Int64>, expected: String, nullable: Bool = false) throws -> Int64? {
-        guard let value = values[name] else { return nil }
-        if value is NSNull {
-            guard nullable else { throw APIError.badParameter(name, "expected an integer, not null: \(expected)") }
-            return nil
-        }
-        guard !Self.isBoolean(value), let integer = value as? Int64 else {
-            throw APIError.badParameter(name, "expected an integer: \(expected)")
-        }
-        guard range.contains(integer) else { throw APIError.invalidValue(name, "expected \(expected), got \(integer)") }
-        return integer
-    }
-
-    func choice<Choice: RawRepresentable & CaseIterable>(_ name: String, _: Choice.Type) throws -> Choice?
-    where Choice.RawValue == String {
-        guard let text = try string(name, maxLength: 64) else { return nil }
-        guard let choice = Choice(rawValue: text) else {
-            let accepted = Choice.allCases.map(\.rawValue).joined(separator: ", ")
-            throw APIError.invalidValue(name, "expected one of \(accepted), got '\(APIError.printable(text))'")
-        }
-        return choice
-    }
-
-    /// JSONSerialization gives booleans as the two shared boolean NSNumbers.
-    private static func isBoolean(_ value: Any) -> Bool {
-        guard let number = value as? NSNumber else { return false }
-        return number === NSNumber(value: true) || number === NSNumber(value: false)
     }
 }

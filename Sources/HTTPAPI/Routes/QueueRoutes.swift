@@ -34,7 +34,7 @@ struct QueueRoutes {
     @Sendable func updateOptions(_ request: Request, context: APIRequestContext) async throws -> Response {
         let queue = try await context.ownedExtension(in: store, kinds: [.queue])
         try ConfigurationAPI.requireConfigurationAccess(context)
-        let body = try await ConfigurationBody(request, context, accepting: Self.optionFields, of: "a queue")
+        let body = try await JSONFields(request, context, accepting: Self.optionFields, of: "a queue")
         guard var options = try await store.queueOptions(clientID: queue.clientID, queueID: queue.id) else {
             throw APIError.notFound("queue \(queue.id)")
         }
@@ -111,7 +111,7 @@ struct QueueRoutes {
     @Sendable func addAgent(_ request: Request, context: APIRequestContext) async throws -> Response {
         let queue = try await context.ownedExtension(in: store, kinds: [.queue])
         try ConfigurationAPI.requireConfigurationAccess(context)
-        let body = try await ConfigurationBody(request, context, accepting: ["extension_id"], of: "a queue agent")
+        let body = try await JSONFields(request, context, accepting: ["extension_id"], of: "a queue agent")
         guard let agentID = try body.integer("extension_id") else {
             throw APIError.invalidValue("extension_id", "required: the id of a phone extension of this client")
         }
