@@ -30,6 +30,11 @@ import Testing
                 .expectError(.unprocessableContent, code: "invalid_value", mentioning: "timezone")
             try await client.send(.put, path, token: token, body: "{\"rating_notification_url\":\"ftp://x\"}", contentType: "application/json")
                 .expectError(.unprocessableContent, code: "invalid_value", mentioning: "rating_notification_url")
+            // 150 letters each with a combining mark: 150 characters to a reader, 300 code points,
+            // which is what JSON Schema's maxLength (200) counts.
+            let marked = String(repeating: "e\u{0301}", count: 150)
+            try await client.send(.put, path, token: token, body: "{\"name\":\"\(marked)\"}", contentType: "application/json")
+                .expectError(.unprocessableContent, code: "invalid_value", mentioning: "name")
             try await client.send(.put, path, token: token, body: "{\"name\":7}", contentType: "application/json")
                 .expectError(.badRequest, code: "invalid_parameter", mentioning: "name")
             try await client.send(.put, path, token: token, body: "{\"colour\":\"red\"}", contentType: "application/json")

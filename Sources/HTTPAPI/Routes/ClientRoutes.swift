@@ -30,7 +30,7 @@ struct ClientRoutes {
             case "name":
                 guard let name = value as? String else { throw APIError.badParameter("name", "expected a string") }
                 let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-                guard !trimmed.isEmpty, trimmed.count <= 200, !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+                guard !trimmed.isEmpty, trimmed.unicodeScalars.count <= 200, !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
                 else { throw APIError.invalidValue("name", "must be 1 to 200 printable characters") }
                 client.name = trimmed
             case "timezone":
@@ -47,7 +47,7 @@ struct ClientRoutes {
                         throw APIError.badParameter("rating_notification_url", "expected a string or null")
                     }
                     guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
-                        let host = url.host, !host.isEmpty, text.count <= 2000
+                        let host = url.host, !host.isEmpty, text.unicodeScalars.count <= 2000
                     else {
                         throw APIError.invalidValue("rating_notification_url", "expected an http:// or https:// URL with a host")
                     }
