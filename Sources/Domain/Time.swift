@@ -196,3 +196,9 @@ public struct LocalTimeFormatter: Sendable {
         return LocalDateTime(secondsAsIfUTC: seconds + offset)
     }
 }
+
+extension Client {
+    /// The client's zone; a name the tz database no longer knows reads as UTC, rather than
+    /// failing every request and call of that client.
+    public var zone: ClientTimeZone { ClientTimeZone(identifier: timezone) ?? .utc }
+}

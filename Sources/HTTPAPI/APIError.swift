@@ -100,3 +100,10 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 }
+
+extension StringProtocol {
+    /// Control characters are refused in every text the API stores or reads as a parameter.
+    var containsControlCharacters: Bool {
+        unicodeScalars.contains { $0.properties.generalCategory == .control }
+    }
+}

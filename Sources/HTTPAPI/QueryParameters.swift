@@ -37,7 +37,7 @@ struct QueryParameters {
         guard let decoded = String(validating: bytes, as: UTF8.self) else {
             throw APIError.badParameter(APIError.printable(parameter), "not valid UTF-8")
         }
-        guard !decoded.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+        guard !decoded.containsControlCharacters else {
             throw APIError.badParameter(APIError.printable(parameter), "control characters are not allowed")
         }
         return decoded

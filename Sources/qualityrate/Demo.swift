@@ -65,7 +65,7 @@ struct SampleData {
         let feedback = try await ensure("099", .ivr, "Feedback")
         if isNew { try await configure(support: queues[0], sales: queues[1], feedback: feedback, agents: agents) }
 
-        let zone = ClientTimeZone(identifier: client.timezone) ?? .utc
+        let zone = client.zone
         let now = UnixTime.now()
         let batchSize = 5000
         var created = 0

@@ -30,7 +30,7 @@ struct ClientRoutes {
             case "name":
                 guard let name = value as? String else { throw APIError.badParameter("name", "expected a string") }
                 let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-                guard !trimmed.isEmpty, trimmed.unicodeScalars.count <= 200, !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+                guard !trimmed.isEmpty, trimmed.unicodeScalars.count <= 200, !trimmed.containsControlCharacters
                 else { throw APIError.invalidValue("name", "must be 1 to 200 printable characters") }
                 client.name = trimmed
             case "timezone":

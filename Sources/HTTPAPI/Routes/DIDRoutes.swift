@@ -19,7 +19,7 @@ struct DIDRoutes {
 
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
         let client = try await ConfigurationAPI.ownedClient(context, store)
-        let zone = ClientTimeZone(identifier: client.timezone) ?? .utc
+        let zone = client.zone
         var json = JSONBytes()
         json.beginArray()
         for did in try await store.dids(clientID: client.id) {
@@ -104,7 +104,7 @@ struct DIDRoutes {
 
     private static func response(_ did: DID, client: Client, status: HTTPResponse.Status = .ok) -> Response {
         var json = JSONBytes()
-        json.did(did, zone: ClientTimeZone(identifier: client.timezone) ?? .utc)
+        json.did(did, zone: client.zone)
         return .json(json, status: status)
     }
 }

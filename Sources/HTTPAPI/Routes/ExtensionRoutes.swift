@@ -22,7 +22,7 @@ struct ExtensionRoutes {
 
     @Sendable func list(_ request: Request, context: APIRequestContext) async throws -> Response {
         let client = try await ConfigurationAPI.ownedClient(context, store)
-        let zone = ClientTimeZone(identifier: client.timezone) ?? .utc
+        let zone = client.zone
         var json = JSONBytes()
         json.beginArray()
         for found in try await store.extensions(clientID: client.id) {
@@ -108,7 +108,7 @@ struct ExtensionRoutes {
 
     private static func label(in body: JSONFields) throws -> String? {
         guard let label = try body.string("label") else { return nil }
-        guard labelLength.contains(label.unicodeScalars.count), !ConfigurationAPI.hasControlCharacters(label) else {
+        guard labelLength.contains(label.unicodeScalars.count), !label.containsControlCharacters else {
             throw APIError.invalidValue("label", "expected at most 200 characters without control characters")
         }
         return label
@@ -137,7 +137,7 @@ struct ExtensionRoutes {
 
     private static func response(_ found: Extension, client: Client, status: HTTPResponse.Status = .ok) -> Response {
         var json = JSONBytes()
-        json.extensionRecord(found, client: client, zone: ClientTimeZone(identifier: client.timezone) ?? .utc)
+        json.extensionRecord(found, client: client, zone: client.zone)
         return .json(json, status: status)
     }
 }
@@ -189,9 +189,5 @@ enum ConfigurationAPI {
                 status: .conflict, code: "conflict",
                 description: "still in use by \(usedBy); change or remove those first")
         }
-    }
-
-    static func hasControlCharacters(_ text: String) -> Bool {
-        text.unicodeScalars.contains { $0.properties.generalCategory == .control }
     }
 }

@@ -141,7 +141,7 @@ struct IVRRoutes {
         var settings = settings
         if fields.values["name"] != nil {
             guard let name = try fields.string("name", maxLength: 64)?.trimmingCharacters(in: .whitespacesAndNewlines),
-                !name.isEmpty, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+                !name.isEmpty, !name.containsControlCharacters
             else { throw APIError.invalidValue("name", "must be 1 to 64 printable characters") }
             settings.name = name
         }

@@ -46,11 +46,9 @@ struct RatingRoutes {
 }
 
 extension Store {
-    /// The client's zone; a zone name the tz database no longer knows falls back to UTC rather
-    /// than failing every request of that client.
     func clientTimeZone(_ clientID: Int64) async throws -> ClientTimeZone {
         guard let client = try await client(id: clientID) else { throw APIError.notFound("client \(clientID)") }
-        return ClientTimeZone(identifier: client.timezone) ?? .utc
+        return client.zone
     }
 }
 

@@ -158,7 +158,7 @@ struct SoundRoutes {
     private static func validTitle(_ text: String) throws -> String {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty, trimmed.unicodeScalars.count <= 200,
-            !trimmed.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+            !trimmed.containsControlCharacters
         else { throw APIError.invalidValue("title", "must be 1 to 200 printable characters") }
         return trimmed
     }
@@ -193,7 +193,7 @@ struct SoundRoutes {
         guard let sent, !sent.isEmpty else { return "sound.wav" }
         let name = String(sent.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last ?? "")
         guard !name.isEmpty, name.unicodeScalars.count <= 255,
-            !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+            !name.containsControlCharacters
         else { throw APIError.invalidValue("file", "the filename must be 1 to 255 printable characters") }
         return name
     }
