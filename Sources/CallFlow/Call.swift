@@ -106,6 +106,7 @@ public struct Call: Sendable {
         case hangUpCaller
         case startTimer(Timer, Duration)
         case cancelTimer(Timer)
+        /// `variables` holds the menu's variables and the call's facts (`CallID`, `CallerIDNum`…).
         case interactiveRequest(url: String, method: IVRAction.HTTPMethod, variables: [String: String])
         /// Store durably, then answer `ratingStored` (or `ratingFailed`).
         case storeRating(NewRating)
@@ -373,7 +374,7 @@ public struct Call: Sendable {
             case .startTimer(let timer, let duration): result.append(.startTimer(.menu(timer), duration))
             case .cancelTimer(let timer): result.append(.cancelTimer(.menu(timer)))
             case .interactiveRequest(let url, let method, let variables):
-                result.append(.interactiveRequest(url: url, method: method, variables: variables))
+                result.append(.interactiveRequest(url: url, method: method, variables: variables.merging(interactiveCallInfo) { own, _ in own }))
             case .storeRating(let rate, let maxRate, let agent):
                 result.append(.storeRating(rating(rate: rate, maxRate: maxRate, extensionID: menu.id, agent: agent, at: now)))
             case .hangUp:
@@ -386,6 +387,15 @@ public struct Call: Sendable {
             }
         }
         return result
+    }
+
+    /// What `call_interactive` sends besides the menu's variables (REFERENCE-API §3.4 names).
+    private var interactiveCallInfo: [String: String] {
+        var info = ["CallID": arrival.callUUID.value, "CallFlow": "IN", "CallStatus": "ANSWER"]
+        info["CallerIDNum"] = arrival.caller.username
+        info["CallerIDName"] = arrival.caller.screenName
+        info["CalledNumber"] = arrival.dialled
+        return info
     }
 
     private func rating(rate: Int, maxRate: Int, extensionID: Int64, agent: String?, at now: UnixTime) -> NewRating {

@@ -125,10 +125,9 @@ public actor CallRunner {
         case .interactiveRequest(let url, let method, let variables):
             // Not awaited here: the caller may hang up or press keys while the server answers.
             let client = services.interactive
-            let parameters = variables.merging(interactiveCallInfo()) { own, _ in own }
             interactiveRequestsInFlight += 1
             Task { [weak self] in
-                let reply = await client.request(url: url, method: method, parameters: parameters)
+                let reply = await client.request(url: url, method: method, parameters: variables)
                 await self?.interactiveReplied(reply)
             }
         case .storeRating(let rating):
@@ -160,14 +159,5 @@ public actor CallRunner {
         guard timers[timer]?.generation == generation else { return }
         timers.removeValue(forKey: timer)
         await deliver(.timerFired(timer))
-    }
-
-    /// What `call_interactive` sends besides the call's variables (REFERENCE-API §3.4 names).
-    private func interactiveCallInfo() -> [String: String] {
-        var info = ["CallID": call.arrival.callUUID.value, "CallFlow": "IN", "CallStatus": "ANSWER"]
-        info["CallerIDNum"] = call.arrival.caller.username
-        info["CallerIDName"] = call.arrival.caller.screenName
-        info["CalledNumber"] = call.arrival.dialled
-        return info
     }
 }

@@ -115,4 +115,15 @@ import Testing
         #expect(actions.contains(.cancelTimer(.menu(.lifetime))))
         #expect(actions.last == .resolve("200"))
     }
+
+    @Test func callInteractiveCarriesTheCallsFactsBesideTheMenusVariables() throws {
+        var call = arrivingCall()
+        let asking = menu([(1, "main", nil, ["start": [
+            rule(.setVariable(name: "lang", value: "de")), rule(.callInteractive(url: "http://127.0.0.1:9/x", method: .GET)),
+        ]])])
+        let actions = call.handle(.routed(.voiceMenu(feedback, asking)), at: t(1))
+        guard case .interactiveRequest(_, _, let variables)? = actions.last else { Issue.record("\(actions)"); return }
+        #expect(variables["lang"] == "de")
+        #expect(variables["CallID"] == uuid.value && variables["CallerIDNum"] == "+4930111" && variables["CalledNumber"] == "4930555")
+    }
 }
