@@ -36,11 +36,37 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSwift
         ),
+        // The SIP transport and transaction layer (RFC 3261 §17, §18) on SwiftNIO, UDP and TCP.
+        .target(
+            name: "SIPTransport",
+            dependencies: [
+                "SIP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // RTP (RFC 3550) packets, paced prompt streams, RFC 4733 key presses.
         .target(name: "RTP", swiftSettings: strictSwift),
         // Sound files: WAV parsing, G.711 µ-law/A-law, 16 → 8 kHz resampling, the built-in prompts.
         // Pure Swift; the prompts' WAV files are embedded as source (tools/make_prompts.sh).
         .target(name: "Audio", exclude: ["Prompts"], swiftSettings: strictSwift),
+        // RTP on SwiftNIO UDP: one socket per call leg from a port range, prompts paced at 20 ms,
+        // RFC 4733 keys, and the relay between two bridged legs. Knows nothing of SIP.
+        .target(
+            name: "Media",
+            dependencies: [
+                "RTP",
+                "Audio",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // Runs calls: performs the engine's actions with storage, timers, HTTP and a telephony port
         // (SIP, or the simulated one of `qualityrate simulate`), and feeds their outcomes back.
         .target(
@@ -50,6 +76,17 @@ let package = Package(
                 "Domain",
                 "Storage",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // The server's SIP user agent: registrar, routing of INVITEs from trunks and phones, and
+        // each call's SIP and RTP legs doing what its CallRunner asks.
+        .target(
+            name: "Telephony",
+            dependencies: [
+                "Audio", "CallFlow", "CallRunner", "Domain", "Media", "SIP", "SIPTransport", "Storage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -99,6 +136,9 @@ let package = Package(
             name: "qualityrate",
             dependencies: [
                 "CallRunner",
+                "Media",
+                "SIPTransport",
+                "Telephony",
                 "Domain",
                 "Storage",
                 "Access",
@@ -155,10 +195,41 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        .testTarget(
+            name: "TelephonyTests",
+            dependencies: [
+                "CallFlow", "CallRunner", "Domain", "Media", "SIP", "SIPTransport", "Storage", "Telephony", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSwift
+        ),
         .testTarget(name: "AudioTests", dependencies: ["Audio"], swiftSettings: strictSwift),
         .testTarget(name: "RTPTests", dependencies: ["RTP"], swiftSettings: strictSwift),
         .testTarget(
+            name: "MediaTests",
+            dependencies: [
+                "Media", "RTP", "Audio",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
             name: "SIPTests", dependencies: ["SIP", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strictSwift),
+        .testTarget(
+            name: "SIPTransportTests",
+            dependencies: [
+                "SIP", "SIPTransport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
         .testTarget(name: "StorageTests", dependencies: ["Domain", "Storage", "TestSupport"], swiftSettings: strictSwift),
         .testTarget(
             name: "HTTPAPITests",

@@ -26,6 +26,22 @@ public actor CallCenter {
 
     public func runner(for callUUID: CallUUID) -> CallRunner? { runners[callUUID] }
 
+    /// The number of calls running now.
+    public var count: Int { runners.count }
+
+    /// A call that arrived from the network: its runner, kept here until `finished`. The caller
+    /// connects the port to the runner, then starts it.
+    public func admit(_ arrival: Call.Arrival, port: any TelephonyPort) -> CallRunner {
+        let runner = CallRunner(arrival: arrival, port: port, services: services)
+        runners[arrival.callUUID] = runner
+        return runner
+    }
+
+    /// The telephony side saw the call end.
+    public func finished(_ callUUID: CallUUID) {
+        runners.removeValue(forKey: callUUID)
+    }
+
     /// Places a callback (SPEC §2.3); the call goes on in the background.
     public func startCallback(clientID: Int64, initiator: Extension, plan: Call.CallbackPlan) async throws -> CallUUID {
         guard let telephony else { throw CallCenterError.telephonyUnavailable }

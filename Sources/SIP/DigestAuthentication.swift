@@ -124,3 +124,51 @@ public struct DigestCredentials: Sendable, Equatable {
         algorithm.hash("\(username):\(realm):\(password)")
     }
 }
+
+/// Checks a request's digest credentials against a phone's stored secrets (RFC 3261 §22): the
+/// registrar's 401/`Authorization` for REGISTER, the proxy's 407/`Proxy-Authorization` for a
+/// phone's INVITE.
+public struct DigestAuthenticator: Sendable {
+    public enum Challenger: Sendable {
+        case registrar, proxy
+
+        var status: (code: Int, reason: String) { self == .registrar ? (401, "Unauthorized") : (407, "Proxy Authentication Required") }
+        var challengeHeader: String { self == .registrar ? "WWW-Authenticate" : "Proxy-Authenticate" }
+        var credentialsHeader: String { self == .registrar ? "Authorization" : "Proxy-Authorization" }
+    }
+
+    private let nonces: DigestNonces
+
+    public init(nonces: DigestNonces) { self.nonces = nonces }
+
+    /// nil when the request carries valid credentials of `user` in `realm`; otherwise the answer
+    /// to send: a challenge (none or stale or forged nonce), or 403 (wrong user or password).
+    public func refusal(
+        of request: SIPMessage, user: String, realm: String, secrets: Registrar.Secrets, challenger: Challenger, toTag: String,
+        at now: Int64
+    ) -> SIPMessage? {
+        let credentials = request.headers.values(challenger.credentialsHeader).compactMap(DigestCredentials.init)
+            .first { $0.realm.lowercased() == realm.lowercased() }
+        guard let credentials else { return challenge(request, realm: realm, stale: false, challenger: challenger, toTag: toTag, at: now) }
+        switch nonces.check(credentials.nonce, at: now) {
+        case .forged: return challenge(request, realm: realm, stale: false, challenger: challenger, toTag: toTag, at: now)
+        case .stale: return challenge(request, realm: realm, stale: true, challenger: challenger, toTag: toTag, at: now)
+        case .valid: break
+        }
+        let ha1 = credentials.algorithm == .md5 ? secrets.ha1MD5 : secrets.ha1SHA256
+        guard credentials.username == user, credentials.isValid(method: request.method ?? "", ha1: ha1) else {
+            return request.response(status: 403, reason: "Forbidden", toTag: toTag)
+        }
+        return nil
+    }
+
+    private func challenge(_ request: SIPMessage, realm: String, stale: Bool, challenger: Challenger, toTag: String, at now: Int64) -> SIPMessage {
+        var response = request.response(status: challenger.status.code, reason: challenger.status.reason, toTag: toTag)
+        let nonce = nonces.make(at: now)
+        // SHA-256 first: a phone takes the first challenge it supports (RFC 8760 §2.4).
+        for algorithm in [DigestAlgorithm.sha256, .md5] {
+            response.headers.add(challenger.challengeHeader, DigestChallenge(realm: realm, nonce: nonce, algorithm: algorithm, stale: stale).headerValue)
+        }
+        return response
+    }
+}

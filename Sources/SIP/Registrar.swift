@@ -45,29 +45,12 @@ public struct Registrar: Sendable {
     /// `secrets` is nil when there is no such phone, or it has no password.
     public mutating func handle(_ request: SIPMessage, user: String, domain: String, secrets: Secrets?, at now: Int64) -> SIPMessage {
         guard let secrets else { return request.response(status: 404, reason: "Not Found", toTag: Self.tag(request)) }
-        let credentials = request.headers.values("Authorization").compactMap(DigestCredentials.init)
-            .first { $0.realm == domain }
-        guard let credentials else { return challenge(request, domain: domain, stale: false, at: now) }
-        switch nonces.check(credentials.nonce, at: now) {
-        case .forged: return challenge(request, domain: domain, stale: false, at: now)
-        case .stale: return challenge(request, domain: domain, stale: true, at: now)
-        case .valid: break
-        }
-        let ha1 = credentials.algorithm == .md5 ? secrets.ha1MD5 : secrets.ha1SHA256
-        guard credentials.username == user, credentials.isValid(method: "REGISTER", ha1: ha1) else {
-            return request.response(status: 403, reason: "Forbidden", toTag: Self.tag(request))
+        if let refusal = DigestAuthenticator(nonces: nonces).refusal(
+            of: request, user: user, realm: domain, secrets: secrets, challenger: .registrar, toTag: Self.tag(request), at: now)
+        {
+            return refusal
         }
         return updateBindings(request, aor: "\(user)@\(domain)".lowercased(), at: now)
-    }
-
-    private func challenge(_ request: SIPMessage, domain: String, stale: Bool, at now: Int64) -> SIPMessage {
-        var response = request.response(status: 401, reason: "Unauthorized", toTag: Self.tag(request))
-        let nonce = nonces.make(at: now)
-        // SHA-256 first: a phone takes the first challenge it supports (RFC 8760 §2.4).
-        for algorithm in [DigestAlgorithm.sha256, .md5] {
-            response.headers.add("WWW-Authenticate", DigestChallenge(realm: domain, nonce: nonce, algorithm: algorithm, stale: stale).headerValue)
-        }
-        return response
     }
 
     private mutating func updateBindings(_ request: SIPMessage, aor: String, at now: Int64) -> SIPMessage {
@@ -117,7 +100,7 @@ public struct Registrar: Sendable {
     }
 
     /// A To tag derived from the Call-ID, so that retransmissions get the same one.
-    static func tag(_ request: SIPMessage) -> String {
+    public static func tag(_ request: SIPMessage) -> String {
         var hash: UInt64 = 14_695_981_039_346_656_037
         for byte in (request.headers["Call-ID"] ?? "").utf8 { hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211 }
         return String(hash, radix: 36)

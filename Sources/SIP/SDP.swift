@@ -117,6 +117,10 @@ public struct NegotiatedAudio: Sendable, Equatable {
     public var remoteAddress: String
     public var remotePort: Int
     public var direction: SessionDescription.Direction
+
+    /// Whether the peer wants audio from us: not when it put the call on hold (`sendonly`,
+    /// `inactive`, or the old `0.0.0.0` address).
+    public var peerReceives: Bool { direction == .sendrecv || direction == .recvonly }
 }
 
 public enum OfferAnswer {
@@ -150,6 +154,19 @@ public enum OfferAnswer {
         return (answer, NegotiatedAudio(
             codec: codec, payloadType: chosen.payloadType, telephoneEventPayloadType: events?.payloadType,
             remoteAddress: offer.connectionAddress, remotePort: offer.audioPort, direction: effectiveDirection))
+    }
+
+    /// What a phone's answer to our `offer` agreed (RFC 3264 §7): its first G.711 format and its
+    /// `telephone-event` payload type.
+    public static func accept(_ answer: SessionDescription) throws(Failure) -> NegotiatedAudio {
+        guard let chosen = answer.formats.first(where: { NegotiatedAudio.Codec(rawValue: $0.name.uppercased()) != nil && $0.clockRate == 8000 }),
+            let codec = NegotiatedAudio.Codec(rawValue: chosen.name.uppercased())
+        else { throw .noCommonCodec }
+        let events = answer.formats.first { $0.name.lowercased() == "telephone-event" && $0.clockRate == 8000 }
+        return NegotiatedAudio(
+            codec: codec, payloadType: chosen.payloadType, telephoneEventPayloadType: events?.payloadType,
+            remoteAddress: answer.connectionAddress, remotePort: answer.audioPort,
+            direction: answer.connectionAddress == "0.0.0.0" ? .inactive : answer.direction)
     }
 
     /// The offer this server makes when it rings a phone: both G.711 laws and telephone-event 101.

@@ -96,6 +96,12 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func client(domain: String) async throws -> Client? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM client WHERE domain = ? COLLATE NOCASE", arguments: [domain]).map(Self.client(from:))
+        }
+    }
+
     private static func client(from row: Row) -> Client {
         Client(
             id: row["id"], name: row["name"], timezone: row["timezone"], domain: row["domain"],

@@ -11,6 +11,8 @@ public protocol Store: ConfigurationStore, SoundStore, IVRStore, Sendable {
     func client(id: Int64) async throws -> Client?
     func updateClient(_ client: Client) async throws
     func isDomainTaken(_ domain: String) async throws -> Bool
+    /// The client whose SIP domain is `domain` (case-insensitive, as SIP host names are).
+    func client(domain: String) async throws -> Client?
 
     func createUser(_ user: NewUser) async throws -> User
     func user(id: Int64) async throws -> User?

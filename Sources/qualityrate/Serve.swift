@@ -1,12 +1,16 @@
 import ArgumentParser
 import CallRunner
+import Foundation
 import HTTPAPI
 import Hummingbird
 import Logging
+import Media
 import Metrics
 import Prometheus
+import SIPTransport
 import ServiceLifecycle
 import Storage
+import Telephony
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,11 +21,26 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "HTTP listening address, HOST:PORT.")
     var http = "127.0.0.1:8080"
 
+    @Option(name: .long, help: "SIP listening address (UDP and TCP), HOST:PORT; HOST is also put in Contact headers and SDP.")
+    var sip = "127.0.0.1:5060"
+
+    @Option(name: .long, help: "Source range (CIDR) that calls to DIDs are accepted from; repeat for several (default 127.0.0.0/8).")
+    var trunk: [String] = []
+
+    @Option(name: .customLong("rtp-ports"), help: "UDP port range for RTP, LOW-HIGH (one even port per call leg).")
+    var rtpPorts = "10000-20000"
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
     func validate() throws {
         _ = try ListenAddress(parsing: http, option: "--http")
+        let sipAddress = try ListenAddress(parsing: sip, option: "--sip")
+        guard !["0.0.0.0", "::"].contains(sipAddress.host) else {
+            throw ValidationError("--sip: give the address phones and trunks reach this server at, not a wildcard (\(sipAddress.host))")
+        }
+        _ = try trunkRanges()
+        _ = try rtpPortRange()
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level: expected trace, debug, info, notice, warning, error or critical")
         }
@@ -40,23 +59,75 @@ struct Serve: AsyncParsableCommand {
 
         let store = try openStore(database.database, logger: logger)
         let address = try ListenAddress(parsing: http, option: "--http")
-        // Calls the API starts (callbacks) need telephony: until SIP is connected (issue 4) the
-        // call center has none, and a valid callback request answers 503 telephony_unavailable.
+        let sipAddress = try ListenAddress(parsing: sip, option: "--sip")
+        let trunks = try trunkRanges()
+        raiseOpenFileLimit(logger: logger)
+
+        let registrations = PhoneRegistrations(store: store, nonceSecret: (0..<32).map { _ in UInt8.random(in: 0...255) })
+        let telephony = TelephonyServer(
+            endpoint: SIPEndpoint(host: sipAddress.host, port: sipAddress.port, logger: logger),
+            media: MediaServer(host: sipAddress.host, ports: try rtpPortRange(), logger: logger),
+            registrations: registrations, store: store,
+            settings: TelephonySettings(advertisedHost: sipAddress.host, sipPort: sipAddress.port, trunks: trunks),
+            logger: logger)
         let directory = CachingCallDirectory(caching: StoreCallDirectory(store: store))
         let calls = CallCenter(
             services: CallServices(
                 store: store, directory: directory,
-                queues: QueueRegistry(directory: directory, reachability: EveryAgentReachable()),
+                queues: QueueRegistry(directory: directory, reachability: registrations),
                 interactive: HTTPInteractiveClient(), timers: TaskTimerScheduler(), logger: logger),
-            telephony: nil)
+            telephony: telephony)
         let application = APIServer.makeApplication(
             store: store, calls: calls, host: address.host, port: address.port, metrics: registry, logger: logger)
         let services = ServiceGroup(configuration: .init(
-            services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        logger.info("starting", metadata: ["http": "\(http)", "database": "\(database.database)"])
+            services: [application, TelephonyService(telephony: telephony, calls: calls)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        logger.info("starting", metadata: [
+            "http": "\(http)", "sip": "\(sip)", "trunks": "\(trunks)", "rtp_ports": "\(rtpPorts)",
+            "database": "\(database.database)",
+        ])
         try await services.run()
         logger.info("stopped")
     }
+}
+
+extension Serve {
+    func trunkRanges() throws -> [AddressRange] {
+        try (trunk.isEmpty ? ["127.0.0.0/8"] : trunk).map { text in
+            guard let range = AddressRange(text) else {
+                throw ValidationError("--trunk: expected an address range in CIDR notation, e.g. 192.0.2.0/24, got '\(text)'")
+            }
+            return range
+        }
+    }
+
+    func rtpPortRange() throws -> ClosedRange<Int> {
+        let bounds = rtpPorts.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+        guard bounds.count == 2, let low = bounds[0], let high = bounds[1], 1024 <= low, low < high, high <= 65_535 else {
+            throw ValidationError("--rtp-ports: expected LOW-HIGH with 1024 ≤ LOW < HIGH ≤ 65535, e.g. 10000-20000, got '\(rtpPorts)'")
+        }
+        return low...high
+    }
+}
+
+/// SIP and RTP, from start-up to a graceful shutdown.
+struct TelephonyService: Service {
+    let telephony: TelephonyServer
+    let calls: CallCenter
+
+    func run() async throws {
+        try await telephony.start(calls: calls)
+        try? await gracefulShutdown()
+        await telephony.stop()
+    }
+}
+
+/// Every call leg holds a socket: lift the soft limit on open files to the hard one.
+func raiseOpenFileLimit(logger: Logger) {
+    var limit = rlimit()
+    guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    limit.rlim_cur = limit.rlim_max
+    if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) != 0 { logger.warning("could not raise the open-file limit") }
 }
 
 /// `HOST:PORT`, with IPv6 hosts in brackets (`[::1]:8080`).

@@ -65,6 +65,17 @@ import Testing
         }
     }
 
+    @Test func readsAPhonesAnswerToOurOffer() throws {
+        let answer = "v=0\r\no=- 1 1 IN IP4 10.0.0.5\r\ns=-\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n"
+        let audio = try OfferAnswer.accept(try #require(SessionDescription(parsing: Array(answer.utf8))))
+        #expect(audio.codec == .pcma && audio.payloadType == 8 && audio.telephoneEventPayloadType == 101)
+        #expect(audio.remoteAddress == "10.0.0.5" && audio.remotePort == 4000 && audio.peerReceives)
+        let held = answer.replacing("a=sendrecv", with: "a=sendonly")
+        #expect(try !OfferAnswer.accept(try #require(SessionDescription(parsing: Array(held.utf8)))).peerReceives)
+        let video = "v=0\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\nm=audio 4000 RTP/AVP 96\r\na=rtpmap:96 opus/48000/2\r\n"
+        #expect(throws: OfferAnswer.Failure.noCommonCodec) { try OfferAnswer.accept(try #require(SessionDescription(parsing: Array(video.utf8)))) }
+    }
+
     @Test func ourOfferHasBothLawsAndEvents() {
         let text = String(decoding: OfferAnswer.offer(localAddress: "127.0.0.1", localPort: 30000).serialized(sessionID: 1, version: 1), as: UTF8.self)
         #expect(text.contains("m=audio 30000 RTP/AVP 0 8 101\r\n") && text.contains("a=ptime:20\r\n"))

@@ -1,0 +1,35 @@
+public import NIOCore
+
+/// The G.711 law a leg's audio is in (RFC 3551: PCMU is payload type 0, PCMA 8).
+public enum G711Codec: Sendable, Hashable {
+    case pcmu, pcma
+
+    /// The code of a zero sample, used to pad a prompt's short last frame.
+    var silence: UInt8 {
+        switch self {
+        case .pcmu: 0xFF
+        case .pcma: 0xD5
+        }
+    }
+}
+
+/// What was negotiated for a leg (from SDP): where to send, in which format.
+public struct MediaFormat: Sendable, Equatable {
+    /// nil = on hold, or no address yet: the leg sends nothing.
+    public var remote: SocketAddress?
+    public var codec: G711Codec
+    public var payloadType: UInt8
+    public var telephoneEventPayloadType: UInt8?
+
+    public init(remote: SocketAddress?, codec: G711Codec, payloadType: UInt8, telephoneEventPayloadType: UInt8?) {
+        self.remote = remote
+        self.codec = codec
+        self.payloadType = payloadType
+        self.telephoneEventPayloadType = telephoneEventPayloadType
+    }
+}
+
+public enum MediaError: Error, Equatable {
+    /// Every even port of the RTP range is held by a leg or by another program.
+    case noFreePort
+}

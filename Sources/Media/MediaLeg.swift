@@ -1,0 +1,259 @@
+import NIOCore
+import Logging
+import RTP
+
+/// One call leg's RTP socket: prompts out, keys in, and the relay to the leg it is bridged with.
+/// Every method may be called from any thread; the work runs on the leg's event loop, in call
+/// order.
+public final class MediaLeg: Sendable {
+    public let localPort: Int
+    let eventLoop: any EventLoop
+    private let state: NIOLoopBound<LegState>
+    /// Succeeds once the socket is closed and its port is back in the range.
+    let portReleased: EventLoopFuture<Void>
+
+    init(localPort: Int, state: NIOLoopBound<LegState>, eventLoop: any EventLoop, portReleased: EventLoopFuture<Void>) {
+        self.localPort = localPort
+        self.state = state
+        self.eventLoop = eventLoop
+        self.portReleased = portReleased
+    }
+
+    /// Sets or changes (re-INVITE: hold/unhold, new address, other codec) where and how to send.
+    public func configure(_ format: MediaFormat) {
+        onLoop { $0.configure(format) }
+    }
+
+    /// Plays `audio` (8 kHz G.711 bytes already in this leg's codec) from its start, replacing
+    /// whatever played before, one 160-byte frame per 20 ms tick; the last frame is padded with
+    /// the codec's silence. `onFinished` is called once, on the leg's event loop, when the last
+    /// frame was sent — never if the playback was replaced or stopped. On hold the prompt runs
+    /// on in time without sending, and still finishes.
+    public func play(_ audio: [UInt8], onFinished: @escaping @Sendable () -> Void) {
+        onLoop { $0.play(audio, onFinished: onFinished) }
+    }
+
+    public func stopPlayback() {
+        onLoop { $0.stopPlayback() }
+    }
+
+    /// Closes the socket and gives the port back; playback and relay stop.
+    public func close() {
+        unbridge(self)
+        onLoop { $0.close() }
+    }
+
+    func onLoop(_ body: @escaping @Sendable (LegState) -> Void) {
+        if eventLoop.inEventLoop {
+            body(state.value)
+        } else {
+            eventLoop.execute { body(self.state.value) }
+        }
+    }
+}
+
+/// Relays RTP between two legs, both ways, and stops each leg's playback: payloads converted
+/// µ-law↔A-law when the legs' codecs differ, payload types rewritten to the receiving leg's
+/// (telephone events to its telephone-event type, dropped if it has none), sent from the
+/// receiving leg's socket to its remote. Keys are still read on both legs. A leg already in a
+/// relay leaves it first.
+public func bridge(_ a: MediaLeg, _ b: MediaLeg) {
+    precondition(a !== b, "a leg cannot be bridged with itself")
+    unbridge(a)
+    unbridge(b)
+    let bridge = BridgeToken()
+    a.onLoop { $0.join(BridgePeer(leg: b, bridge: bridge)) }
+    b.onLoop { $0.join(BridgePeer(leg: a, bridge: bridge)) }
+}
+
+/// Ends the relay that `leg` is in (both directions). No-op if none.
+public func unbridge(_ leg: MediaLeg) {
+    leg.onLoop { state in
+        guard let peer = state.leaveBridge() else { return }
+        peer.leg.onLoop { peerState in
+            // The other side may have been bridged anew meanwhile: only this bridge ends.
+            if peerState.peer?.bridge === peer.bridge { _ = peerState.leaveBridge() }
+        }
+    }
+}
+
+/// Tells one `bridge` call from another, so that ending an old relay cannot end a newer one
+/// between the same legs, and a packet still in flight from an ended relay is dropped.
+final class BridgeToken: Sendable {}
+
+struct BridgePeer: Sendable {
+    var leg: MediaLeg
+    var bridge: BridgeToken
+}
+
+/// What a relayed packet carries, as the sending leg negotiated it.
+enum RelayedPayload: Sendable {
+    case audio(G711Codec)
+    case telephoneEvent
+}
+
+/// A leg's state, on its event loop only.
+final class LegState {
+    let channel: any Channel
+    let logger: Logger
+    private let pacer: Pacer
+    private let metrics: MediaMetrics
+    private let onKey: @Sendable (Character) -> Void
+    private var format: MediaFormat?
+    private var keyDetector: KeyPressDetector?
+    private var player: PromptPlayer
+    private var onFinished: (@Sendable () -> Void)?
+    private(set) var peer: BridgePeer?
+    /// Where the pacer keeps this leg while it plays.
+    var pacerIndex: Int?
+    private var isClosed = false
+    /// Every packet the leg sends is written here: once the previous datagram has left, the
+    /// storage is free again and no packet allocates a buffer.
+    private var outgoing: ByteBuffer
+
+    init(channel: any Channel, pacer: Pacer, metrics: MediaMetrics, logger: Logger, onKey: @escaping @Sendable (Character) -> Void) {
+        self.channel = channel
+        self.pacer = pacer
+        self.metrics = metrics
+        self.logger = logger
+        self.onKey = onKey
+        var generator = SystemRandomNumberGenerator()
+        player = PromptPlayer(stream: RTPStreamSender(using: &generator))
+        outgoing = channel.allocator.buffer(capacity: 12 + RTPStreamSender.samplesPerPacket)
+    }
+
+    func configure(_ format: MediaFormat) {
+        self.format = format
+        // A re-INVITE that keeps the payload type keeps the detector, so a press in progress
+        // is not counted twice.
+        if keyDetector?.payloadType != format.telephoneEventPayloadType {
+            keyDetector = format.telephoneEventPayloadType.map(KeyPressDetector.init(payloadType:))
+        }
+    }
+
+    func play(_ audio: [UInt8], onFinished: @escaping @Sendable () -> Void) {
+        guard !isClosed else { return }
+        player.play(audio)
+        self.onFinished = onFinished
+        pacer.add(self)
+    }
+
+    func stopPlayback() {
+        player.stop()
+        onFinished = nil
+        pacer.remove(self)
+    }
+
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        stopPlayback()
+        channel.close(promise: nil)
+    }
+
+    func join(_ peer: BridgePeer) {
+        guard !isClosed else { return }
+        stopPlayback()
+        self.peer = peer
+    }
+
+    func leaveBridge() -> BridgePeer? {
+        defer { peer = nil }
+        return peer
+    }
+
+    func takeOnFinished() -> (@Sendable () -> Void)? {
+        defer { onFinished = nil }
+        return onFinished
+    }
+
+    /// The pacer's tick: this leg's next prompt frame.
+    func sendFrame(atTick tick: Int64) -> (sent: Bool, isLast: Bool) {
+        let codec = format?.codec ?? .pcmu
+        let remote = format?.remote
+        let frame = player.frame(atTick: tick, payloadType: format?.payloadType ?? 0, silence: codec.silence, sending: remote != nil)
+        guard let packet = frame.packet, let remote else { return (false, frame.isLast) }
+        send(packet, payloadType: packet.payloadType, transcodingTable: nil, to: remote)
+        return (true, frame.isLast)
+    }
+
+    func received(_ datagram: ByteBuffer) {
+        guard let packet = RTPPacket(parsing: Array(datagram.readableBytesView)) else {
+            metrics.malformedDropped.increment()
+            return
+        }
+        metrics.packetsReceived.increment()
+        let payload: RelayedPayload
+        if let format, packet.payloadType == format.telephoneEventPayloadType {
+            if let key = keyDetector?.key(in: packet) { onKey(key) }
+            guard peer != nil else { return }
+            payload = .telephoneEvent
+        } else if let format, packet.payloadType == format.payloadType, peer != nil {
+            payload = .audio(format.codec)
+        } else {
+            metrics.unrelayedDropped.increment()
+            return
+        }
+        guard let peer else { return }
+        peer.leg.onLoop { $0.relay(packet, payload, bridge: peer.bridge) }
+    }
+
+    /// A packet the bridged leg received, to send on from this one.
+    func relay(_ packet: RTPPacket, _ payload: RelayedPayload, bridge: BridgeToken) {
+        guard peer?.bridge === bridge, let format, let remote = format.remote else {
+            metrics.unrelayedDropped.increment()
+            return
+        }
+        switch payload {
+        case .telephoneEvent:
+            guard let payloadType = format.telephoneEventPayloadType else {
+                metrics.unrelayedDropped.increment()
+                return
+            }
+            send(packet, payloadType: payloadType, transcodingTable: nil, to: remote)
+        case .audio(let codec):
+            send(packet, payloadType: format.payloadType, transcodingTable: codec.transcodingTable(to: format.codec), to: remote)
+        }
+        metrics.packetsSent.increment()
+    }
+
+    /// Writes the packet's header in place, with `payloadType`, then its payload, through
+    /// `transcodingTable` if there is one.
+    private func send(_ packet: RTPPacket, payloadType: UInt8, transcodingTable: [UInt8]?, to remote: SocketAddress) {
+        outgoing.clear()
+        outgoing.writeInteger(UInt8(0x80))
+        outgoing.writeInteger((packet.marker ? 0x80 : 0) | payloadType & 0x7F)
+        outgoing.writeInteger(packet.sequenceNumber)
+        outgoing.writeInteger(packet.timestamp)
+        outgoing.writeInteger(packet.ssrc)
+        if let transcodingTable {
+            let payload = packet.payload
+            outgoing.writeWithUnsafeMutableBytes(minimumWritableBytes: payload.count) { bytes in
+                for index in payload.indices { bytes[index] = transcodingTable[Int(payload[index])] }
+                return payload.count
+            }
+        } else {
+            outgoing.writeBytes(packet.payload)
+        }
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: outgoing), promise: nil)
+    }
+}
+
+/// Hands a leg's datagrams to its state.
+final class LegHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    private let leg: LegState
+
+    init(leg: LegState) { self.leg = leg }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        leg.received(unwrapInboundIn(data).data)
+    }
+
+    /// Kept open: a failed read or send (an ICMP error from a phone gone away) must not end the
+    /// call's media; the call ends it.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        leg.logger.debug("RTP socket error", metadata: ["error": "\(error)"])
+    }
+}

@@ -1,0 +1,13 @@
+import Metrics
+
+/// The media counters of `/metrics`, made once per server so the packet path only increments.
+struct MediaMetrics: Sendable {
+    let packetsSent = Counter(label: "qualityrate_rtp_packets_sent_total")
+    let packetsReceived = Counter(label: "qualityrate_rtp_packets_received_total")
+    /// Datagrams that are not RTP at all.
+    let malformedDropped = Counter(label: "qualityrate_rtp_packets_dropped_total", dimensions: [("reason", "not_rtp")])
+    /// RTP that goes nowhere: audio on a leg that is not bridged, a payload type that was not
+    /// negotiated, a telephone event the other leg cannot take.
+    let unrelayedDropped = Counter(label: "qualityrate_rtp_packets_dropped_total", dimensions: [("reason", "not_relayed")])
+    let openLegs = Gauge(label: "qualityrate_rtp_legs_open")
+}

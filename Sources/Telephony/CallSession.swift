@@ -1,0 +1,423 @@
+import CallFlow
+import CallRunner
+import Domain
+import Logging
+import Media
+import NIOCore
+import SIP
+import SIPTransport
+
+/// What every call's session needs from the server around it.
+struct SessionContext: Sendable {
+    let endpoint: SIPEndpoint
+    let media: MediaServer
+    let registrations: PhoneRegistrations
+    let sounds: SoundLibrary
+    let dialogs: DialogTable
+    let calls: CallCenter
+    let settings: TelephonySettings
+    let logger: Logger
+}
+
+/// The SIP and RTP legs of one call — the caller's, and the phones it rings — doing what the
+/// call's `CallRunner` asks (`TelephonyPort`) and turning what the legs do (answers, hang-ups,
+/// keys, the end of a prompt) into the runner's events, in the order they happened.
+actor CallSession: TelephonyPort {
+    typealias LegID = Int
+
+    private enum LegState {
+        /// An INVITE received, not answered yet.
+        case offered(invite: SIPMessage, answer: SessionDescription)
+        /// An INVITE sent, no final answer yet.
+        case ringing(invite: SIPMessage)
+        case answered(Dialog)
+    }
+
+    private struct Leg {
+        var state: LegState
+        var peer: SIPPeer
+        var media: MediaLeg
+        var codec: G711Codec
+        /// The tag of this server in the leg's dialog.
+        var localTag: String
+        /// The SDP this server last sent on the leg, and its version (RFC 4566 `o=`).
+        var localDescription: SessionDescription
+        var descriptionVersion: UInt64 = 1
+        /// This server gave up on a ringing leg (CANCEL sent); an answer that crosses it is hung up.
+        var abandoned = false
+    }
+
+    private let context: SessionContext
+    let callUUID: CallUUID
+    private let clientID: Int64
+    private let domain: String
+    /// Who the phones rung for this call see as calling.
+    private let presentedCaller: NameAddress
+    private var runner: CallRunner?
+    private var legs: [LegID: Leg] = [:]
+    private var nextLegID = 0
+    private var callerLeg: LegID?
+    private var agentLegs: [String: LegID] = [:]
+    /// Bumped by every `play` and `stopPlayback`, so the end of a replaced prompt is not reported.
+    private var playback = 0
+    /// The `o=` session id of the SDP this server sends on the call's legs.
+    private let sessionID = UInt64.random(in: 1...(1 << 62))
+    private var isFinished = false
+    private let events: AsyncStream<Call.Event>.Continuation
+    private var logger: Logger
+
+    init(context: SessionContext, callUUID: CallUUID, clientID: Int64, domain: String, presentedCaller: NameAddress) {
+        self.context = context
+        self.callUUID = callUUID
+        self.clientID = clientID
+        self.domain = domain
+        self.presentedCaller = presentedCaller
+        var logger = context.logger
+        logger[metadataKey: "call_uuid"] = "\(callUUID)"
+        self.logger = logger
+        let (stream, continuation) = AsyncStream.makeStream(of: Call.Event.self)
+        events = continuation
+        Task { await self.feedRunner(stream) }
+    }
+
+    func attach(_ runner: CallRunner) { self.runner = runner }
+
+    // MARK: The caller's INVITE
+
+    /// Takes the INVITE of an arriving caller: opens its media leg and prepares the SDP answer
+    /// (sent with the 200 when the flow answers). Returns the response to send instead when the
+    /// offer cannot be answered (488) or no media port is free (503).
+    func offer(_ invite: SIPMessage, from peer: SIPPeer, localTag: String) async -> SIPMessage? {
+        guard let offer = SessionDescription(parsing: invite.body) else {
+            return invite.response(status: 488, reason: "Not Acceptable Here (an SDP offer is required)", toTag: localTag)
+        }
+        let id = newLegID()
+        let media: MediaLeg
+        do {
+            media = try await context.media.openLeg(onKey: { [weak self] key in Task { await self?.keyPressed(key, on: id) } })
+        } catch {
+            logger.warning("no media port for a call", metadata: ["error": "\(error)"])
+            return invite.response(status: 503, reason: "Service Unavailable (no media port)", toTag: localTag)
+        }
+        let negotiated: (answer: SessionDescription, audio: NegotiatedAudio)
+        do {
+            negotiated = try OfferAnswer.answer(offer, localAddress: context.settings.advertisedHost, localPort: media.localPort)
+        } catch {
+            media.close()
+            return invite.response(status: 488, reason: "Not Acceptable Here (PCMU or PCMA required)", toTag: localTag)
+        }
+        media.configure(Self.format(negotiated.audio))
+        legs[id] = Leg(
+            state: .offered(invite: invite, answer: negotiated.answer), peer: peer, media: media, codec: Self.codec(negotiated.audio),
+            localTag: localTag, localDescription: negotiated.answer)
+        callerLeg = id
+        if let key = DialogTable.offerKey(of: invite) { await context.dialogs.addOffer(key, .init(session: self, leg: id)) }
+        return nil
+    }
+
+    /// The caller cancelled its INVITE before it was answered.
+    func cancelled(leg id: LegID) async {
+        guard let leg = legs[id], case .offered(let invite, _) = leg.state else { return }
+        await context.endpoint.respond(invite.response(status: 487, reason: "Request Terminated", toTag: leg.localTag))
+        await end(id)
+        if callerLeg == id {
+            callerLeg = nil
+            deliver(.callerHungUp)
+        }
+    }
+
+    // MARK: Requests inside a dialog
+
+    /// BYE from the leg's phone: answered 200 by the caller of this method.
+    func hungUp(leg id: LegID) async {
+        guard legs[id] != nil else { return }
+        await end(id)
+        if callerLeg == id {
+            callerLeg = nil
+            deliver(.callerHungUp)
+        } else if let agent = agentLegs.first(where: { $0.value == id })?.key {
+            agentLegs.removeValue(forKey: agent)
+            deliver(.agentHungUp(agent))
+        }
+    }
+
+    /// A key sent as SIP INFO on a leg; only the caller's keys reach the flow.
+    func keyPressed(_ key: Character, on id: LegID) {
+        guard id == callerLeg else { return }
+        deliver(.key(key))
+    }
+
+    /// A re-INVITE (hold, unhold, a new address or codec): the answer to send.
+    func reoffer(_ request: SIPMessage, on id: LegID) -> SIPMessage {
+        guard var leg = legs[id], case .answered = leg.state else {
+            return request.response(status: 481, reason: "Call/Transaction Does Not Exist")
+        }
+        var response = request.response(status: 200, reason: "OK")
+        if let offer = SessionDescription(parsing: request.body) {
+            guard let negotiated = try? OfferAnswer.answer(offer, localAddress: context.settings.advertisedHost, localPort: leg.media.localPort)
+            else { return request.response(status: 488, reason: "Not Acceptable Here") }
+            leg.media.configure(Self.format(negotiated.audio))
+            leg.codec = Self.codec(negotiated.audio)
+            leg.localDescription = negotiated.answer
+        }
+        leg.descriptionVersion += 1
+        legs[id] = leg
+        response.headers.add("Contact", context.settings.contact(for: leg.peer.transport))
+        response.headers.add("Content-Type", "application/sdp")
+        response.body = leg.localDescription.serialized(sessionID: sessionID, version: leg.descriptionVersion)
+        return response
+    }
+
+    // MARK: TelephonyPort
+
+    func answerCaller() async {
+        guard let id = callerLeg, let leg = legs[id], case .offered(let invite, let answer) = leg.state else { return }
+        guard let dialog = Dialog(answering: invite, localTag: leg.localTag) else {
+            await context.endpoint.respond(invite.response(status: 400, reason: "Bad Request (no Contact)", toTag: leg.localTag))
+            await hungUp(leg: id)
+            return
+        }
+        legs[id]?.state = .answered(dialog)
+        if let key = DialogTable.offerKey(of: invite) { await context.dialogs.removeOffer(key) }
+        await context.dialogs.add(.init(callID: dialog.id.callID, localTag: leg.localTag), .init(session: self, leg: id))
+        var ok = invite.response(status: 200, reason: "OK", toTag: leg.localTag)
+        ok.headers.add("Contact", context.settings.contact(for: leg.peer.transport))
+        ok.headers.add("Allow", SIPMessage.allowedMethods)
+        ok.headers.add("Content-Type", "application/sdp")
+        ok.body = answer.serialized(sessionID: sessionID, version: leg.descriptionVersion)
+        await context.endpoint.respond(ok)
+    }
+
+    func play(_ sound: SoundReference) async {
+        playback += 1
+        let current = playback
+        guard let id = callerLeg, let leg = legs[id] else { return }
+        guard let audio = await context.sounds.audio(of: sound, clientID: clientID, codec: leg.codec) else {
+            logger.warning("sound missing, skipped", metadata: ["sound": "\(sound)"])
+            deliver(.playbackFinished)
+            return
+        }
+        // The caller may have changed while the sound was read.
+        guard playback == current, callerLeg == id else { return }
+        leg.media.play(audio) { [weak self] in Task { await self?.playbackEnded(current) } }
+    }
+
+    func stopPlayback() async {
+        playback += 1
+        if let id = callerLeg { legs[id]?.media.stopPlayback() }
+    }
+
+    func ring(_ agents: [String]) async {
+        for agent in agents {
+            guard let target = await context.registrations.target(clientID: clientID, name: agent) else {
+                deliver(.agentUnreachable(agent))
+                continue
+            }
+            await ring(agent, at: target)
+        }
+    }
+
+    func cancelRinging(_ agents: [String]) async {
+        for agent in agents {
+            guard let id = agentLegs[agent], case .ringing = legs[id]?.state else { continue }
+            agentLegs.removeValue(forKey: agent)
+            await abandon(id)
+        }
+    }
+
+    func bridge(agent: String) async {
+        guard let callerID = callerLeg, let caller = legs[callerID], let agentID = agentLegs[agent], let agentLeg = legs[agentID] else { return }
+        playback += 1
+        Media.bridge(caller.media, agentLeg.media)
+    }
+
+    func promoteToCaller(_ name: String) async {
+        guard let id = agentLegs.removeValue(forKey: name) else { return }
+        if let previous = callerLeg, let leg = legs[previous] { Media.unbridge(leg.media) }
+        playback += 1
+        callerLeg = id
+    }
+
+    func hangUpAgent(_ agent: String) async {
+        guard let id = agentLegs.removeValue(forKey: agent) else { return }
+        await hangUp(id)
+    }
+
+    func hangUpCaller() async {
+        guard let id = callerLeg else { return }
+        callerLeg = nil
+        playback += 1
+        await hangUp(id)
+    }
+
+    // MARK: Ringing a phone
+
+    private func ring(_ agent: String, at target: PhoneRegistrations.Target) async {
+        let id = newLegID()
+        let media: MediaLeg
+        do {
+            media = try await context.media.openLeg(onKey: { [weak self] key in Task { await self?.keyPressed(key, on: id) } })
+        } catch {
+            logger.warning("no media port to ring a phone", metadata: ["agent": "\(agent)", "error": "\(error)"])
+            deliver(.agentUnreachable(agent))
+            return
+        }
+        let offer = OfferAnswer.offer(localAddress: context.settings.advertisedHost, localPort: media.localPort)
+        let localTag = Identifiers.tag()
+        var from = presentedCaller
+        from.parameters = SIPParameters([("tag", localTag)])
+        let invite = SIPMessage.invite(
+            target: target.contact, from: from, to: NameAddress(uri: SIPURI(user: agent, host: domain)),
+            callID: Identifiers.callID(host: context.settings.advertisedHost), via: context.endpoint.newVia(transport: target.peer.transport),
+            contact: context.settings.contact(for: target.peer.transport), offer: offer.serialized(sessionID: sessionID, version: 1))
+        legs[id] = Leg(
+            state: .ringing(invite: invite), peer: target.peer, media: media, codec: .pcmu, localTag: localTag, localDescription: offer)
+        agentLegs[agent] = id
+        let responses = await context.endpoint.send(request: invite, to: target.peer)
+        Task {
+            for await response in responses { await self.phoneAnswered(response, leg: id, agent: agent) }
+        }
+    }
+
+    private func phoneAnswered(_ response: SIPMessage, leg id: LegID, agent: String) async {
+        guard let status = response.status, status >= 200, var leg = legs[id] else { return }
+        switch (leg.state, status) {
+        case (.ringing(let invite), 200..<300):
+            guard let dialog = Dialog(invite: invite, answer: response) else {
+                logger.warning("an answer without a usable Contact or To tag", metadata: ["agent": "\(agent)"])
+                await abandon(id)
+                return
+            }
+            await context.endpoint.sendWithoutTransaction(dialog.acknowledgement(via: context.endpoint.newVia(transport: leg.peer.transport)), to: leg.peer)
+            leg.state = .answered(dialog)
+            if let description = SessionDescription(parsing: response.body), let audio = try? OfferAnswer.accept(description) {
+                leg.media.configure(Self.format(audio))
+                leg.codec = Self.codec(audio)
+            }
+            legs[id] = leg
+            await context.dialogs.add(.init(callID: dialog.id.callID, localTag: leg.localTag), .init(session: self, leg: id))
+            if leg.abandoned || agentLegs[agent] != id {
+                await hangUp(id)
+            } else {
+                deliver(.agentAnswered(agent))
+            }
+        case (.answered(let dialog), 200..<300):
+            // A retransmitted 2xx: our ACK was lost.
+            await context.endpoint.sendWithoutTransaction(dialog.acknowledgement(via: context.endpoint.newVia(transport: leg.peer.transport)), to: leg.peer)
+        case (.ringing, _):
+            await end(id)
+            if agentLegs[agent] == id {
+                agentLegs.removeValue(forKey: agent)
+                deliver(.agentUnreachable(agent))
+            }
+        default:
+            break
+        }
+    }
+
+    // MARK: Ending legs
+
+    /// Ends a leg from this side: BYE when answered, CANCEL when ringing, 480 when offered.
+    private func hangUp(_ id: LegID) async {
+        guard let leg = legs[id] else { return }
+        switch leg.state {
+        case .answered(var dialog):
+            let bye = dialog.request("BYE", via: context.endpoint.newVia(transport: leg.peer.transport))
+            legs[id]?.state = .answered(dialog)
+            let responses = await context.endpoint.send(request: bye, to: leg.peer)
+            Task { for await _ in responses {} }
+            await end(id)
+        case .ringing:
+            await abandon(id)
+        case .offered(let invite, _):
+            await context.endpoint.respond(invite.response(status: 480, reason: "Temporarily Unavailable", toTag: leg.localTag))
+            await end(id)
+        }
+    }
+
+    /// Gives up on a ringing leg: CANCEL it, keep it until its final answer (487, or a 2xx that
+    /// crossed the CANCEL and is then hung up).
+    private func abandon(_ id: LegID) async {
+        guard let leg = legs[id], case .ringing(let invite) = leg.state, !leg.abandoned else { return }
+        legs[id]?.abandoned = true
+        Media.unbridge(leg.media)
+        leg.media.stopPlayback()
+        if let cancel = invite.cancelling() {
+            let responses = await context.endpoint.send(request: cancel, to: leg.peer)
+            Task { for await _ in responses {} }
+        }
+    }
+
+    private func end(_ id: LegID) async {
+        guard let leg = legs[id] else { return }
+        Media.unbridge(leg.media)
+        leg.media.close()
+        switch leg.state {
+        case .answered(let dialog):
+            await context.dialogs.remove(.init(callID: dialog.id.callID, localTag: leg.localTag))
+        case .offered(let invite, _):
+            if let key = DialogTable.offerKey(of: invite) { await context.dialogs.removeOffer(key) }
+        case .ringing:
+            break
+        }
+        legs.removeValue(forKey: id)
+    }
+
+    // MARK: Events to the runner
+
+    private func deliver(_ event: Call.Event) {
+        events.yield(event)
+    }
+
+    private func playbackEnded(_ generation: Int) {
+        guard generation == playback else { return }
+        deliver(.playbackFinished)
+    }
+
+    /// Hands the events to the runner one at a time, in order; when the call is over, hangs up
+    /// whatever is left and lets the call go.
+    private func feedRunner(_ stream: AsyncStream<Call.Event>) async {
+        for await event in stream {
+            guard let runner = await currentRunner() else {
+                logger.error("no runner for the call's events")
+                break
+            }
+            await runner.deliver(event)
+            if await runner.isOver { break }
+        }
+        await finish()
+    }
+
+    private func currentRunner() async -> CallRunner? {
+        if let runner { return runner }
+        runner = await context.calls.runner(for: callUUID)
+        return runner
+    }
+
+    /// The call is over: nothing more reaches the runner; legs the flow left up are hung up.
+    func finish() async {
+        guard !isFinished else { return }
+        isFinished = true
+        events.finish()
+        for id in legs.keys.sorted() { await hangUp(id) }
+        callerLeg = nil
+        agentLegs.removeAll()
+        await context.calls.finished(callUUID)
+    }
+
+
+    private func newLegID() -> LegID {
+        nextLegID += 1
+        return nextLegID
+    }
+
+    private static func codec(_ audio: NegotiatedAudio) -> G711Codec { audio.codec == .pcmu ? .pcmu : .pcma }
+
+    private static func format(_ audio: NegotiatedAudio) -> MediaFormat {
+        let remote: SocketAddress? =
+            audio.peerReceives && audio.remotePort > 0 ? try? SocketAddress(ipAddress: audio.remoteAddress, port: audio.remotePort) : nil
+        return MediaFormat(
+            remote: remote, codec: codec(audio), payloadType: UInt8(truncatingIfNeeded: audio.payloadType),
+            telephoneEventPayloadType: audio.telephoneEventPayloadType.map { UInt8(truncatingIfNeeded: $0) })
+    }
+}

@@ -1,0 +1,220 @@
+public import CallFlow
+public import CallRunner
+public import Domain
+public import Logging
+public import Media
+public import SIP
+public import SIPTransport
+public import Storage
+
+/// The server's SIP user agent: answers what reaches the SIP endpoint — REGISTER through the
+/// registrar, INVITEs from trunks (to DIDs) and from registered phones (to extensions), requests
+/// inside dialogs — and places the calls the API starts (`TelephonyProvider`). Each call's legs
+/// are a `CallSession`, whose flow a `CallRunner` in the `CallCenter` runs.
+public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
+    private let endpoint: SIPEndpoint
+    private let media: MediaServer
+    private let registrations: PhoneRegistrations
+    private let store: any Store
+    private var settings: TelephonySettings
+    private let dialogs = DialogTable()
+    private let logger: Logger
+    private var calls: CallCenter?
+
+    public init(
+        endpoint: SIPEndpoint, media: MediaServer, registrations: PhoneRegistrations, store: any Store, settings: TelephonySettings,
+        logger: Logger
+    ) {
+        self.endpoint = endpoint
+        self.media = media
+        self.registrations = registrations
+        self.store = store
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Where SIP is answered (after `start`).
+    public var sipPort: Int { settings.sipPort }
+
+    /// Starts answering SIP; calls run in `calls` (which was given this server as its telephony).
+    public func start(calls: CallCenter) async throws {
+        self.calls = calls
+        try await endpoint.start(user: self)
+        // `--sip HOST:0` (tests) binds any free port: Contact headers must name the real one.
+        if let port = await endpoint.localAddress.port { settings.sipPort = port }
+    }
+
+    // MARK: SIPTransactionUser
+
+    public func received(request: SIPMessage, from peer: SIPPeer) async {
+        switch request.method ?? "" {
+        case "REGISTER":
+            await endpoint.respond(await registrations.register(request, from: peer))
+        case "OPTIONS":
+            var ok = request.response(status: 200, reason: "OK", toTag: Identifiers.tag())
+            ok.headers.add("Allow", SIPMessage.allowedMethods)
+            ok.headers.add("Accept", "application/sdp, application/dtmf-relay, application/dtmf")
+            await endpoint.respond(ok)
+        case "INVITE" where DialogTable.key(ofReceived: request) == nil:
+            await arriving(request, from: peer)
+        case "INVITE", "BYE", "INFO", "ACK":
+            await inDialog(request)
+        case "SUBSCRIBE", "NOTIFY", "MESSAGE", "PUBLISH", "REFER", "UPDATE", "PRACK":
+            var refused = request.response(status: 405, reason: "Method Not Allowed", toTag: Identifiers.tag())
+            refused.headers.add("Allow", SIPMessage.allowedMethods)
+            await endpoint.respond(refused)
+        default:
+            var refused = request.response(status: 501, reason: "Not Implemented", toTag: Identifiers.tag())
+            refused.headers.add("Allow", SIPMessage.allowedMethods)
+            await endpoint.respond(refused)
+        }
+    }
+
+    public func cancelled(invite: SIPMessage) async {
+        guard let key = DialogTable.offerKey(of: invite), let entry = await dialogs.offer(for: key) else {
+            // Answered or refused already: the INVITE's transaction has its final response.
+            return
+        }
+        await entry.session.cancelled(leg: entry.leg)
+    }
+
+    public func answerNotAcknowledged(_ response: SIPMessage) async {
+        guard let callID = response.headers["Call-ID"], let tag = response.headers["To"].flatMap(NameAddress.init)?.tag,
+            let entry = await dialogs.entry(for: .init(callID: callID, localTag: tag))
+        else { return }
+        logger.warning("a caller never acknowledged the answer; hanging up", metadata: ["sip_call_id": "\(callID)"])
+        await entry.session.hungUp(leg: entry.leg)
+    }
+
+    // MARK: TelephonyProvider
+
+    public func makePort(for callUUID: CallUUID, clientID: Int64) async throws -> any TelephonyPort {
+        guard let calls, let client = try await store.client(id: clientID) else { throw CallCenterError.telephonyUnavailable }
+        return CallSession(
+            context: context(calls), callUUID: callUUID, clientID: clientID, domain: client.domain,
+            presentedCaller: NameAddress(displayName: "\"Callback\"", uri: SIPURI(user: "callback", host: client.domain)))
+    }
+
+    // MARK: New calls
+
+    private enum Origin {
+        case phone(Client, user: String)
+        case trunk(DID, Client)
+    }
+
+    /// An INVITE outside a dialog: a call from a phone of a client (its From domain is the
+    /// client's; digest-authenticated), or from a trunk to a DID; else 403.
+    private func arriving(_ invite: SIPMessage, from peer: SIPPeer) async {
+        let localTag = Identifiers.tag()
+        await endpoint.respond(invite.response(status: 100, reason: "Trying"))
+        guard let calls, let uri = Self.requestURI(of: invite), let dialled = uri.user,
+            let from = invite.headers["From"].flatMap(NameAddress.init)
+        else {
+            await endpoint.respond(invite.response(status: 400, reason: "Bad Request (Request-URI or From)", toTag: localTag))
+            return
+        }
+        let origin: Origin
+        if let client = await registrations.client(domain: from.uri.host), let user = from.uri.user {
+            if let refusal = await registrations.refusal(of: invite, user: user, client: client, toTag: localTag) {
+                await endpoint.respond(refusal)
+                return
+            }
+            guard await registrations.isReachable(clientID: client.id, agent: user) else {
+                await endpoint.respond(invite.response(status: 403, reason: "Forbidden (phone not registered)", toTag: localTag))
+                return
+            }
+            origin = .phone(client, user: user)
+        } else if settings.isTrunk(peer.address.ipAddress ?? "") {
+            guard let did = try? await store.did(number: dialled), let client = try? await store.client(id: did.clientID) else {
+                await endpoint.respond(invite.response(status: 404, reason: "Not Found (no such DID)", toTag: localTag))
+                return
+            }
+            origin = .trunk(did, client)
+        } else {
+            logger.notice("INVITE refused: not from a trunk nor a phone", metadata: ["source": "\(peer.address)"])
+            await endpoint.respond(invite.response(status: 403, reason: "Forbidden (not a trunk)", toTag: localTag))
+            return
+        }
+
+        let arrival: Call.Arrival
+        let client: Client
+        switch origin {
+        case .phone(let phoneClient, let user):
+            client = phoneClient
+            arrival = Call.Arrival(
+                callUUID: .random(), clientID: client.id, dialled: dialled, did: nil,
+                caller: .init(username: user, screenName: from.displayName.map(Self.unquoted), domain: client.domain))
+        case .trunk(let did, let trunkClient):
+            client = trunkClient
+            arrival = Call.Arrival(
+                callUUID: .random(), clientID: client.id, dialled: did.number, did: (did.number, client.domain),
+                caller: .init(username: from.uri.user, screenName: from.displayName.map(Self.unquoted), domain: from.uri.host))
+        }
+        let session = CallSession(
+            context: context(calls), callUUID: arrival.callUUID, clientID: client.id, domain: client.domain,
+            presentedCaller: NameAddress(displayName: from.displayName, uri: SIPURI(user: from.uri.user, host: client.domain)))
+        if let refusal = await session.offer(invite, from: peer, localTag: localTag) {
+            await endpoint.respond(refusal)
+            await session.finish()
+            return
+        }
+        let runner = await calls.admit(arrival, port: session)
+        await session.attach(runner)
+        Task { await runner.start() }
+    }
+
+    // MARK: Requests in a dialog
+
+    private func inDialog(_ request: SIPMessage) async {
+        guard let key = DialogTable.key(ofReceived: request), let entry = await dialogs.entry(for: key) else {
+            if request.method != "ACK" {
+                await endpoint.respond(request.response(status: 481, reason: "Call/Transaction Does Not Exist"))
+            }
+            return
+        }
+        switch request.method {
+        case "BYE":
+            await endpoint.respond(request.response(status: 200, reason: "OK"))
+            await entry.session.hungUp(leg: entry.leg)
+        case "INFO":
+            if let key = DTMFInfo.key(in: request) {
+                await endpoint.respond(request.response(status: 200, reason: "OK"))
+                await entry.session.keyPressed(key, on: entry.leg)
+            } else if request.body.isEmpty {
+                // An empty INFO is a keep-alive (RFC 6086 §4.2.2).
+                await endpoint.respond(request.response(status: 200, reason: "OK"))
+            } else {
+                var refused = request.response(status: 415, reason: "Unsupported Media Type")
+                refused.headers.add("Accept", "application/dtmf-relay, application/dtmf")
+                await endpoint.respond(refused)
+            }
+        case "INVITE":
+            await endpoint.respond(await entry.session.reoffer(request, on: entry.leg))
+        default:
+            break  // ACK: the endpoint has stopped retransmitting the answer.
+        }
+    }
+
+    private func context(_ calls: CallCenter) -> SessionContext {
+        SessionContext(
+            endpoint: endpoint, media: media, registrations: registrations, sounds: SoundLibrary(store: store), dialogs: dialogs,
+            calls: calls, settings: settings, logger: logger)
+    }
+
+    private static func requestURI(of request: SIPMessage) -> SIPURI? {
+        guard case .request(_, let uri) = request.startLine else { return nil }
+        return SIPURI(uri)
+    }
+
+    private static func unquoted(_ name: String) -> String {
+        name.count >= 2 && name.hasPrefix("\"") && name.hasSuffix("\"") ? String(name.dropFirst().dropLast()) : name
+    }
+}
+
+extension TelephonyServer {
+    /// Stops answering SIP: hangs up every call still up, then closes the sockets.
+    public func stop() async {
+        for session in await dialogs.sessions() { await session.finish() }
+        await endpoint.stop()
+    }
+}

@@ -1,0 +1,296 @@
+import Audio
+import Logging
+import NIOCore
+import NIOPosix
+import RTP
+import Testing
+
+@testable import Media
+
+/// Real UDP on 127.0.0.1. Each test has a server of its own on an event loop of its own, so
+/// that work handed to the legs can be waited for (`loop.submit {}` runs after it), and a port
+/// range of its own below the ephemeral ports, so that no test's sockets land in another's range.
+@Suite(.timeLimit(.minutes(1))) struct MediaLegTests {
+    final class Fixture: Sendable {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let server: MediaServer
+        let events: AsyncStream<String>
+        let log: AsyncStream<String>.Continuation
+
+        init(ports: ClosedRange<Int>) {
+            server = MediaServer(host: "127.0.0.1", ports: ports, eventLoopGroup: group, logger: Logger(label: "media-test"))
+            (events, log) = AsyncStream<String>.makeStream()
+        }
+
+        /// Runs after everything already handed to the legs.
+        func settle() async throws {
+            try await group.next().submit {}.get()
+        }
+
+        func shutdown() async throws {
+            try await group.shutdownGracefully()
+        }
+    }
+
+    static func format(_ remote: SocketAddress?, _ codec: G711Codec = .pcmu, payloadType: UInt8 = 0, events: UInt8? = 101) -> MediaFormat {
+        MediaFormat(remote: remote, codec: codec, payloadType: payloadType, telephoneEventPayloadType: events)
+    }
+
+    static func event(_ key: UInt8, end: Bool, timestamp: UInt32, sequence: UInt16, payloadType: UInt8 = 101) -> RTPPacket {
+        RTPPacket(
+            marker: !end, payloadType: payloadType, sequenceNumber: sequence, timestamp: timestamp, ssrc: 77,
+            payload: [key, end ? 0x8A : 0x0A, 0x03, 0x20])
+    }
+
+    /// A frame's worth of audio whose bytes tell the frames apart.
+    static func prompt(bytes: Int, tag: UInt8 = 0) -> [UInt8] {
+        (0..<bytes).map { UInt8(truncatingIfNeeded: $0 / 160 * 16 + Int(tag)) }
+    }
+
+    @Test func aPromptGoesOutIn20msFramesAndTheNextOneContinuesTheStream() async throws {
+        let fixture = Fixture(ports: 26_000...26_019)
+        var phone = try await UDPPeer.bind()
+        let leg = try await fixture.server.openLeg { _ in }
+        #expect(leg.localPort % 2 == 0 && (26_000...26_019).contains(leg.localPort))
+        leg.configure(Self.format(phone.address))
+        let first = Self.prompt(bytes: 1_000)
+        leg.play(first) { fixture.log.yield("first") }
+
+        var packets: [RTPPacket] = []
+        for _ in 0..<7 {
+            let datagram = try await phone.receive()
+            #expect(datagram.sourcePort == leg.localPort)
+            packets.append(datagram.packet)
+        }
+        var events = fixture.events.makeAsyncIterator()
+        #expect(await events.next() == "first")
+        for (index, packet) in packets.enumerated() {
+            #expect(packet.payloadType == 0 && packet.ssrc == packets[0].ssrc)
+            #expect(packet.marker == (index == 0))
+            #expect(packet.sequenceNumber == packets[0].sequenceNumber &+ UInt16(index))
+            #expect(packet.timestamp == packets[0].timestamp &+ UInt32(160 * index))
+            let audio = first[(index * 160)..<min(first.count, index * 160 + 160)]
+            #expect(packet.payload == Array(audio) + [UInt8](repeating: 0xFF, count: 160 - audio.count))
+        }
+
+        leg.play(Self.prompt(bytes: 160, tag: 5)) { fixture.log.yield("second") }
+        let next = try await phone.receive().packet
+        #expect(await events.next() == "second", "the first prompt finished once")
+        #expect(next.marker && next.ssrc == packets[0].ssrc && next.payload == Self.prompt(bytes: 160, tag: 5))
+        #expect(next.sequenceNumber == packets[6].sequenceNumber &+ 1)
+        let silentTicks = next.timestamp &- packets[6].timestamp
+        #expect(silentTicks >= 160 && silentTicks % 160 == 0, "the timestamp ran on through the silence")
+
+        leg.close()
+        try await phone.close()
+        try await fixture.shutdown()
+    }
+
+    @Test func aStoppedPromptSendsNothingMoreAndNeverFinishes() async throws {
+        let fixture = Fixture(ports: 26_020...26_039)
+        var phone = try await UDPPeer.bind()
+        let stopped = try await fixture.server.openLeg { _ in }
+        let clock = try await fixture.server.openLeg { _ in }
+        stopped.configure(Self.format(phone.address))
+        clock.configure(Self.format(phone.address))
+
+        // Stopped while it plays: once the other leg's prompt reaches the phone, nothing of the
+        // stopped one follows (both legs are driven by the same tick, so it would).
+        stopped.play(Self.prompt(bytes: 160 * 200, tag: 1)) { fixture.log.yield("stopped finished") }
+        let firstOfStopped = try await phone.receive().packet
+        stopped.stopPlayback()
+        clock.play(Self.prompt(bytes: 160 * 3, tag: 2)) { fixture.log.yield("clock finished") }
+        var clockPackets = 0
+        while clockPackets < 3 {
+            let packet = try await phone.receive().packet
+            if packet.ssrc == firstOfStopped.ssrc {
+                #expect(clockPackets == 0, "a packet of the stopped prompt after the other leg's")
+            } else {
+                clockPackets += 1
+            }
+        }
+        var events = fixture.events.makeAsyncIterator()
+        #expect(await events.next() == "clock finished")
+
+        // Stopped before its first tick: a prompt that would have finished first never does.
+        try await fixture.group.next().submit {
+            stopped.play(Self.prompt(bytes: 160, tag: 3)) { fixture.log.yield("stopped finished") }
+            stopped.stopPlayback()
+            clock.play(Self.prompt(bytes: 320, tag: 4)) { fixture.log.yield("clock finished again") }
+        }.get()
+        #expect(await events.next() == "clock finished again")
+        for _ in 0..<2 { #expect(try await phone.receive().packet.ssrc != firstOfStopped.ssrc) }
+
+        stopped.close()
+        clock.close()
+        try await phone.close()
+        try await fixture.shutdown()
+    }
+
+    @Test func aReplacedPromptNeverFinishesAndTheNewOneDoes() async throws {
+        let fixture = Fixture(ports: 26_040...26_059)
+        var phone = try await UDPPeer.bind()
+        let leg = try await fixture.server.openLeg { _ in }
+        leg.configure(Self.format(phone.address))
+        let old = Self.prompt(bytes: 160 * 200, tag: 1)
+        let new = Self.prompt(bytes: 160 * 2, tag: 9)
+        leg.play(old) { fixture.log.yield("old") }
+        let first = try await phone.receive().packet
+        #expect(first.payload == Array(old[0..<160]))
+        leg.play(new) { fixture.log.yield("new") }
+
+        var previous = first
+        var frameOfNew = 0
+        while frameOfNew < 2 {
+            let packet = try await phone.receive().packet
+            #expect(packet.sequenceNumber == previous.sequenceNumber &+ 1 && packet.ssrc == first.ssrc)
+            if packet.payload == Array(new[(frameOfNew * 160)..<(frameOfNew * 160 + 160)]) {
+                #expect(packet.marker == (frameOfNew == 0))
+                frameOfNew += 1
+            } else {
+                #expect(frameOfNew == 0, "the old prompt after the new one started")
+                let oldFrame = Int(packet.sequenceNumber &- first.sequenceNumber)
+                #expect(!packet.marker && packet.payload == Array(old[(oldFrame * 160)..<(oldFrame * 160 + 160)]))
+            }
+            previous = packet
+        }
+        var events = fixture.events.makeAsyncIterator()
+        #expect(await events.next() == "new")
+        leg.close()
+        try await phone.close()
+        try await fixture.shutdown()
+    }
+
+    @Test func rfc4733KeysAreReadOncePerPressAndTwiceWhenPressedTwice() async throws {
+        let fixture = Fixture(ports: 26_060...26_079)
+        let phone = try await UDPPeer.bind()
+        let leg = try await fixture.server.openLeg { key in fixture.log.yield(String(key)) }
+        leg.configure(Self.format(nil, events: 101))
+        try await fixture.settle()
+
+        var sequence: UInt16 = 1
+        func press(_ key: UInt8, at timestamp: UInt32, payloadType: UInt8 = 101) async throws {
+            try await phone.send(Self.event(key, end: false, timestamp: timestamp, sequence: sequence, payloadType: payloadType), toPort: leg.localPort)
+            for _ in 0..<3 {
+                sequence &+= 1
+                try await phone.send(Self.event(key, end: true, timestamp: timestamp, sequence: sequence, payloadType: payloadType), toPort: leg.localPort)
+            }
+            sequence &+= 1
+        }
+        try await phone.send([0x13, 0x37], toPort: leg.localPort)  // junk, dropped
+        try await phone.send([UInt8](repeating: 0x80, count: 11), toPort: leg.localPort)
+        try await press(4, at: 1_000)
+        try await press(9, at: 2_000, payloadType: 100)  // not the negotiated type
+        try await press(5, at: 3_000)
+        try await press(4, at: 4_000)
+        try await press(4, at: 5_000)
+        try await press(11, at: 6_000)
+
+        var keys = fixture.events.makeAsyncIterator()
+        var read: [String] = []
+        while read.last != "#" { read.append(try #require(await keys.next())) }
+        #expect(read == ["4", "5", "4", "4", "#"])
+        leg.close()
+        try await phone.close()
+        try await fixture.shutdown()
+    }
+
+    @Test func bridgedLegsRelayInTheReceivingLegsFormat() async throws {
+        let fixture = Fixture(ports: 26_080...26_099)
+        var caller = try await UDPPeer.bind()
+        var agent = try await UDPPeer.bind()
+        let callerLeg = try await fixture.server.openLeg { key in fixture.log.yield("caller pressed \(key)") }
+        let agentLeg = try await fixture.server.openLeg { _ in }
+        callerLeg.configure(Self.format(caller.address, .pcmu, payloadType: 0, events: 101))
+        agentLeg.configure(Self.format(agent.address, .pcma, payloadType: 8, events: 96))
+        bridge(callerLeg, agentLeg)
+        try await fixture.settle()
+
+        let ulaw: [UInt8] = (0..<160).map { UInt8($0) }
+        let spoken = RTPPacket(marker: true, payloadType: 0, sequenceNumber: 7, timestamp: 4_000, ssrc: 1234, payload: ulaw)
+        try await caller.send(RTPPacket(marker: false, payloadType: 13, sequenceNumber: 6, timestamp: 3_840, ssrc: 1234, payload: [0]), toPort: callerLeg.localPort)
+        try await caller.send(spoken, toPort: callerLeg.localPort)
+        let relayed = try await agent.receive()
+        #expect(relayed.sourcePort == agentLeg.localPort, "sent from the agent leg's socket, the comfort noise dropped")
+        #expect(relayed.packet.payloadType == 8 && relayed.packet.marker && relayed.packet.sequenceNumber == 7)
+        #expect(relayed.packet.timestamp == 4_000 && relayed.packet.ssrc == 1234)
+        #expect(relayed.packet.payload == ulaw.map { G711.alaw(G711.linear(ulaw: $0)) })
+        #expect(relayed.packet.payload[0] != ulaw[0], "converted, not copied")
+
+        try await caller.send(Self.event(7, end: false, timestamp: 4_160, sequence: 8), toPort: callerLeg.localPort)
+        let key = try await agent.receive().packet
+        #expect(key.payloadType == 96 && key.payload == Self.event(7, end: false, timestamp: 4_160, sequence: 8).payload)
+        var events = fixture.events.makeAsyncIterator()
+        #expect(await events.next() == "caller pressed 7", "keys are still read while bridged")
+
+        let alaw: [UInt8] = [0xD5, 0x55, 0x2A, 0xAA]
+        try await agent.send(RTPPacket(marker: false, payloadType: 8, sequenceNumber: 90, timestamp: 9, ssrc: 99, payload: alaw), toPort: agentLeg.localPort)
+        let back = try await caller.receive()
+        #expect(back.sourcePort == callerLeg.localPort && back.packet.payloadType == 0)
+        #expect(back.packet.payload == alaw.map { G711.ulaw(G711.linear(alaw: $0)) })
+
+        // Unbridged: the caller's audio goes nowhere; the agent leg's own prompt is the next
+        // thing the agent gets. The key press after it shows the audio was read.
+        unbridge(agentLeg)
+        try await fixture.settle()
+        try await caller.send(spoken, toPort: callerLeg.localPort)
+        try await caller.send(Self.event(1, end: false, timestamp: 8_000, sequence: 9), toPort: callerLeg.localPort)
+        #expect(await events.next() == "caller pressed 1")
+        agentLeg.play(Self.prompt(bytes: 160, tag: 3)) {}
+        let prompt = try await agent.receive().packet
+        #expect(prompt.payload == Self.prompt(bytes: 160, tag: 3) && prompt.ssrc != 1234)
+
+        callerLeg.close()
+        agentLeg.close()
+        try await caller.close()
+        try await agent.close()
+        try await fixture.shutdown()
+    }
+
+    @Test func aLegOnHoldSendsNothingAndItsPromptStillEnds() async throws {
+        let fixture = Fixture(ports: 26_100...26_119)
+        var phone = try await UDPPeer.bind()
+        let leg = try await fixture.server.openLeg { _ in }
+        leg.configure(Self.format(nil))
+        leg.play(Self.prompt(bytes: 320, tag: 1)) { fixture.log.yield("held prompt ended") }
+        var events = fixture.events.makeAsyncIterator()
+        #expect(await events.next() == "held prompt ended")
+        leg.configure(Self.format(phone.address))
+        leg.play(Self.prompt(bytes: 160, tag: 2)) { fixture.log.yield("second") }
+        let first = try await phone.receive().packet
+        #expect(first.payload == Self.prompt(bytes: 160, tag: 2), "nothing of the held prompt reached the phone")
+        #expect(await events.next() == "second")
+        leg.close()
+        try await phone.close()
+        try await fixture.shutdown()
+    }
+
+    @Test func theRangeRunsOutAndAClosedLegsPortComesBack() async throws {
+        let fixture = Fixture(ports: 26_120...26_123)
+        let first = try await fixture.server.openLeg { _ in }
+        let second = try await fixture.server.openLeg { _ in }
+        #expect(Set([first.localPort, second.localPort]) == [26_120, 26_122])
+        await #expect(throws: MediaError.noFreePort) { try await fixture.server.openLeg { _ in } }
+        first.close()
+        try await first.portReleased.get()
+        let third = try await fixture.server.openLeg { _ in }
+        #expect(third.localPort == first.localPort)
+        second.close()
+        third.close()
+        try await fixture.shutdown()
+    }
+
+    @Test func aPortHeldByAnotherProgramIsSkipped() async throws {
+        let fixture = Fixture(ports: 26_130...26_135)
+        let squatter = try await UDPPeer.bind(port: 26_130)
+        let leg = try await fixture.server.openLeg { _ in }
+        #expect(leg.localPort == 26_132)
+        let other = try await fixture.server.openLeg { _ in }
+        #expect(other.localPort == 26_134)
+        await #expect(throws: MediaError.noFreePort) { try await fixture.server.openLeg { _ in } }
+        leg.close()
+        other.close()
+        try await squatter.close()
+        try await fixture.shutdown()
+    }
+}

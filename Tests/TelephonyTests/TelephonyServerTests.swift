@@ -1,0 +1,191 @@
+import CallFlow
+import CallRunner
+import Crypto
+import Domain
+import Logging
+import Media
+import SIP
+import SIPTransport
+import Storage
+import Telephony
+import TestSupport
+import Testing
+
+/// A server with SIP on a free loopback port over a real SQLite file: client `acme.test` with
+/// phone 101 (password `s3cret-pass`), voice menu 099 that rates the call (1…9), DID 4930555099.
+struct TelephonyFixture {
+    let database: TemporaryDatabase
+    let store: SQLiteStore
+    let client: Client
+    let menu: Extension
+    let server: TelephonyServer
+    let sipPort: Int
+
+    static let password = "s3cret-pass"
+
+    init(trunks: [String] = ["127.0.0.0/8"]) async throws {
+        database = try TemporaryDatabase()
+        store = try SQLiteStore(path: database.path)
+        client = try await store.createClient(name: "Acme", timezone: "Europe/Berlin", domain: "acme.test")
+        _ = try await store.createExtension(
+            NewExtension(clientID: client.id, name: "101", kind: .phone, label: "Agent 101"), status: .active,
+            credentials: SIPCredentials(
+                ha1MD5: DigestCredentials.ha1(username: "101", realm: "acme.test", password: Self.password, algorithm: .md5),
+                ha1SHA256: DigestCredentials.ha1(username: "101", realm: "acme.test", password: Self.password, algorithm: .sha256)))
+        menu = try await store.createExtension(
+            NewExtension(clientID: client.id, name: "099", kind: .ivr, label: "Feedback"), status: .active, credentials: nil)
+        let context = try await store.createIVRContext(clientID: client.id, ivrID: menu.id, .init(name: "main"))
+        _ = try await store.createIVRRule(
+            clientID: client.id, ivrID: menu.id, contextID: context.id, option: "start", position: nil,
+            IVRRuleDefinition(action: .qualityRate(sound: 0, maxRate: 9, finishSound: 0)))
+        _ = try await store.createDID(NewDID(clientID: client.id, number: "4930555099", extensionID: menu.id, comment: ""))
+
+        let logger = Logger(label: "telephony-test")
+        let registrations = PhoneRegistrations(store: store, nonceSecret: Array("test nonce secret".utf8))
+        let firstPort = 30_000 + Int.random(in: 0..<300) * 100
+        server = TelephonyServer(
+            endpoint: SIPEndpoint(host: "127.0.0.1", port: 0, logger: logger),
+            media: MediaServer(host: "127.0.0.1", ports: firstPort...(firstPort + 99), logger: logger),
+            registrations: registrations, store: store,
+            settings: TelephonySettings(advertisedHost: "127.0.0.1", sipPort: 0, trunks: trunks.compactMap(AddressRange.init)),
+            logger: logger)
+        let directory = StoreCallDirectory(store: store)
+        let calls = CallCenter(
+            services: CallServices(
+                store: store, directory: directory, queues: QueueRegistry(directory: directory, reachability: registrations),
+                interactive: HTTPInteractiveClient(), timers: TaskTimerScheduler(), logger: logger),
+            telephony: server)
+        try await server.start(calls: calls)
+        sipPort = await server.sipPort
+    }
+
+    func stop() async { await server.stop() }
+
+    /// An INVITE from `peer` to `number`, offering PCMU and telephone-event on `eventType`, media at `rtpPort`.
+    func invite(_ number: String, from peer: UDPTestPeer, rtpPort: Int, callID: String, eventType: Int = 101, fromURI: String = "sip:+4930111222@trunk.example") -> SIPMessage {
+        let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio \(rtpPort) RTP/AVP 0 \(eventType)\r\n"
+            + "a=rtpmap:\(eventType) telephone-event/8000\r\na=sendrecv\r\n"
+        return .request("INVITE", uri: "sip:\(number)@127.0.0.1:\(sipPort)", [
+            ("Via", "SIP/2.0/UDP 127.0.0.1:\(peer.port);branch=z9hG4bK-\(callID)"), ("Max-Forwards", "70"),
+            ("From", "<\(fromURI)>;tag=caller"), ("To", "<sip:\(number)@127.0.0.1>"), ("Call-ID", callID), ("CSeq", "1 INVITE"),
+            ("Contact", "<sip:caller@127.0.0.1:\(peer.port)>"), ("Content-Type", "application/sdp"),
+        ], body: sdp)
+    }
+
+    func ratings() async throws -> [Rating] { try await store.ratings(RatingQuery(clientID: client.id, limit: 100)) }
+}
+
+@Suite struct TelephonyServerTests {
+    @Test func aTrunkCallToARatingMenuHearsThePromptAndItsInfoKeyIsStored() async throws {
+        let fixture = try await TelephonyFixture()
+        defer { Task { await fixture.stop() } }
+        let caller = try await UDPTestPeer()
+        let media = try await UDPTestPeer()
+        let invite = fixture.invite("4930555099", from: caller, rtpPort: media.port, callID: "ivr-info-1")
+        try await caller.send(invite, to: fixture.sipPort)
+
+        let ok = try await caller.message { $0.isResponse(200, to: "INVITE") }
+        let answer = try #require(SessionDescription(parsing: ok.body))
+        #expect(answer.formats.map(\.payloadType) == [0, 101])
+        let toTag = try #require(ok.headers["To"].flatMap(NameAddress.init)?.tag)
+        try await caller.send(.request("ACK", uri: "sip:qualityrate@127.0.0.1:\(fixture.sipPort)", [
+            ("Via", "SIP/2.0/UDP 127.0.0.1:\(caller.port);branch=z9hG4bK-ack1"), ("From", "<sip:+4930111222@trunk.example>;tag=caller"),
+            ("To", "<sip:4930555099@127.0.0.1>;tag=\(toTag)"), ("Call-ID", "ivr-info-1"), ("CSeq", "1 ACK"), ("Max-Forwards", "70"),
+        ]), to: fixture.sipPort)
+
+        // The rating prompt arrives as RTP from the port the answer named.
+        let packets = try await media.datagrams(atLeast: 5).prefix(5).compactMap(RTPHeader.init)
+        #expect(packets.count == 5 && packets.allSatisfy { $0.payloadType == 0 })
+        #expect(packets.first?.marker == true)
+
+        try await caller.send(.request("INFO", uri: "sip:qualityrate@127.0.0.1:\(fixture.sipPort)", [
+            ("Via", "SIP/2.0/UDP 127.0.0.1:\(caller.port);branch=z9hG4bK-info1"), ("From", "<sip:+4930111222@trunk.example>;tag=caller"),
+            ("To", "<sip:4930555099@127.0.0.1>;tag=\(toTag)"), ("Call-ID", "ivr-info-1"), ("CSeq", "2 INFO"), ("Max-Forwards", "70"),
+            ("Content-Type", "application/dtmf-relay"),
+        ], body: "Signal=4\r\nDuration=160\r\n"), to: fixture.sipPort)
+        _ = try await caller.message { $0.isResponse(200, to: "INFO") }
+
+        // After the finish prompt the server hangs up.
+        let bye = try await caller.message(within: 20) { $0.method == "BYE" }
+        try await caller.send(bye.response(status: 200, reason: "OK"), to: fixture.sipPort)
+        let rating = try #require(try await fixture.ratings().first)
+        #expect(rating.rate == 4 && rating.maxRate == 9 && rating.extensionID == fixture.menu.id && rating.agentUsername == nil)
+        #expect(try await fixture.store.call(clientID: fixture.client.id, uuid: rating.callUUID) != nil)
+    }
+
+    @Test func refusesWhatItMustRefuse() async throws {
+        let fixture = try await TelephonyFixture(trunks: ["10.0.0.0/8"])
+        defer { Task { await fixture.stop() } }
+        let outsider = try await UDPTestPeer()
+        try await outsider.send(fixture.invite("4930555099", from: outsider, rtpPort: 4000, callID: "outside-1"), to: fixture.sipPort)
+        _ = try await outsider.message { $0.isResponse(403, to: "INVITE") }
+
+        let trunkFixture = try await TelephonyFixture()
+        defer { Task { await trunkFixture.stop() } }
+        let trunk = try await UDPTestPeer()
+        try await trunk.send(trunkFixture.invite("4930555000", from: trunk, rtpPort: 4000, callID: "unknown-did"), to: trunkFixture.sipPort)
+        _ = try await trunk.message { $0.isResponse(404, to: "INVITE") }
+        try await trunk.send(.request("PUBLISH", uri: "sip:127.0.0.1", [
+            ("Via", "SIP/2.0/UDP 127.0.0.1:\(trunk.port);branch=z9hG4bK-pub"), ("From", "<sip:a@b>;tag=1"), ("To", "<sip:c@d>"),
+            ("Call-ID", "pub-1"), ("CSeq", "1 PUBLISH"), ("Max-Forwards", "70"),
+        ]), to: trunkFixture.sipPort)
+        _ = try await trunk.message { $0.isResponse(405, to: "PUBLISH") }
+        try await trunk.send(.request("BYE", uri: "sip:127.0.0.1", [
+            ("Via", "SIP/2.0/UDP 127.0.0.1:\(trunk.port);branch=z9hG4bK-bye"), ("From", "<sip:a@b>;tag=1"), ("To", "<sip:c@d>;tag=2"),
+            ("Call-ID", "no-such-call"), ("CSeq", "2 BYE"), ("Max-Forwards", "70"),
+        ]), to: trunkFixture.sipPort)
+        _ = try await trunk.message { $0.isResponse(481, to: "BYE") }
+        #expect(try await trunkFixture.ratings().isEmpty)
+    }
+
+    @Test func aPhoneRegistersWithDigestAndAWrongPasswordIsForbidden() async throws {
+        let fixture = try await TelephonyFixture()
+        defer { Task { await fixture.stop() } }
+        let phone = try await UDPTestPeer()
+        func register(_ cseq: Int, authorization: String? = nil) -> SIPMessage {
+            var headers = [
+                ("Via", "SIP/2.0/UDP 127.0.0.1:\(phone.port);branch=z9hG4bK-reg\(cseq)"), ("From", "<sip:101@acme.test>;tag=p"),
+                ("To", "<sip:101@acme.test>"), ("Call-ID", "reg-101"), ("CSeq", "\(cseq) REGISTER"), ("Max-Forwards", "70"),
+                ("Contact", "<sip:101@127.0.0.1:\(phone.port)>"),
+            ]
+            if let authorization { headers.append(("Authorization", authorization)) }
+            return .request("REGISTER", uri: "sip:acme.test", headers)
+        }
+        try await phone.send(register(1), to: fixture.sipPort)
+        let challenge = try await phone.message { $0.isResponse(401, to: "REGISTER") }
+        let nonce = try #require(challenge.headers.values("WWW-Authenticate").first?.split(separator: "nonce=\"").last?.prefix { $0 != "\"" })
+
+        try await phone.send(register(2, authorization: Self.digest(nonce: String(nonce), password: "wrong-guess")), to: fixture.sipPort)
+        _ = try await phone.message { $0.isResponse(403, to: "REGISTER") }
+        try await phone.send(register(3, authorization: Self.digest(nonce: String(nonce), password: TelephonyFixture.password)), to: fixture.sipPort)
+        let ok = try await phone.message { $0.isResponse(200, to: "REGISTER") }
+        #expect(ok.headers.values("Contact").first?.hasPrefix("<sip:101@127.0.0.1:\(phone.port)>") == true)
+    }
+
+    /// A phone's answer to a challenge: SHA-256, qop=auth.
+    static func digest(nonce: String, password: String) -> String {
+        func sha(_ text: String) -> String { SHA256.hash(data: Array(text.utf8)).map { String($0, radix: 16).leftPadded }.joined() }
+        let ha1 = sha("101:acme.test:\(password)")
+        let response = sha("\(ha1):\(nonce):00000001:0a4f113b:auth:\(sha("REGISTER:sip:acme.test"))")
+        return "Digest username=\"101\", realm=\"acme.test\", nonce=\"\(nonce)\", uri=\"sip:acme.test\", response=\"\(response)\", "
+            + "algorithm=SHA-256, cnonce=\"0a4f113b\", qop=auth, nc=00000001"
+    }
+}
+
+extension String {
+    fileprivate var leftPadded: String { count == 1 ? "0" + self : self }
+}
+
+/// The fixed RTP header fields a test looks at.
+struct RTPHeader {
+    var marker: Bool
+    var payloadType: UInt8
+    var sequenceNumber: UInt16
+
+    init?(_ bytes: [UInt8]) {
+        guard bytes.count >= 12, bytes[0] >> 6 == 2 else { return nil }
+        marker = bytes[1] & 0x80 != 0
+        payloadType = bytes[1] & 0x7F
+        sequenceNumber = UInt16(bytes[2]) << 8 | UInt16(bytes[3])
+    }
+}
