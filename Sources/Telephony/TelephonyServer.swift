@@ -106,7 +106,6 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
     /// client's; digest-authenticated), or from a trunk to a DID; else 403.
     private func arriving(_ invite: SIPMessage, from peer: SIPPeer) async {
         let localTag = Identifiers.tag()
-        await endpoint.respond(invite.response(status: 100, reason: "Trying"))
         guard let calls, let uri = Self.requestURI(of: invite), let dialled = uri.user,
             let from = invite.headers["From"].flatMap(NameAddress.init)
         else {

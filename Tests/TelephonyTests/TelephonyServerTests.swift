@@ -12,7 +12,8 @@ import TestSupport
 import Testing
 
 /// A server with SIP on a free loopback port over a real SQLite file: client `acme.test` with
-/// phone 101 (password `s3cret-pass`), voice menu 099 that rates the call (1…9), DID 4930555099.
+/// phone 101 (password `s3cret-pass`), voice menu 099 that rates the call (1…9) on DID
+/// 4930555099, queue 200 (agent 101, rating when the agent hangs up) on DID 4930555200.
 struct TelephonyFixture {
     let database: TemporaryDatabase
     let store: SQLiteStore
@@ -27,7 +28,7 @@ struct TelephonyFixture {
         database = try TemporaryDatabase()
         store = try SQLiteStore(path: database.path)
         client = try await store.createClient(name: "Acme", timezone: "Europe/Berlin", domain: "acme.test")
-        _ = try await store.createExtension(
+        let agent = try await store.createExtension(
             NewExtension(clientID: client.id, name: "101", kind: .phone, label: "Agent 101"), status: .active,
             credentials: SIPCredentials(
                 ha1MD5: DigestCredentials.ha1(username: "101", realm: "acme.test", password: Self.password, algorithm: .md5),
@@ -39,6 +40,13 @@ struct TelephonyFixture {
             clientID: client.id, ivrID: menu.id, contextID: context.id, option: "start", position: nil,
             IVRRuleDefinition(action: .qualityRate(sound: 0, maxRate: 9, finishSound: 0)))
         _ = try await store.createDID(NewDID(clientID: client.id, number: "4930555099", extensionID: menu.id, comment: ""))
+        let queue = try await store.createExtension(
+            NewExtension(clientID: client.id, name: "200", kind: .queue, label: "Support"), status: .active, credentials: nil)
+        _ = try await store.addQueueAgent(clientID: client.id, queueID: queue.id, agentID: agent.id)
+        var options = QueueOptions()
+        options.agentHangupAction = .qualityRate
+        try await store.updateQueueOptions(clientID: client.id, queueID: queue.id, options)
+        _ = try await store.createDID(NewDID(clientID: client.id, number: "4930555200", extensionID: queue.id, comment: ""))
 
         let logger = Logger(label: "telephony-test")
         let registrations = PhoneRegistrations(store: store, nonceSecret: Array("test nonce secret".utf8))
@@ -70,6 +78,43 @@ struct TelephonyFixture {
             ("From", "<\(fromURI)>;tag=caller"), ("To", "<sip:\(number)@127.0.0.1>"), ("Call-ID", callID), ("CSeq", "1 INVITE"),
             ("Contact", "<sip:caller@127.0.0.1:\(peer.port)>"), ("Content-Type", "application/sdp"),
         ], body: sdp)
+    }
+
+    func register(_ phone: UDPTestPeer, cseq: Int, authorization: String? = nil) -> SIPMessage {
+        var headers = [
+            ("Via", "SIP/2.0/UDP 127.0.0.1:\(phone.port);branch=z9hG4bK-reg\(cseq)"), ("From", "<sip:101@acme.test>;tag=p"),
+            ("To", "<sip:101@acme.test>"), ("Call-ID", "reg-101"), ("CSeq", "\(cseq) REGISTER"), ("Max-Forwards", "70"),
+            ("Contact", "<sip:101@127.0.0.1:\(phone.port)>"),
+        ]
+        if let authorization { headers.append(("Authorization", authorization)) }
+        return .request("REGISTER", uri: "sip:acme.test", headers)
+    }
+
+    /// Registers phone 101 at `phone`'s address.
+    func registerPhone(_ phone: UDPTestPeer) async throws {
+        try await phone.send(register(phone, cseq: 1), to: sipPort)
+        let challenge = try await phone.message { $0.isResponse(401, to: "REGISTER") }
+        let nonce = challenge.headers.values("WWW-Authenticate").first?.split(separator: "nonce=\"").last?.prefix { $0 != "\"" } ?? ""
+        try await phone.send(register(phone, cseq: 2, authorization: TelephonyServerTests.digest(nonce: String(nonce), password: Self.password)), to: sipPort)
+        _ = try await phone.message { $0.isResponse(200, to: "REGISTER") }
+    }
+
+    /// A request of the caller inside its dialog with the server.
+    func inDialog(_ method: String, cseq: Int, from caller: UDPTestPeer, toTag: String, callID: String) -> SIPMessage {
+        .request(method, uri: "sip:qualityrate@127.0.0.1:\(sipPort)", [
+            ("Via", "SIP/2.0/UDP 127.0.0.1:\(caller.port);branch=z9hG4bK-\(method)\(cseq)\(callID)"),
+            ("From", "<sip:+4930111222@trunk.example>;tag=caller"), ("To", "<sip:x@127.0.0.1>;tag=\(toTag)"), ("Call-ID", callID),
+            ("CSeq", "\(cseq) \(method)"), ("Max-Forwards", "70"),
+        ])
+    }
+
+    /// The agent phone's BYE in the dialog of the INVITE it answered (tag `agent`).
+    func agentBye(ringing: SIPMessage, phone: UDPTestPeer) -> SIPMessage {
+        .request("BYE", uri: "sip:qualityrate@127.0.0.1:\(sipPort)", [
+            ("Via", "SIP/2.0/UDP 127.0.0.1:\(phone.port);branch=z9hG4bK-agentbye"),
+            ("From", "<sip:101@acme.test>;tag=agent"), ("To", ringing.headers["From"] ?? ""), ("Call-ID", ringing.headers["Call-ID"] ?? ""),
+            ("CSeq", "1 BYE"), ("Max-Forwards", "70"),
+        ])
     }
 
     func ratings() async throws -> [Rating] { try await store.ratings(RatingQuery(clientID: client.id, limit: 100)) }
@@ -142,24 +187,80 @@ struct TelephonyFixture {
         let fixture = try await TelephonyFixture()
         defer { Task { await fixture.stop() } }
         let phone = try await UDPTestPeer()
-        func register(_ cseq: Int, authorization: String? = nil) -> SIPMessage {
-            var headers = [
-                ("Via", "SIP/2.0/UDP 127.0.0.1:\(phone.port);branch=z9hG4bK-reg\(cseq)"), ("From", "<sip:101@acme.test>;tag=p"),
-                ("To", "<sip:101@acme.test>"), ("Call-ID", "reg-101"), ("CSeq", "\(cseq) REGISTER"), ("Max-Forwards", "70"),
-                ("Contact", "<sip:101@127.0.0.1:\(phone.port)>"),
-            ]
-            if let authorization { headers.append(("Authorization", authorization)) }
-            return .request("REGISTER", uri: "sip:acme.test", headers)
-        }
-        try await phone.send(register(1), to: fixture.sipPort)
+        try await phone.send(fixture.register(phone, cseq: 1), to: fixture.sipPort)
         let challenge = try await phone.message { $0.isResponse(401, to: "REGISTER") }
         let nonce = try #require(challenge.headers.values("WWW-Authenticate").first?.split(separator: "nonce=\"").last?.prefix { $0 != "\"" })
 
-        try await phone.send(register(2, authorization: Self.digest(nonce: String(nonce), password: "wrong-guess")), to: fixture.sipPort)
+        try await phone.send(fixture.register(phone, cseq: 2, authorization: Self.digest(nonce: String(nonce), password: "wrong-guess")), to: fixture.sipPort)
         _ = try await phone.message { $0.isResponse(403, to: "REGISTER") }
-        try await phone.send(register(3, authorization: Self.digest(nonce: String(nonce), password: TelephonyFixture.password)), to: fixture.sipPort)
+        try await phone.send(
+            fixture.register(phone, cseq: 3, authorization: Self.digest(nonce: String(nonce), password: TelephonyFixture.password)), to: fixture.sipPort)
         let ok = try await phone.message { $0.isResponse(200, to: "REGISTER") }
         #expect(ok.headers.values("Contact").first?.hasPrefix("<sip:101@127.0.0.1:\(phone.port)>") == true)
+    }
+
+    @Test(arguments: [true, false]) func aQueueCallRatesTheAgentOnlyWhenTheAgentHangsUpFirst(agentHangsUp: Bool) async throws {
+        let fixture = try await TelephonyFixture()
+        defer { Task { await fixture.stop() } }
+        let phone = try await UDPTestPeer()
+        let phoneMedia = try await UDPTestPeer()
+        try await fixture.registerPhone(phone)
+
+        let caller = try await UDPTestPeer()
+        let callerMedia = try await UDPTestPeer()
+        let callID = "queue-\(agentHangsUp)"
+        try await caller.send(fixture.invite("4930555200", from: caller, rtpPort: callerMedia.port, callID: callID, eventType: 96), to: fixture.sipPort)
+
+        // The agent's phone rings with the caller's number, and answers.
+        let ringing = try await phone.message { $0.method == "INVITE" }
+        #expect(ringing.headers["From"]?.contains("+4930111222") == true)
+        let offer = try #require(SessionDescription(parsing: ringing.body))
+        var answered = ringing.response(status: 200, reason: "OK", toTag: "agent")
+        answered.headers.add("Contact", "<sip:101@127.0.0.1:\(phone.port)>")
+        answered.headers.add("Content-Type", "application/sdp")
+        answered.body = Array("v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio \(phoneMedia.port) RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n".utf8)
+        try await phone.send(answered, to: fixture.sipPort)
+        _ = try await phone.message { $0.method == "ACK" }
+
+        let ok = try await caller.message { $0.isResponse(200, to: "INVITE") }
+        let serverMedia = try #require(SessionDescription(parsing: ok.body)).audioPort
+        let toTag = try #require(ok.headers["To"].flatMap(NameAddress.init)?.tag)
+        try await caller.send(fixture.inDialog("ACK", cseq: 1, from: caller, toTag: toTag, callID: callID), to: fixture.sipPort)
+
+        // The media is relayed through the server: the caller's audio reaches the phone as PCMA.
+        try await callerMedia.send(Self.rtp(payloadType: 0, sequence: 1, timestamp: 160, payload: Array(repeating: 0xFF, count: 160)), to: serverMedia)
+        let relayed = try #require(RTPHeader(try await phoneMedia.datagrams(atLeast: 1)[0]))
+        #expect(relayed.payloadType == 8)
+        #expect(offer.audioPort != serverMedia, "each leg has its own port")
+
+        if agentHangsUp {
+            try await phone.send(fixture.agentBye(ringing: ringing, phone: phone), to: fixture.sipPort)
+            _ = try await phone.message { $0.isResponse(200, to: "BYE") }
+            // The rating prompt reaches the caller; the key arrives as RFC 4733 on payload type 96.
+            _ = try await callerMedia.datagrams(atLeast: 3)
+            for (index, end) in [false, true, true, true].enumerated() {
+                let duration = UInt16(160 * (index + 1))
+                let event: [UInt8] = [4, end ? 0x80 | 10 : 10, UInt8(duration >> 8), UInt8(duration & 0xFF)]
+                try await callerMedia.send(Self.rtp(payloadType: 96, sequence: UInt16(10 + index), timestamp: 8000, payload: event), to: serverMedia)
+            }
+            let bye = try await caller.message(within: 20) { $0.method == "BYE" }
+            try await caller.send(bye.response(status: 200, reason: "OK"), to: fixture.sipPort)
+            let rating = try #require(try await fixture.ratings().first)
+            #expect(rating.rate == 4 && rating.agentUsername == "101" && rating.maxRate == 5)
+        } else {
+            try await caller.send(fixture.inDialog("BYE", cseq: 2, from: caller, toTag: toTag, callID: callID), to: fixture.sipPort)
+            _ = try await caller.message { $0.isResponse(200, to: "BYE") }
+            let bye = try await phone.message { $0.method == "BYE" }
+            try await phone.send(bye.response(status: 200, reason: "OK"), to: fixture.sipPort)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await fixture.ratings().isEmpty)
+        }
+    }
+
+    static func rtp(payloadType: UInt8, sequence: UInt16, timestamp: UInt32, payload: [UInt8]) -> [UInt8] {
+        [0x80, payloadType, UInt8(sequence >> 8), UInt8(sequence & 0xFF),
+         UInt8(timestamp >> 24), UInt8(timestamp >> 16 & 0xFF), UInt8(timestamp >> 8 & 0xFF), UInt8(timestamp & 0xFF),
+         0x12, 0x34, 0x56, 0x78] + payload
     }
 
     /// A phone's answer to a challenge: SHA-256, qop=auth.
