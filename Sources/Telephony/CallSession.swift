@@ -128,6 +128,14 @@ actor CallSession: TelephonyPort {
 
     // MARK: Requests inside a dialog
 
+    /// Records the CSeq of a request received in the leg's dialog; false when it is older than
+    /// one already received (answer 500, RFC 3261 §12.2.2).
+    func inOrder(_ request: SIPMessage, on id: LegID) -> Bool {
+        guard case .answered(var dialog) = legs[id]?.state else { return true }
+        defer { legs[id]?.state = .answered(dialog) }
+        return dialog.receive(request) == .accepted
+    }
+
     /// BYE from the leg's phone: answered 200 by the caller of this method.
     func hungUp(leg id: LegID) async {
         guard legs[id] != nil else { return }

@@ -171,6 +171,10 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
             }
             return
         }
+        guard await entry.session.inOrder(request, on: entry.leg) else {
+            if request.method != "ACK" { await endpoint.respond(request.response(status: 500, reason: "Server Internal Error (CSeq out of order)")) }
+            return
+        }
         switch request.method {
         case "BYE":
             await endpoint.respond(request.response(status: 200, reason: "OK"))

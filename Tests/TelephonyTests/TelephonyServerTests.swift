@@ -117,6 +117,16 @@ struct TelephonyFixture {
         ])
     }
 
+    /// The call histories written, once there is at least one (waiting up to 10 s).
+    func finishedCalls() async throws -> [CallRecord] {
+        for _ in 0..<1_000 {
+            let calls = try await store.calls(CallQuery(clientID: client.id, limit: 100))
+            if !calls.isEmpty { return calls }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return []
+    }
+
     func ratings() async throws -> [Rating] { try await store.ratings(RatingQuery(clientID: client.id, limit: 100)) }
 }
 
@@ -252,7 +262,8 @@ struct TelephonyFixture {
             _ = try await caller.message { $0.isResponse(200, to: "BYE") }
             let bye = try await phone.message { $0.method == "BYE" }
             try await phone.send(bye.response(status: 200, reason: "OK"), to: fixture.sipPort)
-            try await Task.sleep(for: .milliseconds(300))
+            // The call's history is written when it ends: by then a rating would have been stored.
+            #expect(try await fixture.finishedCalls().count == 1)
             #expect(try await fixture.ratings().isEmpty)
         }
     }
