@@ -12,14 +12,18 @@ import TestSupport
 import Testing
 
 /// A server with SIP on a free loopback port over a real SQLite file: client `acme.test` with
-/// phone 101 (password `s3cret-pass`), voice menu 099 that rates the call (1…9) on DID
-/// 4930555099, queue 200 (agent 101, rating when the agent hangs up) on DID 4930555200.
+/// phones 101 and 102 (password `s3cret-pass`), voice menu 099 that rates the call (1…9) on DID
+/// 4930555099, queue 200 (agent 101, rating when the agent hangs up) on DID 4930555200, queue
+/// 210 ringing 101 and 102 at once on DID 4930555210.
 struct TelephonyFixture {
     let database: TemporaryDatabase
     let store: SQLiteStore
     let client: Client
     let menu: Extension
+    /// Phones 101 and 102.
+    let phones: [Extension]
     let server: TelephonyServer
+    let calls: CallCenter
     let sipPort: Int
 
     static let password = "s3cret-pass"
@@ -28,11 +32,15 @@ struct TelephonyFixture {
         database = try TemporaryDatabase()
         store = try SQLiteStore(path: database.path)
         client = try await store.createClient(name: "Acme", timezone: "Europe/Berlin", domain: "acme.test")
-        let agent = try await store.createExtension(
-            NewExtension(clientID: client.id, name: "101", kind: .phone, label: "Agent 101"), status: .active,
-            credentials: SIPCredentials(
-                ha1MD5: DigestCredentials.ha1(username: "101", realm: "acme.test", password: Self.password, algorithm: .md5),
-                ha1SHA256: DigestCredentials.ha1(username: "101", realm: "acme.test", password: Self.password, algorithm: .sha256)))
+        var phones: [Extension] = []
+        for name in ["101", "102"] {
+            phones.append(try await store.createExtension(
+                NewExtension(clientID: client.id, name: name, kind: .phone, label: "Agent \(name)"), status: .active,
+                credentials: SIPCredentials(
+                    ha1MD5: DigestCredentials.ha1(username: name, realm: "acme.test", password: Self.password, algorithm: .md5),
+                    ha1SHA256: DigestCredentials.ha1(username: name, realm: "acme.test", password: Self.password, algorithm: .sha256))))
+        }
+        self.phones = phones
         menu = try await store.createExtension(
             NewExtension(clientID: client.id, name: "099", kind: .ivr, label: "Feedback"), status: .active, credentials: nil)
         let context = try await store.createIVRContext(clientID: client.id, ivrID: menu.id, .init(name: "main"))
@@ -42,11 +50,17 @@ struct TelephonyFixture {
         _ = try await store.createDID(NewDID(clientID: client.id, number: "4930555099", extensionID: menu.id, comment: ""))
         let queue = try await store.createExtension(
             NewExtension(clientID: client.id, name: "200", kind: .queue, label: "Support"), status: .active, credentials: nil)
-        _ = try await store.addQueueAgent(clientID: client.id, queueID: queue.id, agentID: agent.id)
+        _ = try await store.addQueueAgent(clientID: client.id, queueID: queue.id, agentID: phones[0].id)
         var options = QueueOptions()
         options.agentHangupAction = .qualityRate
         try await store.updateQueueOptions(clientID: client.id, queueID: queue.id, options)
         _ = try await store.createDID(NewDID(clientID: client.id, number: "4930555200", extensionID: queue.id, comment: ""))
+        let ringAll = try await store.createExtension(
+            NewExtension(clientID: client.id, name: "210", kind: .queue, label: "Everyone"), status: .active, credentials: nil)
+        for phone in phones { _ = try await store.addQueueAgent(clientID: client.id, queueID: ringAll.id, agentID: phone.id) }
+        options.strategy = .ringAll
+        try await store.updateQueueOptions(clientID: client.id, queueID: ringAll.id, options)
+        _ = try await store.createDID(NewDID(clientID: client.id, number: "4930555210", extensionID: ringAll.id, comment: ""))
 
         let logger = Logger(label: "telephony-test")
         let registrations = PhoneRegistrations(store: store, nonceSecret: Array("test nonce secret".utf8))
@@ -58,7 +72,7 @@ struct TelephonyFixture {
             settings: TelephonySettings(advertisedHost: "127.0.0.1", sipPort: 0, trunks: trunks.compactMap(AddressRange.init)),
             logger: logger)
         let directory = StoreCallDirectory(store: store)
-        let calls = CallCenter(
+        calls = CallCenter(
             services: CallServices(
                 store: store, directory: directory, queues: QueueRegistry(directory: directory, reachability: registrations),
                 interactive: HTTPInteractiveClient(), timers: TaskTimerScheduler(), logger: logger),
@@ -80,23 +94,34 @@ struct TelephonyFixture {
         ], body: sdp)
     }
 
-    func register(_ phone: UDPTestPeer, cseq: Int, authorization: String? = nil) -> SIPMessage {
+    func register(_ phone: UDPTestPeer, as name: String = "101", cseq: Int, authorization: String? = nil) -> SIPMessage {
         var headers = [
-            ("Via", "SIP/2.0/UDP 127.0.0.1:\(phone.port);branch=z9hG4bK-reg\(cseq)"), ("From", "<sip:101@acme.test>;tag=p"),
-            ("To", "<sip:101@acme.test>"), ("Call-ID", "reg-101"), ("CSeq", "\(cseq) REGISTER"), ("Max-Forwards", "70"),
-            ("Contact", "<sip:101@127.0.0.1:\(phone.port)>"),
+            ("Via", "SIP/2.0/UDP 127.0.0.1:\(phone.port);branch=z9hG4bK-reg\(name)-\(cseq)"), ("From", "<sip:\(name)@acme.test>;tag=p"),
+            ("To", "<sip:\(name)@acme.test>"), ("Call-ID", "reg-\(name)"), ("CSeq", "\(cseq) REGISTER"), ("Max-Forwards", "70"),
+            ("Contact", "<sip:\(name)@127.0.0.1:\(phone.port)>"),
         ]
         if let authorization { headers.append(("Authorization", authorization)) }
         return .request("REGISTER", uri: "sip:acme.test", headers)
     }
 
-    /// Registers phone 101 at `phone`'s address.
-    func registerPhone(_ phone: UDPTestPeer) async throws {
-        try await phone.send(register(phone, cseq: 1), to: sipPort)
+    /// Registers phone `name` at `phone`'s address.
+    func registerPhone(_ phone: UDPTestPeer, as name: String = "101") async throws {
+        try await phone.send(register(phone, as: name, cseq: 1), to: sipPort)
         let challenge = try await phone.message { $0.isResponse(401, to: "REGISTER") }
         let nonce = challenge.headers.values("WWW-Authenticate").first?.split(separator: "nonce=\"").last?.prefix { $0 != "\"" } ?? ""
-        try await phone.send(register(phone, cseq: 2, authorization: TelephonyServerTests.digest(nonce: String(nonce), password: Self.password)), to: sipPort)
+        let authorization = TelephonyServerTests.digest(nonce: String(nonce), password: Self.password, user: name)
+        try await phone.send(register(phone, as: name, cseq: 2, authorization: authorization), to: sipPort)
         _ = try await phone.message { $0.isResponse(200, to: "REGISTER") }
+    }
+
+    /// A phone's 200 to an INVITE it received, with its media at `mediaPort` (PCMA, events 101).
+    func answer(_ invite: SIPMessage, phone: UDPTestPeer, mediaPort: Int, tag: String = "agent") -> SIPMessage {
+        var answered = invite.response(status: 200, reason: "OK", toTag: tag)
+        answered.headers.add("Contact", "<sip:phone@127.0.0.1:\(phone.port)>")
+        answered.headers.add("Content-Type", "application/sdp")
+        answered.body = Array(
+            "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio \(mediaPort) RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n".utf8)
+        return answered
     }
 
     /// A request of the caller inside its dialog with the server.
@@ -225,11 +250,7 @@ struct TelephonyFixture {
         let ringing = try await phone.message { $0.method == "INVITE" }
         #expect(ringing.headers["From"]?.contains("+4930111222") == true)
         let offer = try #require(SessionDescription(parsing: ringing.body))
-        var answered = ringing.response(status: 200, reason: "OK", toTag: "agent")
-        answered.headers.add("Contact", "<sip:101@127.0.0.1:\(phone.port)>")
-        answered.headers.add("Content-Type", "application/sdp")
-        answered.body = Array("v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio \(phoneMedia.port) RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n".utf8)
-        try await phone.send(answered, to: fixture.sipPort)
+        try await phone.send(fixture.answer(ringing, phone: phone, mediaPort: phoneMedia.port), to: fixture.sipPort)
         _ = try await phone.message { $0.method == "ACK" }
 
         let ok = try await caller.message { $0.isResponse(200, to: "INVITE") }
@@ -268,6 +289,112 @@ struct TelephonyFixture {
         }
     }
 
+    @Test func ringAllRingsEveryAgentAndCancelsTheOthersWhenOneAnswers() async throws {
+        let fixture = try await TelephonyFixture()
+        defer { Task { await fixture.stop() } }
+        let first = try await UDPTestPeer()
+        let second = try await UDPTestPeer()
+        try await fixture.registerPhone(first, as: "101")
+        try await fixture.registerPhone(second, as: "102")
+        let caller = try await UDPTestPeer()
+        try await caller.send(fixture.invite("4930555210", from: caller, rtpPort: 4000, callID: "ring-all"), to: fixture.sipPort)
+
+        let toFirst = try await first.message { $0.method == "INVITE" }
+        let toSecond = try await second.message { $0.method == "INVITE" }
+        try await second.send(toSecond.response(status: 180, reason: "Ringing", toTag: "second"), to: fixture.sipPort)
+        try await first.send(fixture.answer(toFirst, phone: first, mediaPort: 4002), to: fixture.sipPort)
+        _ = try await first.message { $0.method == "ACK" }
+
+        // The other phone's INVITE is cancelled; its 487 is acknowledged by the server.
+        let cancel = try await second.message { $0.method == "CANCEL" }
+        #expect(cancel.headers["Via"] == toSecond.headers["Via"])
+        try await second.send(cancel.response(status: 200, reason: "OK"), to: fixture.sipPort)
+        try await second.send(toSecond.response(status: 487, reason: "Request Terminated", toTag: "second"), to: fixture.sipPort)
+        _ = try await second.message { $0.method == "ACK" }
+        _ = try await caller.message { $0.isResponse(200, to: "INVITE") }
+    }
+
+    @Test func aReInviteHoldsAndResumesTheCallersAudio() async throws {
+        let fixture = try await TelephonyFixture()
+        defer { Task { await fixture.stop() } }
+        let caller = try await UDPTestPeer()
+        let media = try await UDPTestPeer()
+        try await caller.send(fixture.invite("4930555099", from: caller, rtpPort: media.port, callID: "hold"), to: fixture.sipPort)
+        let ok = try await caller.message { $0.isResponse(200, to: "INVITE") }
+        let toTag = try #require(ok.headers["To"].flatMap(NameAddress.init)?.tag)
+        try await caller.send(fixture.inDialog("ACK", cseq: 1, from: caller, toTag: toTag, callID: "hold"), to: fixture.sipPort)
+        _ = try await media.datagrams(atLeast: 2)
+
+        func reinvite(_ cseq: Int, direction: String) -> SIPMessage {
+            var request = fixture.inDialog("INVITE", cseq: cseq, from: caller, toTag: toTag, callID: "hold")
+            request.headers.add("Contact", "<sip:caller@127.0.0.1:\(caller.port)>")
+            request.headers.add("Content-Type", "application/sdp")
+            request.body = Array(
+                "v=0\r\no=- 1 \(cseq) IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio \(media.port) RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=\(direction)\r\n".utf8)
+            return request
+        }
+        try await caller.send(reinvite(2, direction: "sendonly"), to: fixture.sipPort)
+        let held = try await caller.message { $0.isResponse(200, to: "INVITE") && $0.headers["CSeq"] == "2 INVITE" }
+        let heldText = String(decoding: held.body, as: UTF8.self)
+        #expect(heldText.contains("a=recvonly") && heldText.contains(" 2 IN IP4 127.0.0.1\r\n"), "the answer's version goes up")
+        try await caller.send(fixture.inDialog("ACK", cseq: 2, from: caller, toTag: toTag, callID: "hold"), to: fixture.sipPort)
+
+        // Once the hold is answered, packets stop (some may have been in flight before it).
+        try await Task.sleep(for: .milliseconds(200))
+        let whileHeld = media.datagrams.count
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(media.datagrams.count == whileHeld, "nothing is sent to a held caller")
+
+        try await caller.send(reinvite(3, direction: "sendrecv"), to: fixture.sipPort)
+        let resumed = try await caller.message { $0.isResponse(200, to: "INVITE") && $0.headers["CSeq"] == "3 INVITE" }
+        #expect(String(decoding: resumed.body, as: UTF8.self).contains("a=sendrecv"))
+        _ = try await media.datagrams(atLeast: whileHeld + 2)
+
+        // An older CSeq than one already seen is refused.
+        try await caller.send(fixture.inDialog("INFO", cseq: 2, from: caller, toTag: toTag, callID: "hold"), to: fixture.sipPort)
+        _ = try await caller.message { $0.isResponse(500, to: "INFO") }
+    }
+
+    @Test func aCallbackRingsTheSourceThenTheDestinationAndTheSourceRates() async throws {
+        let fixture = try await TelephonyFixture()
+        defer { Task { await fixture.stop() } }
+        let source = try await UDPTestPeer()
+        let sourceMedia = try await UDPTestPeer()
+        let destination = try await UDPTestPeer()
+        try await fixture.registerPhone(source, as: "101")
+        try await fixture.registerPhone(destination, as: "102")
+        let callUUID = try await fixture.calls.startCallback(
+            clientID: fixture.client.id, initiator: fixture.phones[0],
+            plan: .init(sources: ["101"], destination: "102", afterSourceHangup: nil, afterDestinationHangup: "099"))
+
+        let toSource = try await source.message { $0.method == "INVITE" }
+        try await source.send(fixture.answer(toSource, phone: source, mediaPort: sourceMedia.port, tag: "src"), to: fixture.sipPort)
+        _ = try await source.message { $0.method == "ACK" }
+        let toDestination = try await destination.message { $0.method == "INVITE" }
+        try await destination.send(fixture.answer(toDestination, phone: destination, mediaPort: 4010, tag: "dst"), to: fixture.sipPort)
+        _ = try await destination.message { $0.method == "ACK" }
+
+        // The destination hangs up first: the source is sent to menu 099 and rates the call by INFO.
+        let bye = SIPMessage.request("BYE", uri: "sip:qualityrate@127.0.0.1:\(fixture.sipPort)", [
+            ("Via", "SIP/2.0/UDP 127.0.0.1:\(destination.port);branch=z9hG4bK-dstbye"), ("From", "<sip:102@acme.test>;tag=dst"),
+            ("To", toDestination.headers["From"] ?? ""), ("Call-ID", toDestination.headers["Call-ID"] ?? ""), ("CSeq", "1 BYE"),
+            ("Max-Forwards", "70"),
+        ])
+        try await destination.send(bye, to: fixture.sipPort)
+        _ = try await destination.message { $0.isResponse(200, to: "BYE") }
+        _ = try await sourceMedia.datagrams(atLeast: 3)
+        let info = SIPMessage.request("INFO", uri: "sip:qualityrate@127.0.0.1:\(fixture.sipPort)", [
+            ("Via", "SIP/2.0/UDP 127.0.0.1:\(source.port);branch=z9hG4bK-srcinfo"), ("From", "<sip:101@acme.test>;tag=src"),
+            ("To", toSource.headers["From"] ?? ""), ("Call-ID", toSource.headers["Call-ID"] ?? ""), ("CSeq", "1 INFO"),
+            ("Max-Forwards", "70"), ("Content-Type", "application/dtmf"),
+        ], body: "7")
+        try await source.send(info, to: fixture.sipPort)
+        let hangUp = try await source.message(within: 20) { $0.method == "BYE" }
+        try await source.send(hangUp.response(status: 200, reason: "OK"), to: fixture.sipPort)
+        let rating = try #require(try await fixture.ratings().first)
+        #expect(rating.callUUID == callUUID && rating.rate == 7 && rating.extensionID == fixture.menu.id)
+    }
+
     static func rtp(payloadType: UInt8, sequence: UInt16, timestamp: UInt32, payload: [UInt8]) -> [UInt8] {
         [0x80, payloadType, UInt8(sequence >> 8), UInt8(sequence & 0xFF),
          UInt8(timestamp >> 24), UInt8(timestamp >> 16 & 0xFF), UInt8(timestamp >> 8 & 0xFF), UInt8(timestamp & 0xFF),
@@ -275,11 +402,11 @@ struct TelephonyFixture {
     }
 
     /// A phone's answer to a challenge: SHA-256, qop=auth.
-    static func digest(nonce: String, password: String) -> String {
+    static func digest(nonce: String, password: String, user: String = "101") -> String {
         func sha(_ text: String) -> String { SHA256.hash(data: Array(text.utf8)).map { String($0, radix: 16).leftPadded }.joined() }
-        let ha1 = sha("101:acme.test:\(password)")
+        let ha1 = sha("\(user):acme.test:\(password)")
         let response = sha("\(ha1):\(nonce):00000001:0a4f113b:auth:\(sha("REGISTER:sip:acme.test"))")
-        return "Digest username=\"101\", realm=\"acme.test\", nonce=\"\(nonce)\", uri=\"sip:acme.test\", response=\"\(response)\", "
+        return "Digest username=\"\(user)\", realm=\"acme.test\", nonce=\"\(nonce)\", uri=\"sip:acme.test\", response=\"\(response)\", "
             + "algorithm=SHA-256, cnonce=\"0a4f113b\", qop=auth, nc=00000001"
     }
 }
