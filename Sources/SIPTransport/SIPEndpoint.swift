@@ -9,7 +9,8 @@ import Synchronization
 /// handlers parse bytes on their event loops and feed one ordered stream of events into this
 /// actor, which runs the transaction values of the SIP module, their timers (as event-loop
 /// scheduled tasks feeding the same stream) and the sockets. The transaction user is called from
-/// a second ordered stream, so a slow user never holds up retransmissions.
+/// other streams, one per lane of Call-IDs, so a slow user never holds up retransmissions and
+/// the calls of one Call-ID keep their order while different calls are handled side by side.
 public actor SIPEndpoint {
     private let host: String
     private let port: Int
@@ -19,8 +20,7 @@ public actor SIPEndpoint {
 
     private let events: AsyncStream<EndpointEvent>.Continuation
     private let eventStream: AsyncStream<EndpointEvent>
-    private let deliveries: AsyncStream<Delivery>.Continuation
-    private let deliveryStream: AsyncStream<Delivery>
+    private let lanes: [(stream: AsyncStream<Delivery>, continuation: AsyncStream<Delivery>.Continuation)]
     private var tasks: [Task<Void, Never>] = []
 
     private var udpChannel: (any Channel)?
@@ -52,7 +52,7 @@ public actor SIPEndpoint {
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
         (eventStream, events) = AsyncStream.makeStream()
-        (deliveryStream, deliveries) = AsyncStream.makeStream()
+        lanes = (0..<Self.laneCount).map { _ in AsyncStream.makeStream() }
         sentBy = Mutex(Self.sentBy(host: host, port: port))
         var malformed: [SIPTransportKind: Counter] = [:]
         var unmatched: [SIPTransportKind: Counter] = [:]
@@ -68,36 +68,8 @@ public actor SIPEndpoint {
     /// Binds UDP and TCP on host:port (port 0: any free port, the same for both when it is free
     /// for TCP too, else TCP gets its own) and starts delivering to `user`.
     public func start(user: any SIPTransactionUser) async throws {
-        let events = events
-        let udp = try await DatagramBootstrap(group: eventLoopGroup)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
-            // A SIP message may be 64 KiB; NIO's default datagram buffer is 2 KiB.
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: SIPParser.maxMessageSize + 1))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(UDPInboundHandler(events: events))
-                }
-            }
-            .bind(host: host, port: port).get()
+        let (udp, tcp) = try await bind()
         let udpPort = udp.localAddress?.port ?? port
-        let tcpBootstrap = ServerBootstrap(group: eventLoopGroup)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(TCPConnectionHandler(events: events))
-                }
-            }
-        let tcp: any Channel
-        do {
-            tcp = try await tcpBootstrap.bind(host: host, port: udpPort).get()
-        } catch where port == 0 {
-            tcp = try await tcpBootstrap.bind(host: host, port: 0).get()
-        } catch {
-            try? await udp.close()
-            throw error
-        }
         udpChannel = udp
         tcpListener = tcp
         boundAddress = udp.localAddress
@@ -113,16 +85,57 @@ public actor SIPEndpoint {
                 await self.handle(event)
             }
         })
-        let deliveryStream = deliveryStream
-        tasks.append(Task {
-            for await delivery in deliveryStream {
-                switch delivery {
-                case .request(let request, let peer): await user.received(request: request, from: peer)
-                case .cancelled(let invite): await user.cancelled(invite: invite)
-                case .notAcknowledged(let response): await user.answerNotAcknowledged(response)
+        for lane in lanes {
+            tasks.append(Task {
+                for await delivery in lane.stream {
+                    switch delivery {
+                    case .request(let request, let peer): await user.received(request: request, from: peer)
+                    case .cancelled(let invite): await user.cancelled(invite: invite)
+                    case .notAcknowledged(let response): await user.answerNotAcknowledged(response)
+                    }
+                }
+            })
+        }
+    }
+
+    /// UDP, then TCP on the same port. With port 0 the free port UDP got may be taken for TCP
+    /// (by the local end of some connection): a few fresh UDP ports are tried before TCP gets a
+    /// port of its own.
+    private func bind() async throws -> (udp: any Channel, tcp: any Channel) {
+        let events = events
+        // No SO_REUSEADDR on UDP: on Linux it would let a second server share the port silently.
+        let udpBootstrap = DatagramBootstrap(group: eventLoopGroup)
+            // A SIP message may be 64 KiB; NIO's default datagram buffer is 2 KiB.
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: SIPParser.maxMessageSize + 1))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(UDPInboundHandler(events: events))
                 }
             }
-        })
+        let tcpBootstrap = ServerBootstrap(group: eventLoopGroup)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(TCPConnectionHandler(events: events))
+                }
+            }
+        var attempts = 0
+        while true {
+            attempts += 1
+            let udp = try await udpBootstrap.bind(host: host, port: port).get()
+            do {
+                return (udp, try await tcpBootstrap.bind(host: host, port: udp.localAddress?.port ?? port).get())
+            } catch where port == 0 && attempts < 20 {
+                try? await udp.close()
+            } catch where port == 0 {
+                return (udp, try await tcpBootstrap.bind(host: host, port: 0).get())
+            } catch {
+                try? await udp.close()
+                throw error
+            }
+        }
     }
 
     /// The bound address (UDP's), also the host:port of this server's Via. Only after `start`.
@@ -146,7 +159,7 @@ public actor SIPEndpoint {
         tcpListener = nil
         for channel in channels { try? await channel.close() }
         events.finish()
-        deliveries.finish()
+        for lane in lanes { lane.continuation.finish() }
         for task in tasks { task.cancel() }
         tasks = []
     }
@@ -225,7 +238,7 @@ public actor SIPEndpoint {
         case .transportFailed(let owner):
             transportFailed(owner)
         case .connectionOpened(let channel):
-            if let remote = channel.remoteAddress, connections[remote] == nil { connections[remote] = channel }
+            if let remote = channel.remoteAddress { connections[remote] = channel }
         case .connectionClosed(let channel, let remote):
             guard connections[remote] === channel else { return }
             connections[remote] = nil
@@ -261,7 +274,7 @@ public actor SIPEndpoint {
             open(key, for: request, from: peer)
             // RFC 3261 §17.2.1: at once, so the caller stops retransmitting while the user works.
             if request.method == "INVITE" { handle(.send(request.response(status: 100, reason: "Trying")), server: key) }
-            deliveries.yield(.request(request, peer))
+            deliver(.request(request, peer))
         }
     }
 
@@ -276,7 +289,7 @@ public actor SIPEndpoint {
             // The answer stays until its timer H, to recognise retransmitted ACKs.
             cancelTimer(.g, for: .answer(answerKey))
         }
-        deliveries.yield(.request(ack, peer))
+        deliver(.request(ack, peer))
     }
 
     private func receive(cancel: SIPMessage, key: ServerTransactionKey, from peer: SIPPeer) {
@@ -287,7 +300,7 @@ public actor SIPEndpoint {
         }
         // A CANCEL of an INVITE already answered has no effect, but is still answered 200 (§9.2).
         handle(.send(cancel.response(status: 200, reason: "OK")), server: key)
-        if invite.transaction.isCancellable { deliveries.yield(.cancelled(invite.request)) }
+        if invite.transaction.isCancellable { deliver(.cancelled(invite.request)) }
     }
 
     private func receive(response: SIPMessage, from peer: SIPPeer) {
@@ -311,9 +324,8 @@ public actor SIPEndpoint {
             malformed[peer.transport]?.increment()
             logger.warning("SIP message dropped", metadata: ["sip.peer": "\(peer)", "sip.reason": "\(error)"])
         }
-        if peer.transport == .tcp, let connection = connections.removeValue(forKey: peer.address) {
-            connection.close(promise: nil)
-        }
+        // Its transactions fail when it has closed (`connectionClosed`).
+        if peer.transport == .tcp { connections[peer.address]?.close(promise: nil) }
     }
 
     private func refuse(_ request: SIPMessage, reason: String, from peer: SIPPeer) {
@@ -340,7 +352,7 @@ public actor SIPEndpoint {
             case .send(let response): transmit(response, to: entry.peer, owner: .server(key))
             case .startTimer(let timer, let duration): startTimer(timer, duration, for: .server(key))
             case .cancelTimer(let timer): cancelTimer(timer, for: .server(key))
-            case .deliver(let request): deliveries.yield(.request(request, entry.peer))
+            case .deliver(let request): deliver(.request(request, entry.peer))
             case .timedOut:
                 logger.warning("SIP server transaction timed out", metadata: ["sip.message": "\(firstLine(of: entry.request))"])
             case .transportFailed:
@@ -391,7 +403,7 @@ public actor SIPEndpoint {
             } else {
                 answers[key] = nil
                 cancelTimers(of: owner)
-                if !answer.acknowledged { deliveries.yield(.notAcknowledged(answer.response)) }
+                if !answer.acknowledged { deliver(.notAcknowledged(answer.response)) }
             }
         }
     }
@@ -409,8 +421,18 @@ public actor SIPEndpoint {
             // The 2xx cannot reach the caller: the dialog is as dead as without an ACK.
             guard let answer = answers.removeValue(forKey: key) else { return }
             cancelTimers(of: owner)
-            if !answer.acknowledged { deliveries.yield(.notAcknowledged(answer.response)) }
+            if !answer.acknowledged { deliver(.notAcknowledged(answer.response)) }
         }
+    }
+
+    /// Enough lanes that a user busy with one call (a database read, a media port) seldom holds
+    /// up another; one is a task and a stream.
+    private static let laneCount = 64
+
+    private func deliver(_ delivery: Delivery) {
+        let callID = delivery.message.headers["Call-ID"] ?? ""
+        let lane = Int(UInt(bitPattern: callID.hashValue) % UInt(lanes.count))
+        lanes[lane].continuation.yield(delivery)
     }
 
     // MARK: Timers
@@ -452,10 +474,11 @@ public actor SIPEndpoint {
             let envelope = AddressedEnvelope(remoteAddress: peer.address, data: udp.allocator.buffer(bytes: bytes))
             udp.writeAndFlush(envelope, promise: nil)
         case .tcp:
-            if let connection = connections[peer.address] {
-                write(bytes, to: connection)
-            } else if pendingWrites[peer.address] != nil {
+            // While a connect is finishing, later messages queue behind the first: order matters.
+            if pendingWrites[peer.address] != nil {
                 pendingWrites[peer.address]?.append((bytes, owner))
+            } else if let connection = connections[peer.address] {
+                write(bytes, to: connection)
             } else {
                 pendingWrites[peer.address] = [(bytes, owner)]
                 connect(to: peer.address)
@@ -472,7 +495,7 @@ public actor SIPEndpoint {
         let events = events
         ClientBootstrap(group: eventLoopGroup)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connectTimeout(.nanoseconds(Int64(timers.transactionTimeout / .nanoseconds(1))))
+            .connectTimeout(TimeAmount(timers.transactionTimeout))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(TCPConnectionHandler(events: events))
@@ -498,6 +521,12 @@ private enum Delivery: Sendable {
     case request(SIPMessage, SIPPeer)
     case cancelled(SIPMessage)
     case notAcknowledged(SIPMessage)
+
+    var message: SIPMessage {
+        switch self {
+        case .request(let message, _), .cancelled(let message), .notAcknowledged(let message): message
+        }
+    }
 }
 
 private struct ServerEntry: Sendable {

@@ -16,9 +16,10 @@ public struct SIPPeer: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(transport.rawValue) \(address)" }
 }
 
-/// The transaction user: the call core above this layer. `SIPEndpoint` calls these one at a
-/// time, in the order the messages arrived (so a CANCEL never overtakes its INVITE, nor a BYE
-/// its ACK); they should return quickly and leave long work to tasks of their own.
+/// The transaction user: the call core above this layer. For one Call-ID, `SIPEndpoint` calls
+/// these one at a time, in the order the messages arrived (a CANCEL never overtakes its INVITE,
+/// nor a BYE its ACK); different Call-IDs may be called at the same time. A call that waits
+/// long holds up the Call-IDs that share its lane: leave long work to tasks of your own.
 public protocol SIPTransactionUser: Sendable {
     /// A request that opened a new server transaction (any method but ACK and CANCEL), or an ACK
     /// that matched no server transaction (the ACK of a 2xx, which belongs to the dialog).

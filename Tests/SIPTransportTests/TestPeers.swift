@@ -29,11 +29,40 @@ final class RecordingUser: SIPTransactionUser {
     func answerNotAcknowledged(_ response: SIPMessage) async { continuation.yield(.notAcknowledged(response)) }
 }
 
-/// An endpoint on 127.0.0.1 with a free port, short timers and a recording user.
-func startEndpoint(t1: Duration = .milliseconds(50)) async throws -> (SIPEndpoint, RecordingUser) {
+/// A user that takes its time: each request waits for a `release` before `received` returns.
+final class SlowUser: SIPTransactionUser {
+    let arrived: AsyncStream<SIPMessage>
+    private let arrivals: AsyncStream<SIPMessage>.Continuation
+    private let releases: AsyncStream<Void>
+    private let release: AsyncStream<Void>.Continuation
+
+    init() {
+        (arrived, arrivals) = AsyncStream.makeStream()
+        (releases, release) = AsyncStream.makeStream()
+    }
+
+    /// Only one request may be waiting at a time: the releases are one stream.
+    func received(request: SIPMessage, from peer: SIPPeer) async {
+        arrivals.yield(request)
+        var iterator = releases.makeAsyncIterator()
+        _ = await iterator.next()
+    }
+
+    func releaseOne() { release.yield() }
+    func cancelled(invite: SIPMessage) async {}
+    func answerNotAcknowledged(_ response: SIPMessage) async {}
+}
+
+func endpointOptions(t1: Duration = .milliseconds(50)) -> (timers: SIPTimerValues, logger: Logger) {
     var logger = Logger(label: "sip-transport-test")
     logger.logLevel = .critical
-    let endpoint = SIPEndpoint(host: "127.0.0.1", port: 0, timers: SIPTimerValues(t1: t1, t2: t1 * 8, t4: t1 * 10), logger: logger)
+    return (SIPTimerValues(t1: t1, t2: t1 * 8, t4: t1 * 10), logger)
+}
+
+/// An endpoint on 127.0.0.1 with a free port, short timers and a recording user.
+func startEndpoint(t1: Duration = .milliseconds(50)) async throws -> (SIPEndpoint, RecordingUser) {
+    let (timers, logger) = endpointOptions(t1: t1)
+    let endpoint = SIPEndpoint(host: "127.0.0.1", port: 0, timers: timers, logger: logger)
     let user = RecordingUser()
     try await endpoint.start(user: user)
     return (endpoint, user)
