@@ -182,6 +182,19 @@ let package = Package(
             path: "Benchmarks/callflow-bench",
             swiftSettings: strictSwift
         ),
+        // Prompt pacing under load: legs playing at once, packets per second, loss, CPU per thread.
+        .executableTarget(
+            name: "media-bench",
+            dependencies: [
+                "Media",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/media-bench",
+            swiftSettings: strictSwift
+        ),
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strictSwift),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: strictSwift),
         .testTarget(name: "CallFlowTests", dependencies: ["CallFlow", "Domain"], swiftSettings: strictSwift),
@@ -212,6 +225,7 @@ let package = Package(
             name: "MediaTests",
             dependencies: [
                 "Media", "RTP", "Audio",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -3,8 +3,9 @@ import Logging
 import RTP
 
 /// One call leg's RTP socket: prompts out, keys in, and the relay to the leg it is bridged with.
-/// Every method may be called from any thread; the work runs on the leg's event loop, in call
-/// order.
+/// Every method may be called from any thread. Calls made on the leg's event loop (from
+/// `onFinished` or `onKey`) take effect at once; calls from elsewhere are handed to the loop and
+/// take effect in the order they were made.
 public final class MediaLeg: Sendable {
     public let localPort: Int
     let eventLoop: any EventLoop
@@ -90,6 +91,16 @@ struct BridgePeer: Sendable {
 enum RelayedPayload: Sendable {
     case audio(G711Codec)
     case telephoneEvent
+}
+
+extension MediaFormat {
+    /// What a packet of this payload type is on a leg with this format; nil if it was not
+    /// negotiated (comfort noise, another codec).
+    func relayedPayload(ofType payloadType: UInt8) -> RelayedPayload? {
+        if payloadType == telephoneEventPayloadType { return .telephoneEvent }
+        if payloadType == self.payloadType { return .audio(codec) }
+        return nil
+    }
 }
 
 /// A leg's state, on its event loop only.
@@ -178,23 +189,30 @@ final class LegState {
     }
 
     func received(_ datagram: ByteBuffer) {
+        // Most of what arrives is a caller's audio while a prompt plays, going nowhere: it is
+        // dropped on its first two bytes (RTP version, payload type), without copying it out.
+        if peer == nil, datagram.readableBytes >= 12, let start = datagram.getInteger(at: datagram.readerIndex, as: UInt16.self),
+            start >> 14 == 2, UInt8(start & 0x7F) != format?.telephoneEventPayloadType
+        {
+            metrics.packetsReceived.increment()
+            metrics.unrelayedDropped.increment()
+            return
+        }
         guard let packet = RTPPacket(parsing: Array(datagram.readableBytesView)) else {
             metrics.malformedDropped.increment()
             return
         }
         metrics.packetsReceived.increment()
-        let payload: RelayedPayload
-        if let format, packet.payloadType == format.telephoneEventPayloadType {
-            if let key = keyDetector?.key(in: packet) { onKey(key) }
-            guard peer != nil else { return }
-            payload = .telephoneEvent
-        } else if let format, packet.payloadType == format.payloadType, peer != nil {
-            payload = .audio(format.codec)
-        } else {
+        guard let format, let payload = format.relayedPayload(ofType: packet.payloadType) else {
             metrics.unrelayedDropped.increment()
             return
         }
-        guard let peer else { return }
+        if case .telephoneEvent = payload, let key = keyDetector?.key(in: packet) { onKey(key) }
+        guard let peer else {
+            // A telephone event has been read; audio has nowhere to go.
+            if case .audio = payload { metrics.unrelayedDropped.increment() }
+            return
+        }
         peer.leg.onLoop { $0.relay(packet, payload, bridge: peer.bridge) }
     }
 

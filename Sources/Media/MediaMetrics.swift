@@ -2,12 +2,20 @@ import Metrics
 
 /// The media counters of `/metrics`, made once per server so the packet path only increments.
 struct MediaMetrics: Sendable {
-    let packetsSent = Counter(label: "qualityrate_rtp_packets_sent_total")
-    let packetsReceived = Counter(label: "qualityrate_rtp_packets_received_total")
+    let packetsSent: Counter
+    let packetsReceived: Counter
     /// Datagrams that are not RTP at all.
-    let malformedDropped = Counter(label: "qualityrate_rtp_packets_dropped_total", dimensions: [("reason", "not_rtp")])
+    let malformedDropped: Counter
     /// RTP that goes nowhere: audio on a leg that is not bridged, a payload type that was not
     /// negotiated, a telephone event the other leg cannot take.
-    let unrelayedDropped = Counter(label: "qualityrate_rtp_packets_dropped_total", dimensions: [("reason", "not_relayed")])
-    let openLegs = Gauge(label: "qualityrate_rtp_legs_open")
+    let unrelayedDropped: Counter
+    let openLegs: Gauge
+
+    init(factory: any MetricsFactory) {
+        packetsSent = Counter(label: "qualityrate_rtp_packets_sent_total", factory: factory)
+        packetsReceived = Counter(label: "qualityrate_rtp_packets_received_total", factory: factory)
+        malformedDropped = Counter(label: "qualityrate_rtp_packets_dropped_total", dimensions: [("reason", "not_rtp")], factory: factory)
+        unrelayedDropped = Counter(label: "qualityrate_rtp_packets_dropped_total", dimensions: [("reason", "not_relayed")], factory: factory)
+        openLegs = Gauge(label: "qualityrate_rtp_legs_open", factory: factory)
+    }
 }

@@ -1,6 +1,7 @@
 public import Logging
 public import NIOCore
 public import NIOPosix
+import Metrics
 import Synchronization
 
 #if canImport(Glibc)
@@ -23,17 +24,23 @@ public final class MediaServer: Sendable {
     private let host: String
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
-    private let metrics = MediaMetrics()
+    private let metrics: MediaMetrics
     private let state: Mutex<State>
 
-    /// `ports` must lie in 1…65535; only its even ports are used.
-    public init(
+    /// `ports` must lie in 1…65535; only its even ports are used. Counters go to the
+    /// bootstrapped metrics system.
+    public convenience init(
         host: String, ports: ClosedRange<Int>, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
     ) {
+        self.init(host: host, ports: ports, eventLoopGroup: eventLoopGroup, logger: logger, metricsFactory: MetricsSystem.factory)
+    }
+
+    init(host: String, ports: ClosedRange<Int>, eventLoopGroup: any EventLoopGroup, logger: Logger, metricsFactory: any MetricsFactory) {
         self.host = host
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
+        metrics = MediaMetrics(factory: metricsFactory)
         state = Mutex(State(ports: PortAllocator(range: ports)))
     }
 

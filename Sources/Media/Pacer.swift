@@ -13,7 +13,7 @@ final class Pacer {
     private let epoch = NIODeadline.now()
     private var lastTick: Int64 = -1
     private var legs: [LegState] = []
-    private var scheduled: Scheduled<Void>?
+    private var tickScheduled = false
 
     init(eventLoop: any EventLoop, metrics: MediaMetrics) {
         self.eventLoop = eventLoop
@@ -44,7 +44,7 @@ final class Pacer {
     }
 
     private func tick() {
-        scheduled = nil
+        tickScheduled = false
         let tick = max(tickNumber(at: .now()), lastTick + 1)
         lastTick = tick
         var finished: [@Sendable () -> Void] = []
@@ -68,9 +68,12 @@ final class Pacer {
     }
 
     private func scheduleNextTick() {
-        guard scheduled == nil, !legs.isEmpty else { return }
-        let next = max(tickNumber(at: .now()) + 1, lastTick + 1)
-        scheduled = eventLoop.assumeIsolated().scheduleTask(deadline: epoch + .nanoseconds(next * Self.interval.nanoseconds)) {
+        guard !tickScheduled, !legs.isEmpty else { return }
+        // A slot whose start has passed unserved runs at once (the tick then serves the
+        // current slot): a tick that ran a little late does not cost the next one.
+        let next = lastTick + 1
+        tickScheduled = true
+        eventLoop.assumeIsolated().scheduleTask(deadline: epoch + .nanoseconds(next * Self.interval.nanoseconds)) {
             self.tick()
         }
     }

@@ -146,6 +146,9 @@ public enum SIPParser {
 /// requires (RFC 3261 §18.3). After an error the framing is lost: close the connection.
 public struct SIPStreamFramer: Sendable {
     private var buffer: [UInt8] = []
+    /// Where the search for the end of the headers resumes: a peer sending one byte at a time
+    /// must not make every read rescan the whole buffer.
+    private var searchFrom = 0
 
     public init() {}
 
@@ -156,19 +159,25 @@ public struct SIPStreamFramer: Sendable {
     /// The next whole message, or nil until more bytes arrive.
     public mutating func nextMessage() throws(SIPParseError) -> SIPMessage? {
         // CRLF keep-alives between messages (RFC 5626 §4.4.1) carry nothing.
-        let leading = buffer.prefix { $0 == 0x0D || $0 == 0x0A }.count
-        if leading > 0 { buffer.removeFirst(leading) }
+        if searchFrom == 0 {
+            let leading = buffer.prefix { $0 == 0x0D || $0 == 0x0A }.count
+            if leading > 0 { buffer.removeFirst(leading) }
+        }
         guard !buffer.isEmpty else { return nil }
-        guard let (headerEnd, bodyStart) = SIPParser.headerBoundary(in: buffer[...]) else {
+        guard let (headerEnd, bodyStart) = SIPParser.headerBoundary(in: buffer[searchFrom...]) else {
             if buffer.count > SIPParser.maxMessageSize { throw .tooLarge(limit: SIPParser.maxMessageSize) }
+            // The blank line may be split across reads: its first LF can be among the last 2 bytes.
+            searchFrom = max(0, buffer.count - 2)
             return nil
         }
+        searchFrom = headerEnd
         var message = try SIPParser.parseHead(buffer[..<headerEnd])
         guard let length = try SIPParser.contentLength(of: message) else { throw .missingHeader("Content-Length") }
         guard bodyStart + length <= SIPParser.maxMessageSize else { throw .tooLarge(limit: SIPParser.maxMessageSize) }
         guard buffer.count >= bodyStart + length else { return nil }
         message.body = Array(buffer[bodyStart..<(bodyStart + length)])
         buffer.removeFirst(bodyStart + length)
+        searchFrom = 0
         return message
     }
 }

@@ -1,5 +1,6 @@
 import Audio
 import Logging
+import MetricsTestKit
 import NIOCore
 import NIOPosix
 import RTP
@@ -12,19 +13,22 @@ import Testing
 /// range of its own below the ephemeral ports, so that no test's sockets land in another's range.
 @Suite(.timeLimit(.minutes(1))) struct MediaLegTests {
     final class Fixture: Sendable {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let group: MultiThreadedEventLoopGroup
+        let metrics = TestMetrics()
         let server: MediaServer
         let events: AsyncStream<String>
         let log: AsyncStream<String>.Continuation
 
-        init(ports: ClosedRange<Int>) {
-            server = MediaServer(host: "127.0.0.1", ports: ports, eventLoopGroup: group, logger: Logger(label: "media-test"))
+        init(ports: ClosedRange<Int>, eventLoops: Int = 1) {
+            group = MultiThreadedEventLoopGroup(numberOfThreads: eventLoops)
+            server = MediaServer(
+                host: "127.0.0.1", ports: ports, eventLoopGroup: group, logger: Logger(label: "media-test"), metricsFactory: metrics)
             (events, log) = AsyncStream<String>.makeStream()
         }
 
         /// Runs after everything already handed to the legs.
         func settle() async throws {
-            try await group.next().submit {}.get()
+            for loop in group.makeIterator() { try await loop.submit {}.get() }
         }
 
         func shutdown() async throws {
@@ -42,7 +46,7 @@ import Testing
             payload: [key, end ? 0x8A : 0x0A, 0x03, 0x20])
     }
 
-    /// A frame's worth of audio whose bytes tell the frames apart.
+    /// G.711 bytes that tell their 160-byte frames apart (and prompts, by `tag`).
     static func prompt(bytes: Int, tag: UInt8 = 0) -> [UInt8] {
         (0..<bytes).map { UInt8(truncatingIfNeeded: $0 / 160 * 16 + Int(tag)) }
     }
@@ -170,12 +174,11 @@ import Testing
 
         var sequence: UInt16 = 1
         func press(_ key: UInt8, at timestamp: UInt32, payloadType: UInt8 = 101) async throws {
-            try await phone.send(Self.event(key, end: false, timestamp: timestamp, sequence: sequence, payloadType: payloadType), toPort: leg.localPort)
-            for _ in 0..<3 {
+            for end in [false, true, true, true] {
+                let packet = Self.event(key, end: end, timestamp: timestamp, sequence: sequence, payloadType: payloadType)
+                try await phone.send(packet, toPort: leg.localPort)
                 sequence &+= 1
-                try await phone.send(Self.event(key, end: true, timestamp: timestamp, sequence: sequence, payloadType: payloadType), toPort: leg.localPort)
             }
-            sequence &+= 1
         }
         try await phone.send([0x13, 0x37], toPort: leg.localPort)  // junk, dropped
         try await phone.send([UInt8](repeating: 0x80, count: 11), toPort: leg.localPort)
@@ -208,7 +211,8 @@ import Testing
 
         let ulaw: [UInt8] = (0..<160).map { UInt8($0) }
         let spoken = RTPPacket(marker: true, payloadType: 0, sequenceNumber: 7, timestamp: 4_000, ssrc: 1234, payload: ulaw)
-        try await caller.send(RTPPacket(marker: false, payloadType: 13, sequenceNumber: 6, timestamp: 3_840, ssrc: 1234, payload: [0]), toPort: callerLeg.localPort)
+        let comfortNoise = RTPPacket(marker: false, payloadType: 13, sequenceNumber: 6, timestamp: 3_840, ssrc: 1234, payload: [0])
+        try await caller.send(comfortNoise, toPort: callerLeg.localPort)
         try await caller.send(spoken, toPort: callerLeg.localPort)
         let relayed = try await agent.receive()
         #expect(relayed.sourcePort == agentLeg.localPort, "sent from the agent leg's socket, the comfort noise dropped")
@@ -224,7 +228,8 @@ import Testing
         #expect(await events.next() == "caller pressed 7", "keys are still read while bridged")
 
         let alaw: [UInt8] = [0xD5, 0x55, 0x2A, 0xAA]
-        try await agent.send(RTPPacket(marker: false, payloadType: 8, sequenceNumber: 90, timestamp: 9, ssrc: 99, payload: alaw), toPort: agentLeg.localPort)
+        let answer = RTPPacket(marker: false, payloadType: 8, sequenceNumber: 90, timestamp: 9, ssrc: 99, payload: alaw)
+        try await agent.send(answer, toPort: agentLeg.localPort)
         let back = try await caller.receive()
         #expect(back.sourcePort == callerLeg.localPort && back.packet.payloadType == 0)
         #expect(back.packet.payload == alaw.map { G711.ulaw(G711.linear(alaw: $0)) })
@@ -244,6 +249,66 @@ import Testing
         agentLeg.close()
         try await caller.close()
         try await agent.close()
+        try await fixture.shutdown()
+    }
+
+    @Test func relayCrossesEventLoops() async throws {
+        let fixture = Fixture(ports: 26_140...26_159, eventLoops: 2)
+        var caller = try await UDPPeer.bind()
+        var agent = try await UDPPeer.bind()
+        let callerLeg = try await fixture.server.openLeg { _ in }
+        let agentLeg = try await fixture.server.openLeg { _ in }
+        #expect(callerLeg.eventLoop !== agentLeg.eventLoop)
+        callerLeg.configure(Self.format(caller.address, .pcma, payloadType: 8, events: 101))
+        agentLeg.configure(Self.format(agent.address, .pcma, payloadType: 8, events: nil))
+        bridge(callerLeg, agentLeg)
+        try await fixture.settle()
+
+        try await caller.send(Self.event(3, end: false, timestamp: 160, sequence: 1), toPort: callerLeg.localPort)
+        for sequence: UInt16 in 2...4 {
+            let packet = RTPPacket(
+                marker: false, payloadType: 8, sequenceNumber: sequence, timestamp: 160 * UInt32(sequence), ssrc: 5, payload: [UInt8(sequence)])
+            try await caller.send(packet, toPort: callerLeg.localPort)
+        }
+        for sequence: UInt16 in 2...4 {
+            let relayed = try await agent.receive().packet
+            #expect(relayed.sequenceNumber == sequence && relayed.payload == [UInt8(sequence)], "in order, the key event dropped")
+        }
+        let answer = RTPPacket(marker: true, payloadType: 8, sequenceNumber: 1, timestamp: 0, ssrc: 6, payload: [9])
+        try await agent.send(answer, toPort: agentLeg.localPort)
+        #expect(try await caller.receive().packet.payload == [9])
+
+        callerLeg.close()
+        agentLeg.close()
+        try await caller.close()
+        try await agent.close()
+        try await fixture.shutdown()
+    }
+
+    @Test func countsPacketsAndOpenLegs() async throws {
+        let fixture = Fixture(ports: 26_160...26_179)
+        var phone = try await UDPPeer.bind()
+        let leg = try await fixture.server.openLeg { key in fixture.log.yield(String(key)) }
+        #expect(try fixture.metrics.expectGauge("qualityrate_rtp_legs_open").lastValue == 1)
+        leg.configure(Self.format(phone.address))
+        try await fixture.settle()
+        try await phone.send([0xDE, 0xAD], toPort: leg.localPort)
+        try await phone.send(RTPPacket(marker: false, payloadType: 0, sequenceNumber: 1, timestamp: 0, ssrc: 3, payload: [1]), toPort: leg.localPort)
+        try await phone.send(Self.event(0, end: false, timestamp: 0, sequence: 2), toPort: leg.localPort)
+        var events = fixture.events.makeAsyncIterator()
+        #expect(await events.next() == "0")
+        leg.play(Self.prompt(bytes: 320)) { fixture.log.yield("played") }
+        #expect(await events.next() == "played")
+        for _ in 0..<2 { _ = try await phone.receive() }
+
+        #expect(try fixture.metrics.expectCounter("qualityrate_rtp_packets_received_total").totalValue == 2)
+        #expect(try fixture.metrics.expectCounter("qualityrate_rtp_packets_dropped_total", [("reason", "not_rtp")]).totalValue == 1)
+        #expect(try fixture.metrics.expectCounter("qualityrate_rtp_packets_dropped_total", [("reason", "not_relayed")]).totalValue == 1)
+        #expect(try fixture.metrics.expectCounter("qualityrate_rtp_packets_sent_total").totalValue == 2)
+        leg.close()
+        try await leg.portReleased.get()
+        #expect(try fixture.metrics.expectGauge("qualityrate_rtp_legs_open").lastValue == 0)
+        try await phone.close()
         try await fixture.shutdown()
     }
 

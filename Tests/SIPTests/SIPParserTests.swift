@@ -119,11 +119,11 @@ let invite = """
 }
 
 @Suite struct SIPStreamFramerTests {
-    @Test func findsMessagesAcrossChunksAndSkipsKeepAlives() throws {
+    @Test(arguments: [1, 2, 3, 37]) func findsMessagesAcrossChunksAndSkipsKeepAlives(chunkSize: Int) throws {
         var framer = SIPStreamFramer()
-        let wire = Array(("\r\n\r\n" + invite + invite).utf8)
+        let wire = Array(("\r\n\r\n" + invite + "\r\n" + invite).utf8)
         var messages: [SIPMessage] = []
-        for chunk in stride(from: 0, to: wire.count, by: 37).map({ wire[$0..<min($0 + 37, wire.count)] }) {
+        for chunk in stride(from: 0, to: wire.count, by: chunkSize).map({ wire[$0..<min($0 + chunkSize, wire.count)] }) {
             framer.append(chunk)
             while let message = try framer.nextMessage() { messages.append(message) }
         }
