@@ -43,6 +43,7 @@ public actor CallRunner {
     private var logger: Logger
     /// `call_interactive` requests sent and not yet answered.
     private var interactiveRequestsInFlight = 0
+    private var endWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// Nothing is being processed or awaited: what the call does next depends on the far side.
     public var isSettled: Bool { !processing && pending.isEmpty && interactiveRequestsInFlight == 0 }
@@ -56,6 +57,12 @@ public actor CallRunner {
     }
 
     public var isOver: Bool { call.isOver }
+
+    /// Returns once the call is over and its last actions (hang-ups, call history) are done.
+    public func waitUntilOver() async {
+        if call.isOver, !processing { return }
+        await withCheckedContinuation { endWaiters.append($0) }
+    }
 
     public func start() async {
         await deliver(.arrived)
@@ -76,6 +83,10 @@ public actor CallRunner {
             }
         }
         processing = false
+        if call.isOver {
+            for waiter in endWaiters { waiter.resume() }
+            endWaiters.removeAll()
+        }
     }
 
     private func perform(_ action: Call.Action) async {

@@ -80,7 +80,18 @@ actor CallSession: TelephonyPort {
         Task { await self.feedRunner(stream) }
     }
 
-    func attach(_ runner: CallRunner) { self.runner = runner }
+    func attach(_ runner: CallRunner) {
+        self.runner = runner
+        watch(runner)
+    }
+
+    /// When the call is over, hangs up whatever the flow left up and lets the call go.
+    private func watch(_ runner: CallRunner) {
+        Task {
+            await runner.waitUntilOver()
+            await self.finish()
+        }
+    }
 
     // MARK: The caller's INVITE
 
@@ -382,24 +393,25 @@ actor CallSession: TelephonyPort {
         deliver(.playbackFinished)
     }
 
-    /// Hands the events to the runner one at a time, in order; when the call is over, hangs up
-    /// whatever is left and lets the call go.
+    /// Hands the events to the runner one at a time, in order, until the call is finished.
     private func feedRunner(_ stream: AsyncStream<Call.Event>) async {
         for await event in stream {
             guard let runner = await currentRunner() else {
                 logger.error("no runner for the call's events")
-                break
+                await finish()
+                return
             }
             await runner.deliver(event)
-            if await runner.isOver { break }
         }
-        await finish()
     }
 
+    /// The runner of a callback is registered by the call center after this session was made:
+    /// it is found when the first event comes.
     private func currentRunner() async -> CallRunner? {
         if let runner { return runner }
-        runner = await context.calls.runner(for: callUUID)
-        return runner
+        guard let found = await context.calls.runner(for: callUUID) else { return nil }
+        attach(found)
+        return found
     }
 
     /// The call is over: nothing more reaches the runner; legs the flow left up are hung up.

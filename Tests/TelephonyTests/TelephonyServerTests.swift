@@ -152,6 +152,12 @@ struct TelephonyFixture {
         return []
     }
 
+    /// The calls still running, after giving them up to 5 s to end.
+    func callsRunningOnceSettled() async -> Int {
+        for _ in 0..<500 where await calls.count > 0 { try? await Task.sleep(for: .milliseconds(10)) }
+        return await calls.count
+    }
+
     func ratings() async throws -> [Rating] { try await store.ratings(RatingQuery(clientID: client.id, limit: 100)) }
 }
 
@@ -191,6 +197,7 @@ struct TelephonyFixture {
         let rating = try #require(try await fixture.ratings().first)
         #expect(rating.rate == 4 && rating.maxRate == 9 && rating.extensionID == fixture.menu.id && rating.agentUsername == nil)
         #expect(try await fixture.store.call(clientID: fixture.client.id, uuid: rating.callUUID) != nil)
+        #expect(await fixture.callsRunningOnceSettled() == 0, "a finished call leaves the call center")
     }
 
     @Test func refusesWhatItMustRefuse() async throws {
@@ -278,6 +285,7 @@ struct TelephonyFixture {
             try await caller.send(bye.response(status: 200, reason: "OK"), to: fixture.sipPort)
             let rating = try #require(try await fixture.ratings().first)
             #expect(rating.rate == 4 && rating.agentUsername == "101" && rating.maxRate == 5)
+            #expect(await fixture.callsRunningOnceSettled() == 0)
         } else {
             try await caller.send(fixture.inDialog("BYE", cseq: 2, from: caller, toTag: toTag, callID: callID), to: fixture.sipPort)
             _ = try await caller.message { $0.isResponse(200, to: "BYE") }
@@ -286,6 +294,7 @@ struct TelephonyFixture {
             // The call's history is written when it ends: by then a rating would have been stored.
             #expect(try await fixture.finishedCalls().count == 1)
             #expect(try await fixture.ratings().isEmpty)
+            #expect(await fixture.callsRunningOnceSettled() == 0)
         }
     }
 
@@ -393,6 +402,7 @@ struct TelephonyFixture {
         try await source.send(hangUp.response(status: 200, reason: "OK"), to: fixture.sipPort)
         let rating = try #require(try await fixture.ratings().first)
         #expect(rating.callUUID == callUUID && rating.rate == 7 && rating.extensionID == fixture.menu.id)
+        #expect(await fixture.callsRunningOnceSettled() == 0)
     }
 
     static func rtp(payloadType: UInt8, sequence: UInt16, timestamp: UInt32, payload: [UInt8]) -> [UInt8] {
