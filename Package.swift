@@ -88,6 +88,7 @@ let package = Package(
             dependencies: [
                 "Audio", "CallFlow", "CallRunner", "Domain", "Media", "SIP", "SIPTransport", "Storage",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSwift

@@ -3,6 +3,7 @@ public import CallRunner
 public import Domain
 public import Logging
 public import Media
+import Metrics
 public import SIP
 public import SIPTransport
 public import Storage
@@ -20,6 +21,8 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
     private let dialogs = DialogTable()
     private let logger: Logger
     private var calls: CallCenter?
+    private let callsFromTrunks = Counter(label: "qualityrate_sip_calls_total", dimensions: [("origin", "trunk")])
+    private let callsFromPhones = Counter(label: "qualityrate_sip_calls_total", dimensions: [("origin", "phone")])
 
     public init(
         endpoint: SIPEndpoint, media: MediaServer, registrations: PhoneRegistrations, store: any Store, settings: TelephonySettings,
@@ -49,7 +52,9 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
     public func received(request: SIPMessage, from peer: SIPPeer) async {
         switch request.method ?? "" {
         case "REGISTER":
-            await endpoint.respond(await registrations.register(request, from: peer))
+            let answer = await registrations.register(request, from: peer)
+            Counter(label: "qualityrate_sip_registers_total", dimensions: [("status", String(answer.status ?? 0))]).increment()
+            await endpoint.respond(answer)
         case "OPTIONS":
             var ok = request.response(status: 200, reason: "OK", toTag: Identifiers.tag())
             ok.headers.add("Allow", SIPMessage.allowedMethods)
@@ -109,29 +114,29 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
         guard let calls, let uri = Self.requestURI(of: invite), let dialled = uri.user,
             let from = invite.headers["From"].flatMap(NameAddress.init)
         else {
-            await endpoint.respond(invite.response(status: 400, reason: "Bad Request (Request-URI or From)", toTag: localTag))
+            await refuse(invite.response(status: 400, reason: "Bad Request (Request-URI or From)", toTag: localTag))
             return
         }
         let origin: Origin
         if let client = await registrations.client(domain: from.uri.host), let user = from.uri.user {
             if let refusal = await registrations.refusal(of: invite, user: user, client: client, toTag: localTag) {
-                await endpoint.respond(refusal)
+                await refuse(refusal)
                 return
             }
             guard await registrations.isReachable(clientID: client.id, agent: user) else {
-                await endpoint.respond(invite.response(status: 403, reason: "Forbidden (phone not registered)", toTag: localTag))
+                await refuse(invite.response(status: 403, reason: "Forbidden (phone not registered)", toTag: localTag))
                 return
             }
             origin = .phone(client, user: user)
         } else if settings.isTrunk(peer.address.ipAddress ?? "") {
             guard let did = try? await store.did(number: dialled), let client = try? await store.client(id: did.clientID) else {
-                await endpoint.respond(invite.response(status: 404, reason: "Not Found (no such DID)", toTag: localTag))
+                await refuse(invite.response(status: 404, reason: "Not Found (no such DID)", toTag: localTag))
                 return
             }
             origin = .trunk(did, client)
         } else {
             logger.notice("INVITE refused: not from a trunk nor a phone", metadata: ["source": "\(peer.address)"])
-            await endpoint.respond(invite.response(status: 403, reason: "Forbidden (not a trunk)", toTag: localTag))
+            await refuse(invite.response(status: 403, reason: "Forbidden (not a trunk)", toTag: localTag))
             return
         }
 
@@ -139,11 +144,13 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
         let client: Client
         switch origin {
         case .phone(let phoneClient, let user):
+            callsFromPhones.increment()
             client = phoneClient
             arrival = Call.Arrival(
                 callUUID: .random(), clientID: client.id, dialled: dialled, did: nil,
                 caller: .init(username: user, screenName: from.displayName.map(Self.unquoted), domain: client.domain))
         case .trunk(let did, let trunkClient):
+            callsFromTrunks.increment()
             client = trunkClient
             arrival = Call.Arrival(
                 callUUID: .random(), clientID: client.id, dialled: did.number, did: (did.number, client.domain),
@@ -153,13 +160,19 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
             context: context(calls), callUUID: arrival.callUUID, clientID: client.id, domain: client.domain,
             presentedCaller: NameAddress(displayName: from.displayName, uri: SIPURI(user: from.uri.user, host: client.domain)))
         if let refusal = await session.offer(invite, from: peer, localTag: localTag) {
-            await endpoint.respond(refusal)
+            await refuse(refusal)
             await session.finish()
             return
         }
         let runner = await calls.admit(arrival, port: session)
         await session.attach(runner)
         Task { await runner.start() }
+    }
+
+    /// Answers a new INVITE with a final error, counted by status at `/metrics`.
+    private func refuse(_ response: SIPMessage) async {
+        Counter(label: "qualityrate_sip_invites_refused_total", dimensions: [("status", String(response.status ?? 0))]).increment()
+        await endpoint.respond(response)
     }
 
     // MARK: Requests in a dialog
