@@ -58,8 +58,8 @@ public actor SIPEndpoint {
         var unmatched: [SIPTransportKind: Counter] = [:]
         for kind in [SIPTransportKind.udp, .tcp] {
             let transport = [("transport", kind.rawValue.lowercased())]
-            malformed[kind] = Counter(label: "sip_messages_malformed_total", dimensions: transport)
-            unmatched[kind] = Counter(label: "sip_responses_unmatched_total", dimensions: transport)
+            malformed[kind] = Counter(label: "qualityrate_sip_messages_malformed_total", dimensions: transport)
+            unmatched[kind] = Counter(label: "qualityrate_sip_responses_unmatched_total", dimensions: transport)
         }
         self.malformed = malformed
         unmatchedResponses = unmatched
