@@ -138,6 +138,7 @@ let package = Package(
             dependencies: [
                 "CallRunner",
                 "Media",
+                "SIP",
                 "SIPTransport",
                 "Telephony",
                 "Domain",

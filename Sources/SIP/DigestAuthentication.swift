@@ -14,6 +14,21 @@ public enum DigestAlgorithm: String, Sendable, CaseIterable {
         case .sha256: SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
         }
     }
+
+    /// What phones are challenged with unless configured otherwise: MD5 alone. RFC 8760 §2.4 asks
+    /// a phone to skip a challenge whose algorithm it does not know, but SIP stacks in wide use
+    /// fail on it instead (SIPp 3.6 takes the first challenge and refuses SHA-256; libre before
+    /// 2.0, under baresip 1.x, gives up on any SHA-256 challenge, wherever it comes), so offering
+    /// SHA-256 is a choice of the operator who knows the phones (`--digest-algorithms`).
+    public static let defaultChallenges: [DigestAlgorithm] = [.md5]
+
+    /// `SHA-256,MD5` and the like: the algorithms to challenge with, most preferred first.
+    public static func list(_ text: String) -> [DigestAlgorithm]? {
+        let algorithms = text.split(separator: ",").map { DigestAlgorithm(rawValue: $0.trimmingCharacters(in: .whitespaces).uppercased()) }
+        guard !algorithms.isEmpty, algorithms.allSatisfy({ $0 != nil }) else { return nil }
+        let listed = algorithms.compactMap { $0 }
+        return Set(listed).count == listed.count ? listed : nil
+    }
 }
 
 /// Issues and checks nonces without keeping state: a nonce is its issue time and an HMAC of it
@@ -138,8 +153,15 @@ public struct DigestAuthenticator: Sendable {
     }
 
     private let nonces: DigestNonces
+    private let algorithms: [DigestAlgorithm]
 
-    public init(nonces: DigestNonces) { self.nonces = nonces }
+    /// `algorithms`: those the challenge offers, most preferred first (RFC 8760 §2.4); credentials
+    /// in any other algorithm are challenged again.
+    public init(nonces: DigestNonces, algorithms: [DigestAlgorithm] = DigestAlgorithm.defaultChallenges) {
+        precondition(!algorithms.isEmpty, "a digest challenge offers at least one algorithm")
+        self.nonces = nonces
+        self.algorithms = algorithms
+    }
 
     /// nil when the request carries valid credentials of `user` in `realm`; otherwise the answer
     /// to send: a challenge (none or stale or forged nonce), or 403 (wrong user or password).
@@ -148,7 +170,7 @@ public struct DigestAuthenticator: Sendable {
         at now: Int64
     ) -> SIPMessage? {
         let credentials = request.headers.values(challenger.credentialsHeader).compactMap(DigestCredentials.init)
-            .first { $0.realm.lowercased() == realm.lowercased() }
+            .first { $0.realm.lowercased() == realm.lowercased() && algorithms.contains($0.algorithm) }
         guard let credentials else { return challenge(request, realm: realm, stale: false, challenger: challenger, toTag: toTag, at: now) }
         switch nonces.check(credentials.nonce, at: now) {
         case .forged: return challenge(request, realm: realm, stale: false, challenger: challenger, toTag: toTag, at: now)
@@ -165,8 +187,7 @@ public struct DigestAuthenticator: Sendable {
     private func challenge(_ request: SIPMessage, realm: String, stale: Bool, challenger: Challenger, toTag: String, at now: Int64) -> SIPMessage {
         var response = request.response(status: challenger.status.code, reason: challenger.status.reason, toTag: toTag)
         let nonce = nonces.make(at: now)
-        // SHA-256 first: a phone takes the first challenge it supports (RFC 8760 §2.4).
-        for algorithm in [DigestAlgorithm.sha256, .md5] {
+        for algorithm in algorithms {
             response.headers.add(challenger.challengeHeader, DigestChallenge(realm: realm, nonce: nonce, algorithm: algorithm, stale: stale).headerValue)
         }
         return response

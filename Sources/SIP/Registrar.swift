@@ -24,10 +24,10 @@ public struct Registrar: Sendable {
     public static let minimumExpiry: Int64 = 60
     public static let maximumExpiry: Int64 = 7200
 
-    private let nonces: DigestNonces
+    private let authenticator: DigestAuthenticator
     private var bindings: [String: [Binding]] = [:]
 
-    public init(nonces: DigestNonces) { self.nonces = nonces }
+    public init(authenticator: DigestAuthenticator) { self.authenticator = authenticator }
 
     /// The contacts `aor` (`user@domain`) can be reached at now.
     public func contacts(of aor: String, at now: Int64) -> [Binding] {
@@ -45,7 +45,7 @@ public struct Registrar: Sendable {
     /// `secrets` is nil when there is no such phone, or it has no password.
     public mutating func handle(_ request: SIPMessage, user: String, domain: String, secrets: Secrets?, at now: Int64) -> SIPMessage {
         guard let secrets else { return request.response(status: 404, reason: "Not Found", toTag: Self.tag(request)) }
-        if let refusal = DigestAuthenticator(nonces: nonces).refusal(
+        if let refusal = authenticator.refusal(
             of: request, user: user, realm: domain, secrets: secrets, challenger: .registrar, toTag: Self.tag(request), at: now)
         {
             return refusal

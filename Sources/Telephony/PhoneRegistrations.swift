@@ -22,11 +22,11 @@ public actor PhoneRegistrations: AgentReachability {
     private var peers: [String: SIPPeer] = [:]
     private var domains: [Int64: String] = [:]
 
-    public init(store: any Store, nonceSecret: [UInt8]) {
+    /// `digestAlgorithms`: what phones are challenged with, most preferred first.
+    public init(store: any Store, nonceSecret: [UInt8], digestAlgorithms: [DigestAlgorithm] = DigestAlgorithm.defaultChallenges) {
         self.store = store
-        let nonces = DigestNonces(secret: nonceSecret)
-        registrar = Registrar(nonces: nonces)
-        authenticator = DigestAuthenticator(nonces: nonces)
+        authenticator = DigestAuthenticator(nonces: DigestNonces(secret: nonceSecret), algorithms: digestAlgorithms)
+        registrar = Registrar(authenticator: authenticator)
     }
 
     /// The answer to a REGISTER: 404 for a domain or phone this server does not have, else the

@@ -7,6 +7,7 @@ import Logging
 import Media
 import Metrics
 import Prometheus
+import SIP
 import SIPTransport
 import ServiceLifecycle
 import Storage
@@ -30,6 +31,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("rtp-ports"), help: "UDP port range for RTP, LOW-HIGH (one even port per call leg).")
     var rtpPorts = "10000-20000"
 
+    @Option(name: .customLong("digest-algorithms"), help: """
+        Digest algorithms phones are challenged with, most preferred first: MD5, SHA-256,MD5 or SHA-256 \
+        (many phones fail on a SHA-256 challenge; see docs/SIP.md).
+        """)
+    var digestAlgorithms = "MD5"
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -41,6 +48,7 @@ struct Serve: AsyncParsableCommand {
         }
         _ = try trunkRanges()
         _ = try rtpPortRange()
+        _ = try digestChallenges()
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level: expected trace, debug, info, notice, warning, error or critical")
         }
@@ -63,7 +71,8 @@ struct Serve: AsyncParsableCommand {
         let trunks = try trunkRanges()
         raiseOpenFileLimit(logger: logger)
 
-        let registrations = PhoneRegistrations(store: store, nonceSecret: (0..<32).map { _ in UInt8.random(in: 0...255) })
+        let registrations = PhoneRegistrations(
+            store: store, nonceSecret: (0..<32).map { _ in UInt8.random(in: 0...255) }, digestAlgorithms: try digestChallenges())
         let telephony = TelephonyServer(
             endpoint: SIPEndpoint(host: sipAddress.host, port: sipAddress.port, logger: logger),
             media: MediaServer(host: sipAddress.host, ports: try rtpPortRange(), logger: logger),
@@ -84,6 +93,7 @@ struct Serve: AsyncParsableCommand {
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("starting", metadata: [
             "http": "\(http)", "sip": "\(sip)", "trunks": "\(trunks)", "rtp_ports": "\(rtpPorts)",
+            "digest_algorithms": "\(digestAlgorithms)",
             "database": "\(database.database)",
         ])
         try await services.run()
@@ -99,6 +109,13 @@ extension Serve {
             }
             return range
         }
+    }
+
+    func digestChallenges() throws -> [DigestAlgorithm] {
+        guard let algorithms = DigestAlgorithm.list(digestAlgorithms) else {
+            throw ValidationError("--digest-algorithms: expected MD5 and/or SHA-256, comma-separated, each once, got '\(digestAlgorithms)'")
+        }
+        return algorithms
     }
 
     func rtpPortRange() throws -> ClosedRange<Int> {

@@ -35,10 +35,10 @@ import Testing
     }
 
     @Test func challengesThenRegistersWithDigest() {
-        var registrar = Registrar(nonces: nonces)
+        var registrar = Registrar(authenticator: DigestAuthenticator(nonces: nonces))
         let challenge = registrar.handle(register(), user: "101", domain: "acme.local", secrets: secrets, at: 1_000)
         #expect(challenge.status == 401)
-        #expect(challenge.headers.values("WWW-Authenticate").map { $0.contains("algorithm=SHA-256") } == [true, false])
+        #expect(challenge.headers.values("WWW-Authenticate").map { $0.contains("algorithm=MD5") } == [true], "MD5 alone by default")
         let ok = registrar.handle(
             register(cseq: 2, authorization: authorization(nonce: nonce(of: challenge))), user: "101", domain: "acme.local",
             secrets: secrets, at: 1_001)
@@ -49,7 +49,7 @@ import Testing
     }
 
     @Test func aWrongPasswordIsForbiddenAndRegistersNothing() {
-        var registrar = Registrar(nonces: nonces)
+        var registrar = Registrar(authenticator: DigestAuthenticator(nonces: nonces))
         let response = registrar.handle(
             register(authorization: authorization(nonce: nonces.make(at: 1_000), password: "guess")), user: "101", domain: "acme.local",
             secrets: secrets, at: 1_000)
@@ -62,7 +62,7 @@ import Testing
     }
 
     @Test func unknownPhonesStaleAndForgedNonces() {
-        var registrar = Registrar(nonces: nonces)
+        var registrar = Registrar(authenticator: DigestAuthenticator(nonces: nonces))
         #expect(registrar.handle(register(), user: "999", domain: "acme.local", secrets: nil, at: 1_000).status == 404)
         let stale = registrar.handle(
             register(authorization: authorization(nonce: nonces.make(at: 1_000))), user: "101", domain: "acme.local", secrets: secrets, at: 2_000)
@@ -73,7 +73,7 @@ import Testing
     }
 
     @Test func expiryRules() {
-        var registrar = Registrar(nonces: nonces)
+        var registrar = Registrar(authenticator: DigestAuthenticator(nonces: nonces))
         let auth = authorization(nonce: nonces.make(at: 1_000))
         let brief = registrar.handle(register(expires: "30", authorization: auth), user: "101", domain: "acme.local", secrets: secrets, at: 1_000)
         #expect(brief.status == 423 && brief.headers["Min-Expires"] == "60")
@@ -96,10 +96,44 @@ import Testing
     }
 
     @Test func responsesCarryTheRequestsIdentityAndAToTag() {
-        var registrar = Registrar(nonces: nonces)
+        var registrar = Registrar(authenticator: DigestAuthenticator(nonces: nonces))
         let response = registrar.handle(register(), user: "101", domain: "acme.local", secrets: secrets, at: 1_000)
         #expect(response.headers["Call-ID"] == "reg-1" && response.headers["CSeq"] == "1 REGISTER")
         #expect(response.headers["Via"] == "SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK-r1")
         #expect(NameAddress(response.headers["To"] ?? "")?.tag != nil)
+    }
+
+    /// What a phone that does SHA-256 answers a challenge with (qop=auth).
+    func sha256Authorization(nonce: String) -> String {
+        func sha256(_ text: String) -> String { SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined() }
+        let ha1 = sha256("101:acme.local:s3cret-pass")
+        let response = sha256("\(ha1):\(nonce):00000001:c0ffee:auth:\(sha256("REGISTER:sip:acme.local"))")
+        return "Digest username=\"101\", realm=\"acme.local\", nonce=\"\(nonce)\", uri=\"sip:acme.local\", "
+            + "response=\"\(response)\", algorithm=SHA-256, cnonce=\"c0ffee\", qop=auth, nc=00000001"
+    }
+
+    @Test func configuredAlgorithmsAreOfferedInTheirOrderAndOnlyTheyAreAccepted() {
+        var both = Registrar(authenticator: DigestAuthenticator(nonces: nonces, algorithms: [.sha256, .md5]))
+        let challenge = both.handle(register(), user: "101", domain: "acme.local", secrets: secrets, at: 1_000)
+        #expect(challenge.headers.values("WWW-Authenticate").map { $0.contains("algorithm=SHA-256") } == [true, false])
+        let nonce = nonce(of: challenge)
+        #expect(both.handle(register(cseq: 2, authorization: sha256Authorization(nonce: nonce)), user: "101",
+                            domain: "acme.local", secrets: secrets, at: 1_001).status == 200)
+        #expect(both.handle(register(cseq: 3, authorization: authorization(nonce: nonce)), user: "101",
+                            domain: "acme.local", secrets: secrets, at: 1_001).status == 200)
+
+        var md5Only = Registrar(authenticator: DigestAuthenticator(nonces: nonces))
+        let unoffered = md5Only.handle(register(authorization: sha256Authorization(nonce: nonce)), user: "101",
+                                       domain: "acme.local", secrets: secrets, at: 1_001)
+        #expect(unoffered.status == 401, "credentials in an algorithm not offered are challenged again")
+        #expect(md5Only.contacts(of: "101@acme.local", at: 1_001).isEmpty)
+    }
+
+    @Test func algorithmListsAsTheCommandLineGivesThem() {
+        #expect(DigestAlgorithm.list("MD5") == [.md5])
+        #expect(DigestAlgorithm.list("sha-256, md5") == [.sha256, .md5])
+        #expect(DigestAlgorithm.list("") == nil)
+        #expect(DigestAlgorithm.list("MD5,MD5") == nil)
+        #expect(DigestAlgorithm.list("SHA-512") == nil)
     }
 }

@@ -1,0 +1,123 @@
+"""SPEC §2.1 over the wire with SIPp on both sides: a trunk calls a DID routed to a queue whose
+agent is a SIPp phone registered with digest authentication. When the agent hangs up first the
+caller rates that agent, in the queue (`agent_hangup_action` = `quality_rate`) or in the voice
+menu the queue transfers it to (`transfer`); when the caller hangs up first the server releases
+the agent with a BYE and nothing is rated."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from harness import API, Numbers, Sipp, new_password
+from media import RTPListener, pcap, rfc4733_key_packets
+
+QUALITY_RATE_MAX = 5
+KEY = 4
+TRUNK_CALLER = "4940765432"
+
+# The agent talks this long, then hangs up; the caller presses its key this long after its answer,
+# well after the agent left and while the rating prompt plays (it is replayed for 3 tries).
+TALK_MS = "1500"
+KEY_DELAY_MS = "5000"
+
+
+def test_agent_hangs_up_first_and_the_caller_rates_the_agent(api: API, numbers: Numbers, sipp: Sipp) -> None:
+    agent_name, password = numbers.extension(), new_password()
+    agent = api.create_phone(agent_name, password)
+    queue = api.create_rating_queue(numbers.extension(), [agent], QUALITY_RATE_MAX)
+    did = numbers.did()
+    api.create_did(did, queue)
+    registration = sipp.register(agent_name, password)
+    agent_phone = sipp.start("agent_hangs_up.xml", "agent", port=registration.port, service=agent_name,
+                             keys={"talk_ms": TALK_MS})
+    since = datetime.now(timezone.utc)
+    listener = RTPListener()
+    try:
+        caller = sipp.start(
+            "trunk_call_rfc4733.xml", "caller",
+            keys={"did": did, "caller": TRUNK_CALLER, "codecs": "0 8", "dtmf_pt": "101", "rtp_port": str(listener.port),
+                  "key_delay_ms": KEY_DELAY_MS},
+            files={"key.pcap": pcap(rfc4733_key_packets(KEY, 101))},
+        )
+        agent_phone.expect_success()
+        caller.expect_success()
+    finally:
+        listener.close()
+
+    rating = api.the_rating(since, queue)
+    assert rating["rate"] == KEY
+    assert rating["max_rate"] == QUALITY_RATE_MAX
+    assert rating["extension_id"] == queue
+    assert rating["agent_username"] == agent_name and rating["target"] == "agent", rating
+    history = api.the_call_history(rating["call_uuid"])
+    assert history["extension_id"] == queue, history
+    assert history["bridged_username"] == agent_name, history
+    assert history["hangup_disposition"] == "agent_hangup", history
+
+
+def test_caller_hangs_up_first_and_nothing_is_rated(api: API, numbers: Numbers, sipp: Sipp) -> None:
+    agent_name, password = numbers.extension(), new_password()
+    agent = api.create_phone(agent_name, password)
+    queue = api.create_rating_queue(numbers.extension(), [agent], QUALITY_RATE_MAX)
+    did = numbers.did()
+    api.create_did(did, queue)
+    registration = sipp.register(agent_name, password)
+    # The agent's scenario requires the server's BYE once the caller has gone.
+    agent_phone = sipp.start("agent_hung_up_on.xml", "agent", port=registration.port, service=agent_name)
+    since = datetime.now(timezone.utc)
+    listener = RTPListener()
+    try:
+        caller = sipp.start(
+            "trunk_call_hangs_up.xml", "caller",
+            keys={"did": did, "caller": TRUNK_CALLER, "codecs": "0 8", "dtmf_pt": "101", "rtp_port": str(listener.port),
+                  "talk_ms": TALK_MS},
+        )
+        caller.expect_success()
+        agent_phone.expect_success()
+    finally:
+        listener.close()
+
+    call = api.the_call_of(since, queue)
+    assert call["bridged_username"] == agent_name, call
+    assert call["hangup_disposition"] == "caller_hangup", call
+    assert api.the_call_history(call["call_uuid"])["call_uuid"] == call["call_uuid"]
+    assert api.ratings(since, queue) == [], "the caller hung up first: no rating may exist"
+
+
+def test_agent_hangs_up_first_and_the_caller_rates_the_agent_in_the_menu_it_is_sent_to(
+    api: API, numbers: Numbers, sipp: Sipp
+) -> None:
+    agent_name, password = numbers.extension(), new_password()
+    agent = api.create_phone(agent_name, password)
+    ivr_name = numbers.extension()
+    ivr = api.create_rating_ivr(ivr_name, max_rate=9)
+    queue = api.create_queue(numbers.extension(), [agent], agent_hangup_action="transfer",
+                             agent_hangup_transfer_dst=ivr_name)
+    did = numbers.did()
+    api.create_did(did, queue)
+    registration = sipp.register(agent_name, password)
+    agent_phone = sipp.start("agent_hangs_up.xml", "agent", port=registration.port, service=agent_name,
+                             keys={"talk_ms": TALK_MS})
+    since = datetime.now(timezone.utc)
+    listener = RTPListener()
+    try:
+        caller = sipp.start(
+            "trunk_call_rfc4733.xml", "caller",
+            keys={"did": did, "caller": TRUNK_CALLER, "codecs": "0 8", "dtmf_pt": "101", "rtp_port": str(listener.port),
+                  "key_delay_ms": KEY_DELAY_MS},
+            files={"key.pcap": pcap(rfc4733_key_packets(KEY, 101))},
+        )
+        agent_phone.expect_success()
+        caller.expect_success()
+    finally:
+        listener.close()
+
+    rating = api.the_rating(since, ivr)
+    assert (rating["rate"], rating["max_rate"], rating["extension_id"]) == (KEY, 9, ivr), rating
+    assert rating["agent_username"] == agent_name and rating["target"] == "agent", \
+        f"rated in the menu after the agent left, the rating must still be of that agent: {rating}"
+    assert api.ratings(since, queue) == [], "the queue itself rates nothing"
+    history = api.the_call_history(rating["call_uuid"])
+    assert history["extension_id"] == queue, history
+    assert history["bridged_username"] == agent_name, history
+    assert history["hangup_disposition"] == "agent_hangup", history
