@@ -208,6 +208,8 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            // Read from the source tree by ScenarioTests, as `qualityrate simulate` reads a file.
+            exclude: ["Scenarios"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -1,4 +1,4 @@
-public import CallFlow
+import CallFlow
 public import CallRunner
 public import Domain
 public import Logging

@@ -70,9 +70,15 @@ import Testing
         #expect(await events.next() == "first")
         for (index, packet) in packets.enumerated() {
             #expect(packet.payloadType == 0 && packet.ssrc == packets[0].ssrc)
-            #expect(packet.marker == (index == 0))
             #expect(packet.sequenceNumber == packets[0].sequenceNumber &+ UInt16(index))
-            #expect(packet.timestamp == packets[0].timestamp &+ UInt32(160 * index))
+            if index == 0 {
+                #expect(packet.marker)
+            } else {
+                // A tick that ran late (a busy machine) moves the clock on by its 20 ms and the
+                // packet after it starts a talkspurt; otherwise the stream runs on unmarked.
+                let step = packet.timestamp &- packets[index - 1].timestamp
+                #expect(step == 160 && !packet.marker || step > 160 && step % 160 == 0 && packet.marker, "step \(step)")
+            }
             let audio = first[(index * 160)..<min(first.count, index * 160 + 160)]
             #expect(packet.payload == Array(audio) + [UInt8](repeating: 0xFF, count: 160 - audio.count))
         }

@@ -53,14 +53,16 @@ final class SlowUser: SIPTransactionUser {
     func answerNotAcknowledged(_ response: SIPMessage) async {}
 }
 
-func endpointOptions(t1: Duration = .milliseconds(50)) -> (timers: SIPTimerValues, logger: Logger) {
+/// The standard T1 unless a test waits for a timer to run out: on a busy machine a shorter one
+/// can expire before the test's next message is handled.
+func endpointOptions(t1: Duration = SIPTimerValues.standard.t1) -> (timers: SIPTimerValues, logger: Logger) {
     var logger = Logger(label: "sip-transport-test")
     logger.logLevel = .critical
     return (SIPTimerValues(t1: t1, t2: t1 * 8, t4: t1 * 10), logger)
 }
 
-/// An endpoint on 127.0.0.1 with a free port, short timers and a recording user.
-func startEndpoint(t1: Duration = .milliseconds(50)) async throws -> (SIPEndpoint, RecordingUser) {
+/// An endpoint on 127.0.0.1 with a free port and a recording user.
+func startEndpoint(t1: Duration = SIPTimerValues.standard.t1) async throws -> (SIPEndpoint, RecordingUser) {
     let (timers, logger) = endpointOptions(t1: t1)
     let endpoint = SIPEndpoint(host: "127.0.0.1", port: 0, timers: timers, logger: logger)
     let user = RecordingUser()

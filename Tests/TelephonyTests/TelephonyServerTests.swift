@@ -269,7 +269,14 @@ struct TelephonyFixture {
         try await caller.send(fixture.inDialog("ACK", cseq: 1, from: caller, toTag: toTag, callID: callID), to: fixture.sipPort)
 
         // The media is relayed through the server: the caller's audio reaches the phone as PCMA.
-        try await callerMedia.send(Self.rtp(payloadType: 0, sequence: 1, timestamp: 160, payload: Array(repeating: 0xFF, count: 160)), to: serverMedia)
+        // The caller streams as a phone does, since the bridge may be made just after its 200 OK.
+        var sequence: UInt16 = 0
+        while phoneMedia.datagrams.isEmpty && sequence < 500 {
+            sequence += 1
+            let frame = Self.rtp(payloadType: 0, sequence: sequence, timestamp: 160 * UInt32(sequence), payload: Array(repeating: 0xFF, count: 160))
+            try await callerMedia.send(frame, to: serverMedia)
+            try await Task.sleep(for: .milliseconds(20))
+        }
         let relayed = try #require(RTPHeader(try await phoneMedia.datagrams(atLeast: 1)[0]))
         #expect(relayed.payloadType == 8)
         #expect(offer.audioPort != serverMedia, "each leg has its own port")
