@@ -10,6 +10,7 @@ from pathlib import Path
 
 from harness import API, Baresip, Numbers, QualityRateServer, Sipp, new_password
 from media import RTPListener, pcap, rfc4733_key_packets
+from test_queue_rating import assert_of_the_agent_who_hung_up
 
 QUALITY_RATE_MAX = 7
 KEY = 4
@@ -50,10 +51,5 @@ def test_baresip_agent_hangs_up_first_and_the_caller_rates_it(
         phone.stop()
 
     rating = api.the_rating(since, queue)
-    assert rating["rate"] == KEY
-    assert rating["max_rate"] == QUALITY_RATE_MAX
-    assert rating["extension_id"] == queue
-    assert rating["agent_username"] == agent_name and rating["target"] == "agent", rating
-    history = api.the_call_history(rating["call_uuid"])
-    assert history["bridged_username"] == agent_name, history
-    assert history["hangup_disposition"] == "agent_hangup", history
+    assert (rating["rate"], rating["max_rate"], rating["extension_id"]) == (KEY, QUALITY_RATE_MAX, queue), rating
+    assert_of_the_agent_who_hung_up(api, rating, agent_name, queue)

@@ -8,77 +8,59 @@ presses 4 and the API has its rating of that call."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
+
+import pytest
 
 from harness import API, Numbers, Sipp, new_password
 from media import pcap, rfc4733_key_packets
 
 MAX_RATE = 9
 KEY = 4
-TALK_MS = "1500"       # the destination's conversation before it hangs up
-KEY_DELAY_MS = "5000"  # the source presses its key this long after answering, in the rating prompt
 
 
-def test_source_rates_after_the_destination_hangs_up(api: API, numbers: Numbers, sipp: Sipp) -> None:
-    source_name, source_password = numbers.extension(), new_password()
-    destination_name, destination_password = numbers.extension(), new_password()
-    source = api.create_phone(source_name, source_password)
-    api.create_phone(destination_name, destination_password)
-    ivr_name = numbers.extension()
-    ivr = api.create_rating_ivr(ivr_name, max_rate=MAX_RATE)
-
-    source_registration = sipp.register(source_name, source_password)
-    destination_registration = sipp.register(destination_name, destination_password)
-    # The server offers telephone-event on 101 to the phones it calls (docs/SIP.md).
-    source_phone = sipp.start("phone_presses_key.xml", "source", port=source_registration.port,
-                              service=source_name, keys={"key_delay_ms": KEY_DELAY_MS},
-                              files={"key.pcap": pcap(rfc4733_key_packets(KEY, 101))})
-    destination_phone = sipp.start("agent_hangs_up.xml", "destination", port=destination_registration.port,
-                                   service=destination_name, keys={"talk_ms": TALK_MS})
-    since = datetime.now(timezone.utc)
-    call_uuid = api.callback(source, [source_name], destination_name, transfer_after_dst_hangup=ivr_name)
-    destination_phone.expect_success()
-    source_phone.expect_success()
-
-    rating = api.the_rating(since, ivr)
+# The party hanging up talks `talk_ms` from its own answer. The source answers before the
+# destination is rung, so when it is the one leaving it talks long enough to be bridged. The
+# rater presses its key `key_delay_ms` after its answer, in the rating prompt.
+@pytest.mark.parametrize(
+    ("rater", "talk_ms", "key_delay_ms", "disposition"),
+    [
+        pytest.param("source", "1500", "5000", "agent_hangup", id="destination-hangs-up-source-rates"),
+        pytest.param("destination", "3000", "6000", "caller_hangup", id="source-hangs-up-destination-rates"),
+    ],
+)
+def test_the_party_left_on_the_line_rates(api: API, numbers: Numbers, sipp: Sipp, rater: str, talk_ms: str,
+                                          key_delay_ms: str, disposition: str) -> None:
+    rating, call_uuid = callback_rated_by(api, numbers, sipp, rater, talk_ms=talk_ms, key_delay_ms=key_delay_ms)
     assert rating["call_uuid"] == call_uuid, f"the rating belongs to {rating['call_uuid']}, the callback was {call_uuid}"
-    assert rating["rate"] == KEY
-    assert rating["extension_id"] == ivr
-    assert rating["max_rate"] == MAX_RATE
     assert rating["target"] == "call" and rating["agent_username"] is None, rating
     history = api.the_call_history(call_uuid)
-    assert history["hangup_disposition"] == "agent_hangup", history
-    legs = {leg["leg"] for leg in history["cdr"]}
-    assert {"callback_source", "callback_destination"} <= legs, history["cdr"]
+    assert history["hangup_disposition"] == disposition, history
+    assert {"callback_source", "callback_destination"} <= {leg["leg"] for leg in history["cdr"]}, history["cdr"]
 
 
-def test_destination_rates_after_the_source_hangs_up(api: API, numbers: Numbers, sipp: Sipp) -> None:
-    source_name, source_password = numbers.extension(), new_password()
-    destination_name, destination_password = numbers.extension(), new_password()
-    source = api.create_phone(source_name, source_password)
-    api.create_phone(destination_name, destination_password)
+def callback_rated_by(api: API, numbers: Numbers, sipp: Sipp, rater: str, talk_ms: str,
+                      key_delay_ms: str) -> tuple[dict[str, Any], str]:
+    """A callback between two registered SIPp phones in which the other party hangs up first and
+    `rater` ("source" or "destination") is sent to a rating menu, where it presses KEY as
+    RFC 4733 (the server offers telephone-event on 101 to the phones it calls, docs/SIP.md).
+    Returns the menu's one rating and the callback's call_uuid."""
+    names = {party: numbers.extension() for party in ("source", "destination")}
+    passwords = {party: new_password() for party in names}
+    extensions = {party: api.create_phone(names[party], passwords[party]) for party in names}
     ivr_name = numbers.extension()
     ivr = api.create_rating_ivr(ivr_name, max_rate=MAX_RATE)
-
-    source_registration = sipp.register(source_name, source_password)
-    destination_registration = sipp.register(destination_name, destination_password)
-    # The source's conversation counts from its own answer, before the destination is rung: it
-    # talks long enough to be bridged, then hangs up; the destination presses its key later, in
-    # the rating prompt.
-    source_phone = sipp.start("agent_hangs_up.xml", "source", port=source_registration.port,
-                              service=source_name, keys={"talk_ms": "3000"})
-    destination_phone = sipp.start("phone_presses_key.xml", "destination", port=destination_registration.port,
-                                   service=destination_name, keys={"key_delay_ms": "6000"},
-                                   files={"key.pcap": pcap(rfc4733_key_packets(KEY, 101))})
+    registrations = {party: sipp.register(names[party], passwords[party]) for party in names}
+    hanging_up = "destination" if rater == "source" else "source"
+    rating_phone = sipp.start("phone_presses_key.xml", rater, port=registrations[rater].port, service=names[rater],
+                              keys={"key_delay_ms": key_delay_ms}, files={"key.pcap": pcap(rfc4733_key_packets(KEY, 101))})
+    leaving_phone = sipp.start("agent_hangs_up.xml", hanging_up, port=registrations[hanging_up].port,
+                               service=names[hanging_up], keys={"talk_ms": talk_ms})
     since = datetime.now(timezone.utc)
-    call_uuid = api.callback(source, [source_name], destination_name, transfer_after_src_hangup=ivr_name)
-    source_phone.expect_success()
-    destination_phone.expect_success()
-
+    transfer = "transfer_after_dst_hangup" if rater == "source" else "transfer_after_src_hangup"
+    call_uuid = api.callback(extensions["source"], [names["source"]], names["destination"], **{transfer: ivr_name})
+    leaving_phone.expect_success()
+    rating_phone.expect_success()
     rating = api.the_rating(since, ivr)
-    assert rating["call_uuid"] == call_uuid, f"the rating belongs to {rating['call_uuid']}, the callback was {call_uuid}"
     assert (rating["rate"], rating["extension_id"], rating["max_rate"]) == (KEY, ivr, MAX_RATE), rating
-    assert rating["target"] == "call" and rating["agent_username"] is None, rating
-    history = api.the_call_history(call_uuid)
-    assert history["hangup_disposition"] == "caller_hangup", history
-    legs = {leg["leg"] for leg in history["cdr"]}
-    assert {"callback_source", "callback_destination"} <= legs, history["cdr"]
+    return rating, call_uuid

@@ -7,6 +7,7 @@ the agent with a BYE and nothing is rated."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 from harness import API, Numbers, Sipp, new_password
 from media import RTPListener, pcap, rfc4733_key_packets
@@ -25,34 +26,30 @@ def test_agent_hangs_up_first_and_the_caller_rates_the_agent(api: API, numbers: 
     agent_name, password = numbers.extension(), new_password()
     agent = api.create_phone(agent_name, password)
     queue = api.create_rating_queue(numbers.extension(), [agent], QUALITY_RATE_MAX)
-    did = numbers.did()
-    api.create_did(did, queue)
-    registration = sipp.register(agent_name, password)
-    agent_phone = sipp.start("agent_hangs_up.xml", "agent", port=registration.port, service=agent_name,
-                             keys={"talk_ms": TALK_MS})
     since = datetime.now(timezone.utc)
-    listener = RTPListener()
-    try:
-        caller = sipp.start(
-            "trunk_call_rfc4733.xml", "caller",
-            keys={"did": did, "caller": TRUNK_CALLER, "codecs": "0 8", "dtmf_pt": "101", "rtp_port": str(listener.port),
-                  "key_delay_ms": KEY_DELAY_MS},
-            files={"key.pcap": pcap(rfc4733_key_packets(KEY, 101))},
-        )
-        agent_phone.expect_success()
-        caller.expect_success()
-    finally:
-        listener.close()
+    agent_hangs_up_then_caller_presses_key(api, numbers, sipp, queue, agent_name, password)
 
     rating = api.the_rating(since, queue)
-    assert rating["rate"] == KEY
-    assert rating["max_rate"] == QUALITY_RATE_MAX
-    assert rating["extension_id"] == queue
-    assert rating["agent_username"] == agent_name and rating["target"] == "agent", rating
-    history = api.the_call_history(rating["call_uuid"])
-    assert history["extension_id"] == queue, history
-    assert history["bridged_username"] == agent_name, history
-    assert history["hangup_disposition"] == "agent_hangup", history
+    assert (rating["rate"], rating["max_rate"], rating["extension_id"]) == (KEY, QUALITY_RATE_MAX, queue), rating
+    assert_of_the_agent_who_hung_up(api, rating, agent_name, queue)
+
+
+def test_agent_hangs_up_first_and_the_caller_rates_the_agent_in_the_menu_it_is_sent_to(
+    api: API, numbers: Numbers, sipp: Sipp
+) -> None:
+    agent_name, password = numbers.extension(), new_password()
+    agent = api.create_phone(agent_name, password)
+    ivr_name = numbers.extension()
+    ivr = api.create_rating_ivr(ivr_name, max_rate=9)
+    queue = api.create_queue(numbers.extension(), [agent], agent_hangup_action="transfer",
+                             agent_hangup_transfer_dst=ivr_name)
+    since = datetime.now(timezone.utc)
+    agent_hangs_up_then_caller_presses_key(api, numbers, sipp, queue, agent_name, password)
+
+    rating = api.the_rating(since, ivr)
+    assert (rating["rate"], rating["max_rate"], rating["extension_id"]) == (KEY, 9, ivr), rating
+    assert api.ratings(since, queue) == [], "the queue itself rates nothing"
+    assert_of_the_agent_who_hung_up(api, rating, agent_name, queue)
 
 
 def test_caller_hangs_up_first_and_nothing_is_rated(api: API, numbers: Numbers, sipp: Sipp) -> None:
@@ -84,21 +81,15 @@ def test_caller_hangs_up_first_and_nothing_is_rated(api: API, numbers: Numbers, 
     assert api.ratings(since, queue) == [], "the caller hung up first: no rating may exist"
 
 
-def test_agent_hangs_up_first_and_the_caller_rates_the_agent_in_the_menu_it_is_sent_to(
-    api: API, numbers: Numbers, sipp: Sipp
-) -> None:
-    agent_name, password = numbers.extension(), new_password()
-    agent = api.create_phone(agent_name, password)
-    ivr_name = numbers.extension()
-    ivr = api.create_rating_ivr(ivr_name, max_rate=9)
-    queue = api.create_queue(numbers.extension(), [agent], agent_hangup_action="transfer",
-                             agent_hangup_transfer_dst=ivr_name)
+def agent_hangs_up_then_caller_presses_key(api: API, numbers: Numbers, sipp: Sipp, queue: int, agent_name: str,
+                                           password: str) -> None:
+    """A trunk caller dials a new DID of `queue`; the agent (a SIPp phone registered as
+    `agent_name`) answers, talks and hangs up first; the caller then presses KEY as RFC 4733."""
     did = numbers.did()
     api.create_did(did, queue)
     registration = sipp.register(agent_name, password)
     agent_phone = sipp.start("agent_hangs_up.xml", "agent", port=registration.port, service=agent_name,
                              keys={"talk_ms": TALK_MS})
-    since = datetime.now(timezone.utc)
     listener = RTPListener()
     try:
         caller = sipp.start(
@@ -112,11 +103,11 @@ def test_agent_hangs_up_first_and_the_caller_rates_the_agent_in_the_menu_it_is_s
     finally:
         listener.close()
 
-    rating = api.the_rating(since, ivr)
-    assert (rating["rate"], rating["max_rate"], rating["extension_id"]) == (KEY, 9, ivr), rating
-    assert rating["agent_username"] == agent_name and rating["target"] == "agent", \
-        f"rated in the menu after the agent left, the rating must still be of that agent: {rating}"
-    assert api.ratings(since, queue) == [], "the queue itself rates nothing"
+
+def assert_of_the_agent_who_hung_up(api: API, rating: dict[str, Any], agent_name: str, queue: int) -> None:
+    """`rating` is of `agent_name`, and its call reached `queue`, was bridged to that agent, and
+    ended with the agent hanging up first."""
+    assert rating["agent_username"] == agent_name and rating["target"] == "agent", rating
     history = api.the_call_history(rating["call_uuid"])
     assert history["extension_id"] == queue, history
     assert history["bridged_username"] == agent_name, history
