@@ -133,7 +133,9 @@ struct SampleData {
         let local = LocalDateTime(
             year: day.year, month: day.month, day: day.day, hour: Int64.random(in: 8..<20, using: &generator),
             minute: Int64.random(in: 0..<60, using: &generator), second: Int64.random(in: 0..<60, using: &generator))
-        return min(zone.instant(of: local), now.adding(seconds: -600))
+        // Early enough that the longest sample call (90 s waiting, 900 s talking, then rating) has
+        // ended by now: sample data never lies in the future.
+        return min(zone.instant(of: local), now.adding(seconds: -1_800))
     }
 
     private func queueCall(
