@@ -27,7 +27,7 @@ actor CallSession: TelephonyPort {
 
     private enum LegState {
         /// An INVITE received, not answered yet.
-        case offered(invite: SIPMessage, answer: SessionDescription)
+        case offered(invite: SIPMessage)
         /// An INVITE sent, no final answer yet.
         case ringing(invite: SIPMessage)
         case answered(Dialog)
@@ -45,6 +45,9 @@ actor CallSession: TelephonyPort {
         var descriptionVersion: UInt64 = 1
         /// This server gave up on a ringing leg (CANCEL sent); an answer that crosses it is hung up.
         var abandoned = false
+        /// The INVITE (or re-INVITE) had no SDP, so the 200 carried this server's offer and the
+        /// ACK brings the answer (RFC 3261 §13.2.1, §14.2).
+        var awaitingAnswerInACK = false
     }
 
     private let context: SessionContext
@@ -60,6 +63,9 @@ actor CallSession: TelephonyPort {
     private var agentLegs: [String: LegID] = [:]
     /// Bumped by every `play` and `stopPlayback`, so the end of a replaced prompt is not reported.
     private var playback = 0
+    /// The sound of the current playback, to play it again in the other law when a late answer
+    /// picks the law the prompt was not read in.
+    private var playing: (generation: Int, sound: SoundReference)?
     /// The `o=` session id of the SDP this server sends on the call's legs.
     private let sessionID = UInt64.random(in: 1...(1 << 62))
     private var isFinished = false
@@ -95,12 +101,14 @@ actor CallSession: TelephonyPort {
 
     // MARK: The caller's INVITE
 
-    /// Takes the INVITE of an arriving caller: opens its media leg and prepares the SDP answer
-    /// (sent with the 200 when the flow answers). Returns the response to send instead when the
-    /// offer cannot be answered (488) or no media port is free (503).
+    /// Takes the INVITE of an arriving caller: opens its media leg and prepares the SDP sent with
+    /// the 200 when the flow answers — the answer to the INVITE's offer, or, for an INVITE without
+    /// a body (a late offer), this server's offer, answered in the ACK. Returns the response to
+    /// send instead when the offer cannot be answered (488) or no media port is free (503).
     func offer(_ invite: SIPMessage, from peer: SIPPeer, localTag: String) async -> SIPMessage? {
-        guard let offer = SessionDescription(parsing: invite.body) else {
-            return invite.response(status: 488, reason: "Not Acceptable Here (an SDP offer is required)", toTag: localTag)
+        let offer = SessionDescription(parsing: invite.body)
+        guard offer != nil || invite.body.isEmpty else {
+            return invite.response(status: 488, reason: "Not Acceptable Here (the body is not an SDP offer)", toTag: localTag)
         }
         let id = newLegID()
         let media: MediaLeg
@@ -110,17 +118,23 @@ actor CallSession: TelephonyPort {
             logger.warning("no media port for a call", metadata: ["error": "\(error)"])
             return invite.response(status: 503, reason: "Service Unavailable (no media port)", toTag: localTag)
         }
-        let negotiated: (answer: SessionDescription, audio: NegotiatedAudio)
-        do {
-            negotiated = try OfferAnswer.answer(offer, localAddress: context.settings.advertisedHost, localPort: media.localPort)
-        } catch {
-            media.close()
-            return invite.response(status: 488, reason: "Not Acceptable Here (PCMU or PCMA required)", toTag: localTag)
+        var leg = Leg(
+            state: .offered(invite: invite), peer: peer, media: media, codec: .pcmu, localTag: localTag,
+            localDescription: OfferAnswer.offer(localAddress: context.settings.advertisedHost, localPort: media.localPort),
+            awaitingAnswerInACK: offer == nil)
+        if let offer {
+            let negotiated: (answer: SessionDescription, audio: NegotiatedAudio)
+            do {
+                negotiated = try OfferAnswer.answer(offer, localAddress: context.settings.advertisedHost, localPort: media.localPort)
+            } catch {
+                media.close()
+                return invite.response(status: 488, reason: "Not Acceptable Here (PCMU or PCMA required)", toTag: localTag)
+            }
+            media.configure(Self.format(negotiated.audio))
+            leg.codec = Self.codec(negotiated.audio)
+            leg.localDescription = negotiated.answer
         }
-        media.configure(Self.format(negotiated.audio))
-        legs[id] = Leg(
-            state: .offered(invite: invite, answer: negotiated.answer), peer: peer, media: media, codec: Self.codec(negotiated.audio),
-            localTag: localTag, localDescription: negotiated.answer)
+        legs[id] = leg
         callerLeg = id
         if let key = DialogTable.offerKey(of: invite) { await context.dialogs.addOffer(key, .init(session: self, leg: id)) }
         return nil
@@ -128,7 +142,7 @@ actor CallSession: TelephonyPort {
 
     /// The caller cancelled its INVITE before it was answered.
     func cancelled(leg id: LegID) async {
-        guard let leg = legs[id], case .offered(let invite, _) = leg.state else { return }
+        guard let leg = legs[id], case .offered(let invite) = leg.state else { return }
         await context.endpoint.respond(invite.response(status: 487, reason: "Request Terminated", toTag: leg.localTag))
         await end(id)
         if callerLeg == id {
@@ -151,6 +165,11 @@ actor CallSession: TelephonyPort {
     func hungUp(leg id: LegID) async {
         guard legs[id] != nil else { return }
         await end(id)
+        partyLeft(on: id)
+    }
+
+    /// Tells the flow that the party of a leg that has ended is gone.
+    private func partyLeft(on id: LegID) {
         if callerLeg == id {
             callerLeg = nil
             deliver(.callerHungUp)
@@ -178,6 +197,13 @@ actor CallSession: TelephonyPort {
             leg.media.configure(Self.format(negotiated.audio))
             leg.codec = Self.codec(negotiated.audio)
             leg.localDescription = negotiated.answer
+        } else if request.body.isEmpty {
+            // A re-INVITE without SDP asks for an offer: this server's last description is one,
+            // and the ACK answers it.
+            leg.localDescription = OfferAnswer.offer(localAddress: context.settings.advertisedHost, localPort: leg.media.localPort)
+            leg.awaitingAnswerInACK = true
+        } else {
+            return request.response(status: 488, reason: "Not Acceptable Here (the body is not an SDP offer)")
         }
         leg.descriptionVersion += 1
         legs[id] = leg
@@ -187,10 +213,33 @@ actor CallSession: TelephonyPort {
         return response
     }
 
+    /// The ACK of this server's 2xx. When the 2xx carried an offer, the ACK carries the answer;
+    /// without a usable one the leg cannot have media and is hung up (RFC 3261 §13.3.1.4).
+    func acknowledged(_ ack: SIPMessage, on id: LegID) async {
+        guard var leg = legs[id], leg.awaitingAnswerInACK else { return }
+        leg.awaitingAnswerInACK = false
+        legs[id] = leg
+        guard let answer = SessionDescription(parsing: ack.body), let audio = try? OfferAnswer.accept(answer) else {
+            logger.warning("no usable SDP answer in the ACK of a late offer: hanging up", metadata: ["leg": "\(id)"])
+            await hangUp(id)
+            partyLeft(on: id)
+            return
+        }
+        let lawBefore = leg.codec
+        leg.media.configure(Self.format(audio))
+        leg.codec = Self.codec(audio)
+        legs[id] = leg
+        // The prompt started with the 200, read in the law offered first: play it again in the
+        // law the answer chose (a few milliseconds of it have gone by).
+        if leg.codec != lawBefore, id == callerLeg, let playing, playing.generation == playback {
+            await play(playing.sound)
+        }
+    }
+
     // MARK: TelephonyPort
 
     func answerCaller() async {
-        guard let id = callerLeg, let leg = legs[id], case .offered(let invite, let answer) = leg.state else { return }
+        guard let id = callerLeg, let leg = legs[id], case .offered(let invite) = leg.state else { return }
         guard let dialog = Dialog(answering: invite, localTag: leg.localTag) else {
             await context.endpoint.respond(invite.response(status: 400, reason: "Bad Request (no Contact)", toTag: leg.localTag))
             await hungUp(leg: id)
@@ -203,13 +252,14 @@ actor CallSession: TelephonyPort {
         ok.headers.add("Contact", context.settings.contact(for: leg.peer.transport))
         ok.headers.add("Allow", SIPMessage.allowedMethods)
         ok.headers.add("Content-Type", "application/sdp")
-        ok.body = answer.serialized(sessionID: sessionID, version: leg.descriptionVersion)
+        ok.body = leg.localDescription.serialized(sessionID: sessionID, version: leg.descriptionVersion)
         await context.endpoint.respond(ok)
     }
 
     func play(_ sound: SoundReference) async {
         playback += 1
         let current = playback
+        playing = (current, sound)
         guard let id = callerLeg, let leg = legs[id] else { return }
         guard let audio = await context.sounds.audio(of: sound, clientID: clientID, codec: leg.codec) else {
             logger.warning("sound missing, skipped", metadata: ["sound": "\(sound)"])
@@ -348,7 +398,7 @@ actor CallSession: TelephonyPort {
             await end(id)
         case .ringing:
             await abandon(id)
-        case .offered(let invite, _):
+        case .offered(let invite):
             await context.endpoint.respond(invite.response(status: 480, reason: "Temporarily Unavailable", toTag: leg.localTag))
             await end(id)
         }
@@ -374,7 +424,7 @@ actor CallSession: TelephonyPort {
         switch leg.state {
         case .answered(let dialog):
             await context.dialogs.remove(.init(callID: dialog.id.callID, localTag: leg.localTag))
-        case .offered(let invite, _):
+        case .offered(let invite):
             if let key = DialogTable.offerKey(of: invite) { await context.dialogs.removeOffer(key) }
         case .ringing:
             break

@@ -206,8 +206,10 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
             }
         case "INVITE":
             await endpoint.respond(await entry.session.reoffer(request, on: entry.leg))
+        case "ACK":
+            await entry.session.acknowledged(request, on: entry.leg)
         default:
-            break  // ACK: the endpoint has stopped retransmitting the answer.
+            break
         }
     }
 

@@ -203,6 +203,32 @@ struct TelephonyFixture {
         #expect(await fixture.callsRunningOnceSettled() == 0, "a finished call leaves the call center")
     }
 
+    @Test func aLateOfferWhoseACKCarriesNoAnswerIsHungUp() async throws {
+        let fixture = try await TelephonyFixture()
+        defer { Task { await fixture.stop() } }
+        let caller = try await UDPTestPeer()
+        var invite = fixture.invite("4930555099", from: caller, rtpPort: 4000, callID: "late-offer-1")
+        invite.headers.remove("Content-Type")
+        invite.body = []
+        try await caller.send(invite, to: fixture.sipPort)
+
+        let ok = try await caller.message { $0.isResponse(200, to: "INVITE") }
+        let offer = try #require(SessionDescription(parsing: ok.body), "the 200 to an INVITE without SDP carries an offer")
+        #expect(offer.formats.map(\.name) == ["PCMU", "PCMA", "telephone-event"])
+        let toTag = try #require(ok.headers["To"].flatMap(NameAddress.init)?.tag)
+        try await caller.send(.request("ACK", uri: "sip:qualityrate@127.0.0.1:\(fixture.sipPort)", [
+            ("Via", "SIP/2.0/UDP 127.0.0.1:\(caller.port);branch=z9hG4bK-late-ack"), ("From", "<sip:+4930111222@trunk.example>;tag=caller"),
+            ("To", "<sip:4930555099@127.0.0.1>;tag=\(toTag)"), ("Call-ID", "late-offer-1"), ("CSeq", "1 ACK"), ("Max-Forwards", "70"),
+        ]), to: fixture.sipPort)
+
+        // Without an answer the call can have no media: the server hangs up at once.
+        let bye = try await caller.message(within: 5) { $0.method == "BYE" }
+        try await caller.send(bye.response(status: 200, reason: "OK"), to: fixture.sipPort)
+        #expect(try await fixture.finishedCalls().count == 1)
+        #expect(try await fixture.ratings().isEmpty)
+        #expect(await fixture.callsRunningOnceSettled() == 0)
+    }
+
     @Test func refusesWhatItMustRefuse() async throws {
         let fixture = try await TelephonyFixture(trunks: ["10.0.0.0/8"])
         defer { Task { await fixture.stop() } }

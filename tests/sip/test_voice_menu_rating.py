@@ -1,7 +1,8 @@
 """SPEC §2.2 over the wire: a trunk calls a DID routed to a voice menu whose entry context rates
 the call. The caller hears the rating prompt as paced RTP, presses 4 (as RFC 4733 events on the
-payload type it offered, or as SIP INFO), and the API then has the rating. Also the internal
-call: a registered phone dials the menu by its extension name (the INVITE challenged with 407)."""
+payload type it offered, or as SIP INFO), and the API then has the rating; the same after an
+INVITE without SDP (a late offer, answered in the ACK). Also the internal call: a registered
+phone dials the menu by its extension name (the INVITE challenged with 407)."""
 
 from __future__ import annotations
 
@@ -102,3 +103,27 @@ def test_registered_phone_dials_the_voice_menu_by_name_and_rates(
     history = api.the_call_history(rating["call_uuid"])
     assert history["extension_id"] == ivr and history["did_number"] is None, history
     assert history["from_username"] == phone_name, history
+
+
+def test_a_trunk_invite_without_sdp_is_offered_both_laws_and_hears_the_one_its_ack_chose(
+    api: API, numbers: Numbers, sipp: Sipp
+) -> None:
+    """A late offer (RFC 3261 §13.2.1): the 200 offers PCMU first, the ACK's answer takes PCMA, and
+    the prompt must then come as PCMA to the address in the ACK."""
+    ivr = api.create_rating_ivr(numbers.extension(), max_rate=MAX_RATE)
+    did = numbers.did()
+    api.create_did(did, ivr)
+    since = datetime.now(timezone.utc)
+    listener = RTPListener()
+    try:
+        caller = sipp.start("trunk_call_late_offer.xml", "caller", keys={
+            "did": did, "caller": TRUNK_CALLER, "codecs": "8", "rtp_port": str(listener.port),
+            "key_delay_ms": KEY_DELAY_MS, "info_type": "application/dtmf-relay", "info_body": f"Signal={KEY}\r\n"})
+        caller.expect_success()
+    finally:
+        listener.close()
+
+    problems = prompt_stream_problems(listener.packets(), 8)
+    assert not problems, "the prompt's RTP after a late offer answered PCMA: " + "; ".join(problems)
+    rating = api.the_rating(since, ivr)
+    assert (rating["rate"], rating["extension_id"], rating["max_rate"]) == (KEY, ivr, MAX_RATE), rating
