@@ -20,12 +20,20 @@ public struct MediaFormat: Sendable, Equatable {
     public var codec: G711Codec
     public var payloadType: UInt8
     public var telephoneEventPayloadType: UInt8?
+    /// Symmetric RTP: once RTP arrives from this IP address (any port), the leg sends to where
+    /// it came from instead of `remote`. A phone behind NAT puts its private address in SDP and
+    /// can only be reached at the address its packets leave the NAT from; naming the address
+    /// its signalling came from keeps other hosts from taking the stream over. nil: never.
+    public var symmetricHost: String?
 
-    public init(remote: SocketAddress?, codec: G711Codec, payloadType: UInt8, telephoneEventPayloadType: UInt8?) {
+    public init(
+        remote: SocketAddress?, codec: G711Codec, payloadType: UInt8, telephoneEventPayloadType: UInt8?, symmetricHost: String? = nil
+    ) {
         self.remote = remote
         self.codec = codec
         self.payloadType = payloadType
         self.telephoneEventPayloadType = telephoneEventPayloadType
+        self.symmetricHost = symmetricHost
     }
 }
 

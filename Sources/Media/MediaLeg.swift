@@ -105,7 +105,7 @@ extension MediaFormat {
 
 /// A leg's state, on its event loop only.
 final class LegState {
-    let channel: any Channel
+    private var channel: any Channel
     let logger: Logger
     private let pacer: Pacer
     private let metrics: MediaMetrics
@@ -117,7 +117,9 @@ final class LegState {
     private(set) var peer: BridgePeer?
     /// Where the pacer keeps this leg while it plays.
     var pacerIndex: Int?
-    private var isClosed = false
+    private(set) var isClosed = false
+    /// An address a send to failed fatally (`socketFailed`): nothing goes there any more.
+    private var unreachable: SocketAddress?
     /// Every packet the leg sends is written here: once the previous datagram has left, the
     /// storage is free again and no packet allocates a buffer.
     private var outgoing: ByteBuffer
@@ -135,6 +137,7 @@ final class LegState {
 
     func configure(_ format: MediaFormat) {
         self.format = format
+        unreachable = nil
         // A re-INVITE that keeps the payload type keeps the detector, so a press in progress
         // is not counted twice.
         if keyDetector?.payloadType != format.telephoneEventPayloadType {
@@ -181,14 +184,15 @@ final class LegState {
     /// The pacer's tick: this leg's next prompt frame.
     func sendFrame(atTick tick: Int64) -> (sent: Bool, isLast: Bool) {
         let codec = format?.codec ?? .pcmu
-        let remote = format?.remote
+        let remote = destination
         let frame = player.frame(atTick: tick, payloadType: format?.payloadType ?? 0, silence: codec.silence, sending: remote != nil)
         guard let packet = frame.packet, let remote else { return (false, frame.isLast) }
         send(packet, payloadType: packet.payloadType, transcodingTable: nil, to: remote)
         return (true, frame.isLast)
     }
 
-    func received(_ datagram: ByteBuffer) {
+    func received(_ datagram: ByteBuffer, from source: SocketAddress) {
+        followSymmetric(source)
         // Most of what arrives is a caller's audio while a prompt plays, going nowhere: it is
         // dropped on its first two bytes (RTP version, payload type), without copying it out.
         if peer == nil, datagram.readableBytes >= 12, let start = datagram.getInteger(at: datagram.readerIndex, as: UInt16.self),
@@ -216,9 +220,39 @@ final class LegState {
         peer.leg.onLoop { $0.relay(packet, payload, bridge: peer.bridge) }
     }
 
+    /// Sends from now on to `source` when the format allows RTP from its host to move the leg
+    /// (`MediaFormat.symmetricHost`). Not on hold: a leg with no remote stays silent.
+    private func followSymmetric(_ source: SocketAddress) {
+        guard var format, let host = format.symmetricHost, let remote = format.remote, source != remote, source.ipAddress == host
+        else { return }
+        logger.debug("RTP follows its source (symmetric RTP)", metadata: ["from": "\(remote)", "to": "\(source)"])
+        format.remote = source
+        self.format = format
+        unreachable = nil
+    }
+
+    /// The socket was closed under the leg by a send that failed (see `MediaServer.watch`).
+    func socketFailed() {
+        unreachable = format?.remote
+        metrics.socketsReopened.increment()
+        logger.warning("RTP could not be sent to the address the peer gave; its socket is reopened, nothing more goes there",
+                       metadata: ["remote": "\(unreachable.map { "\($0)" } ?? "none")"])
+    }
+
+    func replaceSocket(_ channel: any Channel) {
+        self.channel = channel
+        if isClosed { channel.close(promise: nil) }
+    }
+
+    /// Where this leg sends now: nowhere on hold, nor to an address a send failed to.
+    private var destination: SocketAddress? {
+        guard let remote = format?.remote, remote != unreachable else { return nil }
+        return remote
+    }
+
     /// A packet the bridged leg received, to send on from this one.
     func relay(_ packet: RTPPacket, _ payload: RelayedPayload, bridge: BridgeToken) {
-        guard peer?.bridge === bridge, let format, let remote = format.remote else {
+        guard peer?.bridge === bridge, let format, let remote = destination else {
             metrics.unrelayedDropped.increment()
             return
         }
@@ -266,7 +300,8 @@ final class LegHandler: ChannelInboundHandler {
     init(leg: LegState) { self.leg = leg }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        leg.received(unwrapInboundIn(data).data)
+        let envelope = unwrapInboundIn(data)
+        leg.received(envelope.data, from: envelope.remoteAddress)
     }
 
     /// Kept open: a failed read or send (an ICMP error from a phone gone away) must not end the

@@ -10,6 +10,8 @@ struct MediaMetrics: Sendable {
     /// negotiated, a telephone event the other leg cannot take.
     let unrelayedDropped: Counter
     let openLegs: Gauge
+    /// Sockets NIO closed after a send to an address this host cannot reach, opened again.
+    let socketsReopened: Counter
 
     init(factory: any MetricsFactory) {
         packetsSent = Counter(label: "qualityrate_rtp_packets_sent_total", factory: factory)
@@ -17,5 +19,6 @@ struct MediaMetrics: Sendable {
         malformedDropped = Counter(label: "qualityrate_rtp_packets_dropped_total", dimensions: [("reason", "not_rtp")], factory: factory)
         unrelayedDropped = Counter(label: "qualityrate_rtp_packets_dropped_total", dimensions: [("reason", "not_relayed")], factory: factory)
         openLegs = Gauge(label: "qualityrate_rtp_legs_open", factory: factory)
+        socketsReopened = Counter(label: "qualityrate_rtp_sockets_reopened_total", factory: factory)
     }
 }

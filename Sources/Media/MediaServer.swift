@@ -84,8 +84,45 @@ public final class MediaServer: Sendable {
             return state.openLegs
         }
         metrics.openLegs.record(openLegs)
-        let portReleased = channel.closeFuture.always { _ in self.legClosed(port: port) }
-        return MediaLeg(localPort: port, state: leg, eventLoop: channel.eventLoop, portReleased: portReleased)
+        let portReleased = channel.eventLoop.makePromise(of: Void.self)
+        watch(channel, of: leg, at: address, portReleased: portReleased)
+        return MediaLeg(localPort: port, state: leg, eventLoop: channel.eventLoop, portReleased: portReleased.futureResult)
+    }
+
+    /// Gives the port back when the leg is closed. A socket that closes while its leg is still
+    /// open was closed by NIO after a send it counts as fatal — EINVAL, ENETUNREACH, EPERM, EACCES:
+    /// an SDP address this host cannot send to. One bad address must not silence the call, so the
+    /// leg gets a new socket on the same port and stops sending to that address until it changes
+    /// (a re-INVITE, or symmetric RTP from the phone).
+    private func watch(
+        _ channel: any Channel, of leg: NIOLoopBound<LegState>, at address: SocketAddress, portReleased: EventLoopPromise<Void>
+    ) {
+        channel.closeFuture.whenComplete { _ in
+            let state = leg.value
+            guard !state.isClosed else {
+                self.legClosed(port: address.port ?? 0)
+                portReleased.succeed()
+                return
+            }
+            state.socketFailed()
+            // On the leg's own loop, so `leg.value` may be read in every closure below.
+            DatagramBootstrap(group: channel.eventLoop)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(LegHandler(leg: leg.value)) }
+                }
+                .bind(to: address)
+                .whenComplete { result in
+                    switch result {
+                    case .success(let reopened):
+                        leg.value.replaceSocket(reopened)
+                        self.watch(reopened, of: leg, at: address, portReleased: portReleased)
+                    case .failure(let error):
+                        leg.value.logger.error("RTP socket could not be reopened: the leg is silent", metadata: ["error": "\(error)"])
+                        self.legClosed(port: address.port ?? 0)
+                        portReleased.succeed()
+                    }
+                }
+        }
     }
 
     private func legClosed(port: Int) {

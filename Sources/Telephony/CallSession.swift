@@ -130,7 +130,7 @@ actor CallSession: TelephonyPort {
                 media.close()
                 return invite.response(status: 488, reason: "Not Acceptable Here (PCMU or PCMA required)", toTag: localTag)
             }
-            media.configure(Self.format(negotiated.audio))
+            media.configure(Self.format(negotiated.audio, signalledFrom: peer))
             leg.codec = Self.codec(negotiated.audio)
             leg.localDescription = negotiated.answer
         }
@@ -194,7 +194,7 @@ actor CallSession: TelephonyPort {
         if let offer = SessionDescription(parsing: request.body) {
             guard let negotiated = try? OfferAnswer.answer(offer, localAddress: context.settings.advertisedHost, localPort: leg.media.localPort)
             else { return request.response(status: 488, reason: "Not Acceptable Here") }
-            leg.media.configure(Self.format(negotiated.audio))
+            leg.media.configure(Self.format(negotiated.audio, signalledFrom: leg.peer))
             leg.codec = Self.codec(negotiated.audio)
             leg.localDescription = negotiated.answer
         } else if request.body.isEmpty {
@@ -226,7 +226,7 @@ actor CallSession: TelephonyPort {
             return
         }
         let lawBefore = leg.codec
-        leg.media.configure(Self.format(audio))
+        leg.media.configure(Self.format(audio, signalledFrom: leg.peer))
         leg.codec = Self.codec(audio)
         legs[id] = leg
         // The prompt started with the 200, read in the law offered first: play it again in the
@@ -360,7 +360,7 @@ actor CallSession: TelephonyPort {
             await context.endpoint.sendWithoutTransaction(dialog.acknowledgement(via: context.endpoint.newVia(transport: leg.peer.transport)), to: leg.peer)
             leg.state = .answered(dialog)
             if let description = SessionDescription(parsing: response.body), let audio = try? OfferAnswer.accept(description) {
-                leg.media.configure(Self.format(audio))
+                leg.media.configure(Self.format(audio, signalledFrom: leg.peer))
                 leg.codec = Self.codec(audio)
             }
             legs[id] = leg
@@ -483,11 +483,14 @@ actor CallSession: TelephonyPort {
 
     private static func codec(_ audio: NegotiatedAudio) -> G711Codec { audio.codec == .pcmu ? .pcmu : .pcma }
 
-    private static func format(_ audio: NegotiatedAudio) -> MediaFormat {
+    /// The leg's media format; RTP from the host its SIP came from may move where it is sent
+    /// (symmetric RTP, for phones behind NAT: docs/SIP.md).
+    private static func format(_ audio: NegotiatedAudio, signalledFrom peer: SIPPeer) -> MediaFormat {
         let remote: SocketAddress? =
             audio.peerReceives && audio.remotePort > 0 ? try? SocketAddress(ipAddress: audio.remoteAddress, port: audio.remotePort) : nil
         return MediaFormat(
             remote: remote, codec: codec(audio), payloadType: UInt8(truncatingIfNeeded: audio.payloadType),
-            telephoneEventPayloadType: audio.telephoneEventPayloadType.map { UInt8(truncatingIfNeeded: $0) })
+            telephoneEventPayloadType: audio.telephoneEventPayloadType.map { UInt8(truncatingIfNeeded: $0) },
+            symmetricHost: peer.address.ipAddress)
     }
 }

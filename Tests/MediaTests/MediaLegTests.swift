@@ -171,6 +171,62 @@ import Testing
         try await fixture.shutdown()
     }
 
+    @Test func rtpFromTheSignallingHostMovesWhereTheLegSendsAndFromElsewhereItDoesNot() async throws {
+        let fixture = Fixture(ports: 26_180...26_189)
+        var phone = try await UDPPeer.bind()
+        var advertised = try await UDPPeer.bind()  // the address the SDP named, e.g. a private one behind NAT
+        let stranger = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.2", port: 0).get()
+        let leg = try await fixture.server.openLeg { _ in }
+        var format = Self.format(advertised.address)
+        format.symmetricHost = "127.0.0.1"
+        leg.configure(format)
+        leg.play(Self.prompt(bytes: 160 * 500)) {}
+        _ = try await advertised.receive()
+
+        // Another host's packet does not move the stream.
+        let probe = RTPPacket(marker: false, payloadType: 0, sequenceNumber: 1, timestamp: 160, ssrc: 9, payload: [UInt8](repeating: 0xFF, count: 160))
+        try await stranger.writeAndFlush(AddressedEnvelope(
+            remoteAddress: try SocketAddress(ipAddress: "127.0.0.1", port: leg.localPort), data: ByteBuffer(bytes: probe.serialized())))
+        try await fixture.settle()
+        for _ in 0..<3 { _ = try await advertised.receive() }
+
+        // The phone's own RTP, from the signalling host, does: the prompt follows it.
+        try await phone.send(probe, toPort: leg.localPort)
+        let followed = try await phone.receive()
+        #expect(followed.sourcePort == leg.localPort && followed.packet.payloadType == 0)
+        leg.close()
+        try await stranger.close()
+        try await phone.close()
+        try await advertised.close()
+        try await fixture.shutdown()
+    }
+
+    @Test func anAddressTheSocketCannotSendToCostsOneSocketNotTheLeg() async throws {
+        let fixture = Fixture(ports: 26_190...26_199)
+        var phone = try await UDPPeer.bind()
+        let keys = fixture.events
+        let leg = try await fixture.server.openLeg { key in fixture.log.yield("key \(key)") }
+        // A socket bound to loopback cannot send elsewhere (EINVAL): NIO closes it on the first frame.
+        var format = Self.format(try SocketAddress(ipAddress: "10.255.255.1", port: 4000))
+        format.symmetricHost = "127.0.0.1"
+        leg.configure(format)
+        leg.play(Self.prompt(bytes: 160 * 500)) {}
+        try await Task.sleep(for: .milliseconds(300))  // a dozen ticks: the first fails, the others send nothing
+        #expect(try fixture.metrics.expectCounter("qualityrate_rtp_sockets_reopened_total").totalValue == 1)
+
+        // The leg still reads its port (a key) and follows the phone's RTP (symmetric RTP).
+        for end in [false, true, true] { try await phone.send(Self.event(5, end: end, timestamp: 800, sequence: 1), toPort: leg.localPort) }
+        var events = keys.makeAsyncIterator()
+        #expect(await events.next() == "key 5")
+        let prompt = try await phone.receive()
+        #expect(prompt.sourcePort == leg.localPort && prompt.packet.payloadType == 0)
+
+        leg.close()
+        try await leg.portReleased.get()
+        try await phone.close()
+        try await fixture.shutdown()
+    }
+
     @Test func rfc4733KeysAreReadOncePerPressAndTwiceWhenPressedTwice() async throws {
         let fixture = Fixture(ports: 26_060...26_079)
         let phone = try await UDPPeer.bind()

@@ -86,9 +86,13 @@ struct TelephonyFixture {
 
     func stop() async { await server.stop() }
 
-    /// An INVITE from `peer` to `number`, offering PCMU and telephone-event on `eventType`, media at `rtpPort`.
-    func invite(_ number: String, from peer: UDPTestPeer, rtpPort: Int, callID: String, eventType: Int = 101, fromURI: String = "sip:+4930111222@trunk.example") -> SIPMessage {
-        let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio \(rtpPort) RTP/AVP 0 \(eventType)\r\n"
+    /// An INVITE from `peer` to `number`, offering PCMU and telephone-event on `eventType`, media at
+    /// `mediaAddress`:`rtpPort`.
+    func invite(
+        _ number: String, from peer: UDPTestPeer, rtpPort: Int, callID: String, eventType: Int = 101,
+        fromURI: String = "sip:+4930111222@trunk.example", mediaAddress: String = "127.0.0.1"
+    ) -> SIPMessage {
+        let sdp = "v=0\r\no=- 1 1 IN IP4 \(mediaAddress)\r\ns=-\r\nc=IN IP4 \(mediaAddress)\r\nt=0 0\r\nm=audio \(rtpPort) RTP/AVP 0 \(eventType)\r\n"
             + "a=rtpmap:\(eventType) telephone-event/8000\r\na=sendrecv\r\n"
         return .request("INVITE", uri: "sip:\(number)@127.0.0.1:\(sipPort)", [
             ("Via", "SIP/2.0/UDP 127.0.0.1:\(peer.port);branch=z9hG4bK-\(callID)"), ("Max-Forwards", "70"),
@@ -201,6 +205,35 @@ struct TelephonyFixture {
         #expect(rating.rate == 4 && rating.maxRate == 9 && rating.extensionID == fixture.menu.id && rating.agentUsername == nil)
         #expect(try await fixture.store.call(clientID: fixture.client.id, uuid: rating.callUUID) != nil)
         #expect(await fixture.callsRunningOnceSettled() == 0, "a finished call leaves the call center")
+    }
+
+    @Test func aCallerBehindNATHearsThePromptWhereItsRTPComesFrom() async throws {
+        let fixture = try await TelephonyFixture()
+        defer { Task { await fixture.stop() } }
+        let caller = try await UDPTestPeer()
+        let media = try await UDPTestPeer()
+        // The SDP names an address that is not the caller's (as a phone behind NAT names its
+        // private one); nothing listens there.
+        try await caller.send(
+            fixture.invite("4930555099", from: caller, rtpPort: 4000, callID: "nat-1", mediaAddress: "127.0.0.2"), to: fixture.sipPort)
+        let ok = try await caller.message { $0.isResponse(200, to: "INVITE") }
+        let serverMedia = try #require(SessionDescription(parsing: ok.body)).audioPort
+        let toTag = try #require(ok.headers["To"].flatMap(NameAddress.init)?.tag)
+        try await caller.send(fixture.inDialog("ACK", cseq: 1, from: caller, toTag: toTag, callID: "nat-1"), to: fixture.sipPort)
+
+        // The caller's RTP, streamed as a phone does, leaves the NAT from the host its SIP came
+        // from: the prompt follows it.
+        var sequence: UInt16 = 0
+        while media.datagrams.count < 3 && sequence < 500 {
+            sequence += 1
+            let frame = Self.rtp(payloadType: 0, sequence: sequence, timestamp: 160 * UInt32(sequence), payload: Array(repeating: 0xFF, count: 160))
+            try await media.send(frame, to: serverMedia)
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let prompt = try await media.datagrams(atLeast: 3).compactMap(RTPHeader.init)
+        #expect(prompt.count >= 3 && prompt.allSatisfy { $0.payloadType == 0 })
+        try await caller.send(fixture.inDialog("BYE", cseq: 2, from: caller, toTag: toTag, callID: "nat-1"), to: fixture.sipPort)
+        _ = try await caller.message { $0.isResponse(200, to: "BYE") }
     }
 
     @Test func aLateOfferWhoseACKCarriesNoAnswerIsHungUp() async throws {
