@@ -10,6 +10,8 @@ enum EndpointEvent: Sendable {
     case connectionOpened(any Channel)
     case connectionClosed(any Channel, remote: SocketAddress)
     case connectFinished(SocketAddress, Result<any Channel, any Error>)
+    /// The UDP socket closed: by `stop`, or by NIO after a send it counts as fatal.
+    case udpClosed(any Channel)
 }
 
 /// Parses each datagram on the event loop and hands the result to the endpoint.

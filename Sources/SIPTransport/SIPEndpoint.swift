@@ -24,6 +24,9 @@ public actor SIPEndpoint {
     private var tasks: [Task<Void, Never>] = []
 
     private var udpChannel: (any Channel)?
+    /// The loop of the first UDP socket: timers run there, also while a new socket is opened.
+    private var timerLoop: (any EventLoop)?
+    private var isStopped = false
     private var tcpListener: (any Channel)?
     private var boundAddress: SocketAddress?
     /// Read by `newVia`, which is nonisolated so that building a request needs no actor hop.
@@ -41,6 +44,7 @@ public actor SIPEndpoint {
 
     private let malformed: [SIPTransportKind: Counter]
     private let unmatchedResponses: [SIPTransportKind: Counter]
+    private let udpReopened = Counter(label: "qualityrate_sip_udp_sockets_reopened_total")
 
     public init(
         host: String, port: Int, timers: SIPTimerValues = .standard,
@@ -71,6 +75,8 @@ public actor SIPEndpoint {
         let (udp, tcp) = try await bind()
         let udpPort = udp.localAddress?.port ?? port
         udpChannel = udp
+        timerLoop = udp.eventLoop
+        watch(udp)
         tcpListener = tcp
         boundAddress = udp.localAddress
         sentBy.withLock { $0 = Self.sentBy(host: host, port: udpPort) }
@@ -101,10 +107,10 @@ public actor SIPEndpoint {
     /// UDP, then TCP on the same port. With port 0 the free port UDP got may be taken for TCP
     /// (by the local end of some connection): a few fresh UDP ports are tried before TCP gets a
     /// port of its own.
-    private func bind() async throws -> (udp: any Channel, tcp: any Channel) {
+    private var udpBootstrap: DatagramBootstrap {
         let events = events
         // No SO_REUSEADDR on UDP: on Linux it would let a second server share the port silently.
-        let udpBootstrap = DatagramBootstrap(group: eventLoopGroup)
+        return DatagramBootstrap(group: eventLoopGroup)
             // A SIP message may be 64 KiB; NIO's default datagram buffer is 2 KiB.
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: SIPParser.maxMessageSize + 1))
             .channelInitializer { channel in
@@ -112,6 +118,38 @@ public actor SIPEndpoint {
                     try channel.pipeline.syncOperations.addHandler(UDPInboundHandler(events: events))
                 }
             }
+    }
+
+    private func watch(_ udp: any Channel) {
+        let events = events
+        udp.closeFuture.whenComplete { _ in events.yield(.udpClosed(udp)) }
+    }
+
+    /// NIO closes a UDP socket after a send it counts as fatal (EINVAL, ENETUNREACH, EPERM,
+    /// EACCES: an address this host cannot send to, a firewall's refusal). SIP over UDP must not
+    /// end there: the socket is opened again on the same address; what was being sent is lost
+    /// and retransmitted by its transaction.
+    private func udpClosed(_ channel: any Channel) async {
+        guard !isStopped, udpChannel === channel, let boundAddress else { return }
+        udpChannel = nil
+        udpReopened.increment()
+        logger.error("SIP UDP socket closed after a failed send; opening it again", metadata: ["sip.udp": "\(boundAddress)"])
+        do {
+            let udp = try await udpBootstrap.bind(to: boundAddress).get()
+            guard !isStopped else {
+                try? await udp.close()
+                return
+            }
+            udpChannel = udp
+            watch(udp)
+        } catch {
+            logger.critical("SIP over UDP is down: its socket could not be opened again", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func bind() async throws -> (udp: any Channel, tcp: any Channel) {
+        let events = events
+        let udpBootstrap = udpBootstrap
         let tcpBootstrap = ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -146,6 +184,7 @@ public actor SIPEndpoint {
 
     /// Closes the sockets and cancels the timers; client transactions' streams finish.
     public func stop() async {
+        isStopped = true
         for (_, timer) in runningTimers { timer.scheduled.cancel() }
         runningTimers = [:]
         for (_, entry) in clientTransactions { entry.responses.finish() }
@@ -248,6 +287,8 @@ public actor SIPEndpoint {
         case .connectFinished(let address, .success(let channel)):
             if connections[address] == nil { connections[address] = channel }
             for pending in pendingWrites.removeValue(forKey: address) ?? [] { write(pending.bytes, to: channel) }
+        case .udpClosed(let channel):
+            Task { await self.udpClosed(channel) }
         case .connectFinished(let address, .failure(let error)):
             logger.warning("SIP TCP connect failed", metadata: ["sip.peer": "\(address)", "error": "\(error)"])
             for pending in pendingWrites.removeValue(forKey: address) ?? [] {
@@ -438,7 +479,7 @@ public actor SIPEndpoint {
     // MARK: Timers
 
     private func startTimer(_ timer: SIPTimer, _ duration: Duration, for owner: TransactionID) {
-        guard let loop = udpChannel?.eventLoop else { return }
+        guard let loop = timerLoop, !isStopped else { return }
         let slot = TimerSlot(owner: owner, timer: timer)
         runningTimers[slot]?.scheduled.cancel()
         timerSerial += 1

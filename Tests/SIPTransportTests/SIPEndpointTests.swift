@@ -263,6 +263,27 @@ import Testing
         await endpoint.stop()
         await silent.close()
     }
+
+    @Test func aSendTheSocketCannotMakeDoesNotLeaveTheEndpointDeaf() async throws {
+        let (endpoint, user) = try await startEndpoint(t1: .milliseconds(5))
+        // A socket bound to loopback cannot send elsewhere (EINVAL): NIO closes it.
+        var options = try SIPParser.parse(Array(request("OPTIONS", branch: "unused", port: 1).utf8))
+        options.headers.set("Via", endpoint.newVia(transport: .udp))
+        let unreachable = SIPPeer(transport: .udp, address: try SocketAddress(ipAddress: "10.255.255.1", port: 5060))
+        for await _ in await endpoint.send(request: options, to: unreachable) {}
+
+        // Requests still arrive, on the same port, and are answered.
+        let phone = try await UDPTestPeer()
+        var answers = MessageReader(datagrams: phone.received)
+        var events = user.events.makeAsyncIterator()
+        try await phone.send(request("OPTIONS", branch: "z9hG4bK-after", callID: "after-failed-send", port: phone.port), to: await endpoint.localAddress)
+        let received = try #require(await events.next()).message
+        #expect(received.headers["Call-ID"] == "after-failed-send")
+        await endpoint.respond(received.response(status: 200, reason: "OK", toTag: "srv"))
+        #expect(try await answers.next()?.status == 200)
+        await endpoint.stop()
+        await phone.close()
+    }
 }
 
 /// The same over TCP: responses on the request's connection, framing across segments.
