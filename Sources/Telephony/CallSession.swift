@@ -198,8 +198,8 @@ actor CallSession: TelephonyPort {
             leg.codec = Self.codec(negotiated.audio)
             leg.localDescription = negotiated.answer
         } else if request.body.isEmpty {
-            // A re-INVITE without SDP asks for an offer: this server's last description is one,
-            // and the ACK answers it.
+            // A re-INVITE without SDP asks for an offer (RFC 3261 §14.2): this server offers both
+            // laws again, and the ACK answers.
             leg.localDescription = OfferAnswer.offer(localAddress: context.settings.advertisedHost, localPort: leg.media.localPort)
             leg.awaitingAnswerInACK = true
         } else {
