@@ -35,6 +35,16 @@ public struct MediaFormat: Sendable, Equatable {
         self.telephoneEventPayloadType = telephoneEventPayloadType
         self.symmetricHost = symmetricHost
     }
+
+    /// This format after RTP arrived from `source`: sending there instead when symmetric RTP
+    /// allows it (`symmetricHost`), nil when nothing changes. Never on hold: a leg with no remote
+    /// stays silent.
+    func following(rtpFrom source: SocketAddress) -> MediaFormat? {
+        guard let host = symmetricHost, let remote, source != remote, source.ipAddress == host else { return nil }
+        var moved = self
+        moved.remote = source
+        return moved
+    }
 }
 
 public enum MediaError: Error, Equatable {

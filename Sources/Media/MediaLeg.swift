@@ -220,14 +220,10 @@ final class LegState {
         peer.leg.onLoop { $0.relay(packet, payload, bridge: peer.bridge) }
     }
 
-    /// Sends from now on to `source` when the format allows RTP from its host to move the leg
-    /// (`MediaFormat.symmetricHost`). Not on hold: a leg with no remote stays silent.
     private func followSymmetric(_ source: SocketAddress) {
-        guard var format, let host = format.symmetricHost, let remote = format.remote, source != remote, source.ipAddress == host
-        else { return }
-        logger.debug("RTP follows its source (symmetric RTP)", metadata: ["from": "\(remote)", "to": "\(source)"])
-        format.remote = source
-        self.format = format
+        guard let moved = format?.following(rtpFrom: source) else { return }
+        logger.debug("RTP follows its source (symmetric RTP)", metadata: ["from": "\(format?.remote.map { "\($0)" } ?? "")", "to": "\(source)"])
+        format = moved
         unreachable = nil
     }
 

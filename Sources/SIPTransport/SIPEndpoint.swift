@@ -104,9 +104,7 @@ public actor SIPEndpoint {
         }
     }
 
-    /// UDP, then TCP on the same port. With port 0 the free port UDP got may be taken for TCP
-    /// (by the local end of some connection): a few fresh UDP ports are tried before TCP gets a
-    /// port of its own.
+    /// The UDP socket's bootstrap, for the first bind and for a socket opened again.
     private var udpBootstrap: DatagramBootstrap {
         let events = events
         // No SO_REUSEADDR on UDP: on Linux it would let a second server share the port silently.
@@ -147,6 +145,9 @@ public actor SIPEndpoint {
         }
     }
 
+    /// UDP, then TCP on the same port. With port 0 the free port UDP got may be taken for TCP
+    /// (by the local end of some connection): a few fresh UDP ports are tried before TCP gets a
+    /// port of its own.
     private func bind() async throws -> (udp: any Channel, tcp: any Channel) {
         let events = events
         let udpBootstrap = udpBootstrap
@@ -287,13 +288,13 @@ public actor SIPEndpoint {
         case .connectFinished(let address, .success(let channel)):
             if connections[address] == nil { connections[address] = channel }
             for pending in pendingWrites.removeValue(forKey: address) ?? [] { write(pending.bytes, to: channel) }
-        case .udpClosed(let channel):
-            Task { await self.udpClosed(channel) }
         case .connectFinished(let address, .failure(let error)):
             logger.warning("SIP TCP connect failed", metadata: ["sip.peer": "\(address)", "error": "\(error)"])
             for pending in pendingWrites.removeValue(forKey: address) ?? [] {
                 if let owner = pending.owner { transportFailed(owner) }
             }
+        case .udpClosed(let channel):
+            Task { await self.udpClosed(channel) }
         }
     }
 
