@@ -215,7 +215,7 @@ let package = Package(
         .testTarget(
             name: "TelephonyTests",
             dependencies: [
-                "CallFlow", "CallRunner", "Domain", "Media", "SIP", "SIPTransport", "Storage", "Telephony", "TestSupport",
+                "Audio", "CallFlow", "CallRunner", "Domain", "Media", "SIP", "SIPTransport", "Storage", "Telephony", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -169,6 +169,32 @@ public enum OfferAnswer {
             direction: answer.connectionAddress == "0.0.0.0" ? .inactive : answer.direction)
     }
 
+    /// What to put in the 2xx to an INVITE or re-INVITE whose body is `body`.
+    public enum Reply: Sendable, Equatable {
+        /// The body was an offer: send `answer`; the media is `audio`.
+        case answer(SessionDescription, audio: NegotiatedAudio)
+        /// No body, a late offer (RFC 3261 §13.2.1, §14.2): send this offer; the ACK carries the
+        /// answer (`accept(body:)`), and an ACK without a usable one ends the dialog (§13.3.1.4).
+        case offer(SessionDescription)
+        /// Answer 488 with this reason phrase.
+        case notAcceptable(String)
+    }
+
+    public static func reply(toBody body: [UInt8], localAddress: String, localPort: Int) -> Reply {
+        if body.isEmpty { return .offer(offer(localAddress: localAddress, localPort: localPort)) }
+        guard let received = SessionDescription(parsing: body) else { return .notAcceptable("Not Acceptable Here (the body is not an SDP offer)") }
+        guard let (answer, audio) = try? answer(received, localAddress: localAddress, localPort: localPort) else {
+            return .notAcceptable("Not Acceptable Here (PCMU or PCMA required)")
+        }
+        return .answer(answer, audio: audio)
+    }
+
+    /// What the answer in `body` (a 2xx to our INVITE, or the ACK of our late offer) agreed; nil
+    /// when it holds no usable answer.
+    public static func accept(body: [UInt8]) -> NegotiatedAudio? {
+        SessionDescription(parsing: body).flatMap { try? accept($0) }
+    }
+
     /// The offer this server makes when it rings a phone: both G.711 laws and telephone-event 101.
     public static func offer(localAddress: String, localPort: Int) -> SessionDescription {
         SessionDescription(

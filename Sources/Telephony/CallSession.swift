@@ -106,10 +106,6 @@ actor CallSession: TelephonyPort {
     /// a body (a late offer), this server's offer, answered in the ACK. Returns the response to
     /// send instead when the offer cannot be answered (488) or no media port is free (503).
     func offer(_ invite: SIPMessage, from peer: SIPPeer, localTag: String) async -> SIPMessage? {
-        let offer = SessionDescription(parsing: invite.body)
-        guard offer != nil || invite.body.isEmpty else {
-            return invite.response(status: 488, reason: "Not Acceptable Here (the body is not an SDP offer)", toTag: localTag)
-        }
         let id = newLegID()
         let media: MediaLeg
         do {
@@ -120,19 +116,11 @@ actor CallSession: TelephonyPort {
         }
         var leg = Leg(
             state: .offered(invite: invite), peer: peer, media: media, codec: .pcmu, localTag: localTag,
-            localDescription: OfferAnswer.offer(localAddress: context.settings.advertisedHost, localPort: media.localPort),
-            awaitingAnswerInACK: offer == nil)
-        if let offer {
-            let negotiated: (answer: SessionDescription, audio: NegotiatedAudio)
-            do {
-                negotiated = try OfferAnswer.answer(offer, localAddress: context.settings.advertisedHost, localPort: media.localPort)
-            } catch {
-                media.close()
-                return invite.response(status: 488, reason: "Not Acceptable Here (PCMU or PCMA required)", toTag: localTag)
-            }
-            media.configure(Self.format(negotiated.audio, signalledFrom: peer))
-            leg.codec = Self.codec(negotiated.audio)
-            leg.localDescription = negotiated.answer
+            localDescription: OfferAnswer.offer(localAddress: context.settings.advertisedHost, localPort: media.localPort))
+        if let refusal = apply(OfferAnswer.reply(toBody: invite.body, localAddress: context.settings.advertisedHost, localPort: media.localPort),
+                               to: &leg) {
+            media.close()
+            return invite.response(status: 488, reason: refusal, toTag: localTag)
         }
         legs[id] = leg
         callerLeg = id
@@ -191,19 +179,10 @@ actor CallSession: TelephonyPort {
             return request.response(status: 481, reason: "Call/Transaction Does Not Exist")
         }
         var response = request.response(status: 200, reason: "OK")
-        if let offer = SessionDescription(parsing: request.body) {
-            guard let negotiated = try? OfferAnswer.answer(offer, localAddress: context.settings.advertisedHost, localPort: leg.media.localPort)
-            else { return request.response(status: 488, reason: "Not Acceptable Here") }
-            leg.media.configure(Self.format(negotiated.audio, signalledFrom: leg.peer))
-            leg.codec = Self.codec(negotiated.audio)
-            leg.localDescription = negotiated.answer
-        } else if request.body.isEmpty {
-            // A re-INVITE without SDP asks for an offer (RFC 3261 §14.2): this server offers both
-            // laws again, and the ACK answers.
-            leg.localDescription = OfferAnswer.offer(localAddress: context.settings.advertisedHost, localPort: leg.media.localPort)
-            leg.awaitingAnswerInACK = true
-        } else {
-            return request.response(status: 488, reason: "Not Acceptable Here (the body is not an SDP offer)")
+        if let refusal = apply(
+            OfferAnswer.reply(toBody: request.body, localAddress: context.settings.advertisedHost, localPort: leg.media.localPort), to: &leg)
+        {
+            return request.response(status: 488, reason: refusal)
         }
         leg.descriptionVersion += 1
         legs[id] = leg
@@ -213,27 +192,45 @@ actor CallSession: TelephonyPort {
         return response
     }
 
+    /// What the body of an INVITE or re-INVITE means for its leg: the media and SDP to answer
+    /// with, or the reason of a 488.
+    private func apply(_ reply: OfferAnswer.Reply, to leg: inout Leg) -> String? {
+        switch reply {
+        case .answer(let answer, let audio):
+            leg.media.configure(Self.format(audio, signalledFrom: leg.peer))
+            leg.codec = Self.codec(audio)
+            leg.localDescription = answer
+        case .offer(let offer):
+            leg.localDescription = offer
+            leg.awaitingAnswerInACK = true
+        case .notAcceptable(let reason):
+            return reason
+        }
+        return nil
+    }
+
     /// The ACK of this server's 2xx. When the 2xx carried an offer, the ACK carries the answer;
     /// without a usable one the leg cannot have media and is hung up (RFC 3261 §13.3.1.4).
     func acknowledged(_ ack: SIPMessage, on id: LegID) async {
         guard var leg = legs[id], leg.awaitingAnswerInACK else { return }
         leg.awaitingAnswerInACK = false
         legs[id] = leg
-        guard let answer = SessionDescription(parsing: ack.body), let audio = try? OfferAnswer.accept(answer) else {
+        guard let audio = OfferAnswer.accept(body: ack.body) else {
             logger.warning("no usable SDP answer in the ACK of a late offer: hanging up", metadata: ["leg": "\(id)"])
             await hangUp(id)
             partyLeft(on: id)
             return
         }
-        let lawBefore = leg.codec
+        let lawChanged = Self.codec(audio) != leg.codec
+        let replay = lawChanged && id == callerLeg ? playing.flatMap { $0.generation == playback ? $0.sound : nil } : nil
+        // The prompt started with the 200, read in the law offered first: not a frame of it may
+        // go out in the other law; it starts again in the law the answer chose (a few
+        // milliseconds of it have gone by).
+        if lawChanged { leg.media.stopPlayback() }
         leg.media.configure(Self.format(audio, signalledFrom: leg.peer))
         leg.codec = Self.codec(audio)
         legs[id] = leg
-        // The prompt started with the 200, read in the law offered first: play it again in the
-        // law the answer chose (a few milliseconds of it have gone by).
-        if leg.codec != lawBefore, id == callerLeg, let playing, playing.generation == playback {
-            await play(playing.sound)
-        }
+        if let replay { await play(replay) }
     }
 
     // MARK: TelephonyPort
@@ -359,7 +356,7 @@ actor CallSession: TelephonyPort {
             }
             await context.endpoint.sendWithoutTransaction(dialog.acknowledgement(via: context.endpoint.newVia(transport: leg.peer.transport)), to: leg.peer)
             leg.state = .answered(dialog)
-            if let description = SessionDescription(parsing: response.body), let audio = try? OfferAnswer.accept(description) {
+            if let audio = OfferAnswer.accept(body: response.body) {
                 leg.media.configure(Self.format(audio, signalledFrom: leg.peer))
                 leg.codec = Self.codec(audio)
             }

@@ -80,4 +80,27 @@ import Testing
         let text = String(decoding: OfferAnswer.offer(localAddress: "127.0.0.1", localPort: 30000).serialized(sessionID: 1, version: 1), as: UTF8.self)
         #expect(text.contains("m=audio 30000 RTP/AVP 0 8 101\r\n") && text.contains("a=ptime:20\r\n"))
     }
+
+    @Test func anInviteBodyIsAnsweredOfferedToOrRefused() throws {
+        let offer = "v=0\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8 0 96\r\na=rtpmap:96 telephone-event/8000\r\n"
+        guard case .answer(let answer, let audio) = OfferAnswer.reply(toBody: Array(offer.utf8), localAddress: "127.0.0.1", localPort: 30000)
+        else { Issue.record("an offer must be answered"); return }
+        #expect(answer.audioPort == 30000 && answer.formats.map(\.payloadType) == [8, 96])
+        #expect(audio.codec == .pcma && audio.telephoneEventPayloadType == 96)
+
+        #expect(OfferAnswer.reply(toBody: [], localAddress: "127.0.0.1", localPort: 30000)
+            == .offer(OfferAnswer.offer(localAddress: "127.0.0.1", localPort: 30000)), "no body: a late offer, this server offers")
+        #expect(OfferAnswer.reply(toBody: Array("--boundary\r\n".utf8), localAddress: "127.0.0.1", localPort: 30000)
+            == .notAcceptable("Not Acceptable Here (the body is not an SDP offer)"))
+        let opus = "v=0\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\nm=audio 4000 RTP/AVP 96\r\na=rtpmap:96 opus/48000/2\r\n"
+        #expect(OfferAnswer.reply(toBody: Array(opus.utf8), localAddress: "127.0.0.1", localPort: 30000)
+            == .notAcceptable("Not Acceptable Here (PCMU or PCMA required)"))
+    }
+
+    @Test func anAnswerInABodyIsReadOrNothing() {
+        let answer = "v=0\r\nc=IN IP4 10.0.0.5\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+        #expect(OfferAnswer.accept(body: Array(answer.utf8))?.codec == .pcma)
+        #expect(OfferAnswer.accept(body: []) == nil, "an ACK without the answer to a late offer")
+        #expect(OfferAnswer.accept(body: Array("v=0\r\nm=audio 4000 RTP/AVP 96\r\na=rtpmap:96 opus/48000/2\r\n".utf8)) == nil)
+    }
 }

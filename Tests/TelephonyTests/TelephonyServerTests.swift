@@ -1,3 +1,4 @@
+import Audio
 import CallFlow
 import CallRunner
 import Crypto
@@ -233,6 +234,39 @@ struct TelephonyFixture {
         let prompt = try await media.datagrams(atLeast: 3).compactMap(RTPHeader.init)
         #expect(prompt.count >= 3 && prompt.allSatisfy { $0.payloadType == 0 })
         try await caller.send(fixture.inDialog("BYE", cseq: 2, from: caller, toTag: toTag, callID: "nat-1"), to: fixture.sipPort)
+        _ = try await caller.message { $0.isResponse(200, to: "BYE") }
+    }
+
+    @Test func aLateOfferAnsweredInTheOtherLawHearsThePromptFromItsStartInThatLaw() async throws {
+        let fixture = try await TelephonyFixture()
+        defer { Task { await fixture.stop() } }
+        let caller = try await UDPTestPeer()
+        let media = try await UDPTestPeer()
+        var invite = fixture.invite("4930555099", from: caller, rtpPort: media.port, callID: "late-offer-pcma")
+        invite.headers.remove("Content-Type")
+        invite.body = []
+        try await caller.send(invite, to: fixture.sipPort)
+        let ok = try await caller.message { $0.isResponse(200, to: "INVITE") }
+        #expect(try #require(SessionDescription(parsing: ok.body)).formats.first?.name == "PCMU", "the offer puts µ-law first")
+        let toTag = try #require(ok.headers["To"].flatMap(NameAddress.init)?.tag)
+        try await Task.sleep(for: .milliseconds(200))  // the prompt has begun, in µ-law, going nowhere yet
+
+        var ack = fixture.inDialog("ACK", cseq: 1, from: caller, toTag: toTag, callID: "late-offer-pcma")
+        ack.headers.add("Content-Type", "application/sdp")
+        ack.body = Array(("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            + "m=audio \(media.port) RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n").utf8)
+        try await caller.send(ack, to: fixture.sipPort)
+
+        // Every frame the caller hears is A-law, and the prompt starts again from its beginning.
+        let datagrams = try await media.datagrams(atLeast: 5).prefix(5)
+        let prompt = BuiltInPrompt.ratingPrompt.alaw
+        for (index, datagram) in datagrams.enumerated() {
+            let header = try #require(RTPHeader(datagram))
+            // (A later packet may carry a marker too: a late tick starts a talkspurt.)
+            #expect(header.payloadType == 8 && (index > 0 || header.marker))
+            #expect(Array(datagram.dropFirst(12)) == Array(prompt[(index * 160)..<(index * 160 + 160)]), "frame \(index) of the A-law prompt")
+        }
+        try await caller.send(fixture.inDialog("BYE", cseq: 2, from: caller, toTag: toTag, callID: "late-offer-pcma"), to: fixture.sipPort)
         _ = try await caller.message { $0.isResponse(200, to: "BYE") }
     }
 
