@@ -217,6 +217,8 @@ let package = Package(
             dependencies: [
                 "Audio", "CallFlow", "CallRunner", "Domain", "Media", "SIP", "SIPTransport", "Storage", "Telephony", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
+                // To break a server's database under it, as a failing disk would.
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

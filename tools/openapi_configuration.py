@@ -190,6 +190,14 @@ def extend(paths, components, tags):
                                                   "(sent to `no_agent_timeout_transfer_dst`, or hung up)."},
         "no_agent_timeout_transfer_dst": destination("Where a caller goes when no agent is available or `max_wait_time` "
                                                      "runs out."),
+        "ring_timeout": {"type": "integer", "format": "int64", "minimum": 5, "maximum": 600,
+                         "description": "Ours. Seconds one attempt rings its agents (ring-all: all of them; the other "
+                                        "strategies: one) before the next attempt, 5 to 600, default 20. An agent who "
+                                        "refuses (busy, do-not-disturb) ends the attempt at once."},
+        "retry_delay": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 600,
+                        "description": "Ours. Seconds a caller waits after every available agent was tried once, before "
+                                       "they are rung again, 1 to 600, default 5 (Asterisk's `retry`): an agent is rung at "
+                                       "most once a round."},
     }
     components["schemas"]["QueueOptions"] = {
         "type": "object",
@@ -200,7 +208,7 @@ def extend(paths, components, tags):
         "example": {"agent_hangup_action": "quality_rate", "agent_hangup_transfer_dst": None, "quality_rate_sound": 0,
                     "quality_rate_finish_sound": 0, "quality_rate_max": 5, "strategy": "round-robin", "max_wait_time": 0,
                     "announce_sound": 0, "announce_frequency": 0, "exit_with_no_av_agents": True,
-                    "no_agent_timeout_transfer_dst": None},
+                    "no_agent_timeout_transfer_dst": None, "ring_timeout": 20, "retry_delay": 5},
     }
     components["schemas"]["QueueOptionsUpdate"] = {
         "type": "object",

@@ -280,7 +280,7 @@ public struct Call: Sendable {
 
     private static func timers(of leg: Leg) -> [Timer] {
         switch leg {
-        case .queue: [.queue(.ringRound), .queue(.maxWait), .queue(.announcement), .queue(.ratingKey)]
+        case .queue: [.queue(.ringTimeout), .queue(.nextRound), .queue(.maxWait), .queue(.announcement), .queue(.ratingKey)]
         case .menu: [.menu(.sleep), .menu(.lifetime), .menu(.firstKey), .menu(.nextKey), .menu(.ratingKey)]
         case .ringingSources: [.callbackSources]
         case .routing, .ended: []

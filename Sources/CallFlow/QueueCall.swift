@@ -5,7 +5,13 @@ public import Domain
 /// first, nothing when the caller does.
 ///
 /// Agents are named by their extension name (the agent's `bridged_username`). The queue-wide
-/// choice of whom to ring comes from `AgentSelector` through the runner, as a ring plan.
+/// choice of whom to ring comes from `AgentSelector` through the runner, as a ring plan: one
+/// round, a pass over the available agents, made of attempts (ring-all: one attempt ringing
+/// everyone; the other strategies: one agent per attempt). An attempt ends when an agent
+/// answers, when everyone it rings refused (at once: busy, do-not-disturb, unreachable), or
+/// after `ringTimeout`; a refusal moves on to the next attempt at once. Between rounds the
+/// caller waits `retryDelay`, so an agent who refuses is rung at most once a round, and a queue
+/// whose agents all refuse never rings in a loop.
 public struct QueueCall: Sendable {
     public enum HangupAction: Sendable, Equatable {
         case none
@@ -23,13 +29,16 @@ public struct QueueCall: Sendable {
         public var exitWithNoAvailableAgents: Bool
         /// Where the caller goes when no agent is available or `maxWaitTime` runs out; nil = hang up.
         public var noAgentDestination: String?
-        /// How long one round of ringing lasts before the next round starts (ours).
+        /// How long one attempt rings before the next (`ring_timeout`, ours).
         public var ringTimeout: Duration
+        /// The pause between two rounds (`retry_delay`, ours).
+        public var retryDelay: Duration
 
         public init(
             queueID: Int64, agentHangupAction: HangupAction, maxWaitTime: Duration?,
             announcement: (sound: SoundReference, every: Duration?)?, exitWithNoAvailableAgents: Bool,
-            noAgentDestination: String?, ringTimeout: Duration = .seconds(20)
+            noAgentDestination: String?, ringTimeout: Duration = .seconds(QueueOptions.defaultRingTimeout),
+            retryDelay: Duration = .seconds(QueueOptions.defaultRetryDelay)
         ) {
             self.queueID = queueID
             self.agentHangupAction = agentHangupAction
@@ -38,6 +47,7 @@ public struct QueueCall: Sendable {
             self.exitWithNoAvailableAgents = exitWithNoAvailableAgents
             self.noAgentDestination = noAgentDestination
             self.ringTimeout = ringTimeout
+            self.retryDelay = retryDelay
         }
 
         public static func == (lhs: Settings, rhs: Settings) -> Bool {
@@ -46,17 +56,20 @@ public struct QueueCall: Sendable {
                 && lhs.announcement?.every == rhs.announcement?.every
                 && lhs.exitWithNoAvailableAgents == rhs.exitWithNoAvailableAgents
                 && lhs.noAgentDestination == rhs.noAgentDestination && lhs.ringTimeout == rhs.ringTimeout
+                && lhs.retryDelay == rhs.retryDelay
         }
     }
 
     public enum Timer: Sendable, Hashable {
-        case ringRound, maxWait, announcement, ratingKey
+        /// `ringTimeout`: the current attempt rang long enough. `nextRound`: the pause between
+        /// rounds is over.
+        case ringTimeout, nextRound, maxWait, announcement, ratingKey
     }
 
     public enum Event: Sendable, Equatable {
         /// The caller enters; `ringPlan` is who to ring, round by round (empty: nobody available).
         case entered(ringPlan: [[String]])
-        /// A fresh plan, asked for with `requestRingPlan` when the last one ran out.
+        /// A fresh plan, asked for with `requestRingPlan` when a round's pause is over.
         case ringPlan([[String]])
         case agentAnswered(String)
         /// Busy, rejected, unreachable or gave up ringing.
@@ -127,10 +140,14 @@ public struct QueueCall: Sendable {
             guard ringing.isEmpty else { return [] }
             return start(plan)
 
+        case (.waiting(_, let ringing), .timerFired(.nextRound)):
+            guard ringing.isEmpty else { return [] }
+            return [.requestRingPlan]
+
         case (.waiting(_, let ringing), .agentAnswered(let agent)) where ringing.contains(agent):
             state = .talking(agent: agent)
             let others = ringing.filter { $0 != agent }
-            var actions: [Action] = [.cancelTimer(.ringRound), .cancelTimer(.maxWait), .cancelTimer(.announcement)]
+            var actions: [Action] = [.cancelTimer(.ringTimeout), .cancelTimer(.maxWait), .cancelTimer(.announcement)]
             if settings.announcement != nil { actions.append(.stopPlayback) }
             if !others.isEmpty { actions.append(.cancelRinging(others)) }
             return actions + [.bridge(agent: agent)]
@@ -138,9 +155,9 @@ public struct QueueCall: Sendable {
         case (.waiting(let plan, let ringing), .agentUnreachable(let agent)) where ringing.contains(agent):
             let remaining = ringing.filter { $0 != agent }
             state = .waiting(plan: plan, ringing: remaining)
-            return remaining.isEmpty ? [.cancelTimer(.ringRound)] + ringNextRound(of: plan) : []
+            return remaining.isEmpty ? [.cancelTimer(.ringTimeout)] + ringNextRound(of: plan) : []
 
-        case (.waiting(let plan, let ringing), .timerFired(.ringRound)):
+        case (.waiting(let plan, let ringing), .timerFired(.ringTimeout)):
             state = .waiting(plan: plan, ringing: [])
             return (ringing.isEmpty ? [] : [.cancelRinging(ringing)]) + ringNextRound(of: plan)
 
@@ -153,7 +170,7 @@ public struct QueueCall: Sendable {
 
         case (.waiting(_, let ringing), .callerHungUp):
             state = .done
-            var actions: [Action] = [.cancelTimer(.ringRound), .cancelTimer(.maxWait), .cancelTimer(.announcement)]
+            var actions: [Action] = [.cancelTimer(.ringTimeout), .cancelTimer(.nextRound), .cancelTimer(.maxWait), .cancelTimer(.announcement)]
             if !ringing.isEmpty { actions.append(.cancelRinging(ringing)) }
             return actions + [.finished(.callerHungUpWaiting)]
 
@@ -191,27 +208,29 @@ public struct QueueCall: Sendable {
     }
 
     /// A fresh plan from the runner. An empty one means no agent is available now: the caller
-    /// leaves (`exit_with_no_av_agents`) or asks again after a round's time — never at once,
-    /// so a queue without agents does not spin.
+    /// leaves (`exit_with_no_av_agents`) or asks again after the pause between rounds — never
+    /// at once, so a queue without agents does not spin.
     private mutating func start(_ plan: [[String]]) -> [Action] {
         guard plan.isEmpty else { return ringNextRound(of: plan) }
         if settings.exitWithNoAvailableAgents { return leaveWithoutAgent(cancelling: []) }
-        state = .waiting(plan: [], ringing: [])
-        return [.startTimer(.ringRound, settings.ringTimeout)]
+        return pauseBeforeNextRound()
     }
 
+    /// The next attempt of the round; when the round is over, the pause before the next one.
     private mutating func ringNextRound(of plan: [[String]]) -> [Action] {
-        guard let round = plan.first else {
-            state = .waiting(plan: [], ringing: [])
-            return [.requestRingPlan]
-        }
-        state = .waiting(plan: Array(plan.dropFirst()), ringing: round)
-        return [.ring(round), .startTimer(.ringRound, settings.ringTimeout)]
+        guard let attempt = plan.first else { return pauseBeforeNextRound() }
+        state = .waiting(plan: Array(plan.dropFirst()), ringing: attempt)
+        return [.ring(attempt), .startTimer(.ringTimeout, settings.ringTimeout)]
+    }
+
+    private mutating func pauseBeforeNextRound() -> [Action] {
+        state = .waiting(plan: [], ringing: [])
+        return [.startTimer(.nextRound, settings.retryDelay)]
     }
 
     private mutating func leaveWithoutAgent(cancelling ringing: [String]) -> [Action] {
         state = .done
-        var actions: [Action] = [.cancelTimer(.ringRound), .cancelTimer(.maxWait), .cancelTimer(.announcement)]
+        var actions: [Action] = [.cancelTimer(.ringTimeout), .cancelTimer(.nextRound), .cancelTimer(.maxWait), .cancelTimer(.announcement)]
         if !ringing.isEmpty { actions.append(.cancelRinging(ringing)) }
         if let destination = settings.noAgentDestination {
             actions.append(.transfer(destination: destination, attributedAgent: nil))
@@ -276,6 +295,7 @@ extension QueueCall.Settings {
                 ? nil
                 : (.uploaded(id: options.announceSound), options.announceFrequency > 0 ? .seconds(options.announceFrequency) : nil),
             exitWithNoAvailableAgents: options.exitWithNoAvailableAgents,
-            noAgentDestination: options.noAgentTimeoutTransferDestination)
+            noAgentDestination: options.noAgentTimeoutTransferDestination, ringTimeout: .seconds(options.ringTimeout),
+            retryDelay: .seconds(options.retryDelay))
     }
 }

@@ -105,12 +105,23 @@ public struct QueueOptions: Sendable, Equatable {
     public var exitWithNoAvailableAgents: Bool
     /// Where a caller goes when no agent is available or `maxWaitTime` runs out; nil = hang up.
     public var noAgentTimeoutTransferDestination: String?
+    /// Seconds one attempt rings its agents before the next attempt (ours: `ring_timeout`).
+    public var ringTimeout: Int64
+    /// Seconds a caller waits after every available agent was tried once, before they are rung
+    /// again (ours: `retry_delay`, Asterisk's `retry`): an agent who refuses is not rung in a loop.
+    public var retryDelay: Int64
+
+    public static let defaultRingTimeout: Int64 = 20
+    public static let ringTimeoutRange: ClosedRange<Int64> = 5...600
+    public static let defaultRetryDelay: Int64 = 5
+    public static let retryDelayRange: ClosedRange<Int64> = 1...600
 
     public init(
         agentHangupAction: AgentHangupAction? = nil, agentHangupTransferDestination: String? = nil,
         qualityRateSound: Int64 = 0, qualityRateFinishSound: Int64 = 0, qualityRateMax: Int64 = 5,
         strategy: QueueStrategy = .roundRobin, maxWaitTime: Int64 = 0, announceSound: Int64 = 0,
-        announceFrequency: Int64 = 0, exitWithNoAvailableAgents: Bool = true, noAgentTimeoutTransferDestination: String? = nil
+        announceFrequency: Int64 = 0, exitWithNoAvailableAgents: Bool = true, noAgentTimeoutTransferDestination: String? = nil,
+        ringTimeout: Int64 = QueueOptions.defaultRingTimeout, retryDelay: Int64 = QueueOptions.defaultRetryDelay
     ) {
         self.agentHangupAction = agentHangupAction
         self.agentHangupTransferDestination = agentHangupTransferDestination
@@ -123,6 +134,8 @@ public struct QueueOptions: Sendable, Equatable {
         self.announceFrequency = announceFrequency
         self.exitWithNoAvailableAgents = exitWithNoAvailableAgents
         self.noAgentTimeoutTransferDestination = noAgentTimeoutTransferDestination
+        self.ringTimeout = ringTimeout
+        self.retryDelay = retryDelay
     }
 }
 

@@ -3528,7 +3528,9 @@ enum OpenAPIDocument {
               "announce_sound",
               "announce_frequency",
               "exit_with_no_av_agents",
-              "no_agent_timeout_transfer_dst"
+              "no_agent_timeout_transfer_dst",
+              "ring_timeout",
+              "retry_delay"
             ],
             "properties": {
               "agent_hangup_action": {
@@ -3615,6 +3617,20 @@ enum OpenAPIDocument {
                 ],
                 "pattern": "^\\+?[0-9]{1,20}$",
                 "description": "Where a caller goes when no agent is available or `max_wait_time` runs out. A number this client can dial: one of its extension names or DIDs (else 422), not the queue itself; null = none."
+              },
+              "ring_timeout": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 5,
+                "maximum": 600,
+                "description": "Ours. Seconds one attempt rings its agents (ring-all: all of them; the other strategies: one) before the next attempt, 5 to 600, default 20. An agent who refuses (busy, do-not-disturb) ends the attempt at once."
+              },
+              "retry_delay": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 600,
+                "description": "Ours. Seconds a caller waits after every available agent was tried once, before they are rung again, 1 to 600, default 5 (Asterisk's `retry`): an agent is rung at most once a round."
               }
             },
             "example": {
@@ -3628,7 +3644,9 @@ enum OpenAPIDocument {
               "announce_sound": 0,
               "announce_frequency": 0,
               "exit_with_no_av_agents": true,
-              "no_agent_timeout_transfer_dst": null
+              "no_agent_timeout_transfer_dst": null,
+              "ring_timeout": 20,
+              "retry_delay": 5
             }
           },
           "QueueOptionsUpdate": {
@@ -3720,6 +3738,20 @@ enum OpenAPIDocument {
                 ],
                 "pattern": "^\\+?[0-9]{1,20}$",
                 "description": "Where a caller goes when no agent is available or `max_wait_time` runs out. A number this client can dial: one of its extension names or DIDs (else 422), not the queue itself; null = none."
+              },
+              "ring_timeout": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 5,
+                "maximum": 600,
+                "description": "Ours. Seconds one attempt rings its agents (ring-all: all of them; the other strategies: one) before the next attempt, 5 to 600, default 20. An agent who refuses (busy, do-not-disturb) ends the attempt at once."
+              },
+              "retry_delay": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 600,
+                "description": "Ours. Seconds a caller waits after every available agent was tried once, before they are rung again, 1 to 600, default 5 (Asterisk's `retry`): an agent is rung at most once a round."
               }
             },
             "example": {

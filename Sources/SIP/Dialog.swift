@@ -101,9 +101,32 @@ public struct Dialog: Sendable, Equatable {
             ("Via", via), ("From", "<\(localURI)>;tag=\(id.localTag)"), ("To", "<\(remoteURI)>;tag=\(id.remoteTag)"),
             ("Call-ID", id.callID), ("CSeq", "\(sequence) \(method)"), ("Max-Forwards", "70"),
         ])
-        for route in routeSet { headers.add("Route", route) }
+        let (requestURI, routes) = addressing
+        for route in routes { headers.add("Route", route) }
         if let contact { headers.add("Contact", contact) }
         if let contentType { headers.add("Content-Type", contentType) }
-        return SIPMessage(startLine: .request(method: method, uri: remoteTarget), headers: headers, body: body)
+        return SIPMessage(startLine: .request(method: method, uri: requestURI), headers: headers, body: body)
+    }
+
+    /// Where requests of the dialog are sent (RFC 3261 §8.1.2, §12.2.1.1): the first element of
+    /// the route set, loose or strict router alike; without one, the remote target. Nil when
+    /// that does not read as a SIP URI.
+    public var firstHop: SIPURI? {
+        if let first = routeSet.first { return NameAddress(first)?.uri }
+        return SIPURI(remoteTarget)
+    }
+
+    /// The Request-URI and Route values of a request in the dialog (RFC 3261 §12.2.1.1): with
+    /// no route set, straight to the remote target; when the first hop is a loose router (`lr`),
+    /// the remote target with the whole route set; when it is a strict router (RFC 2543), the
+    /// first hop becomes the Request-URI and the remote target the last Route.
+    private var addressing: (requestURI: String, routes: [String]) {
+        guard let first = routeSet.first, let hop = NameAddress(first), hop.uri.parameters["lr"] == nil else {
+            return (remoteTarget, routeSet)
+        }
+        var requestURI = hop.uri
+        // Parameters a Request-URI may not carry (RFC 3261 §19.1.1, table 1).
+        requestURI.parameters.items.removeAll { ["method", "ttl", "maddr"].contains($0.name.lowercased()) }
+        return (requestURI.description, Array(routeSet.dropFirst()) + ["<\(remoteTarget)>"])
     }
 }

@@ -166,7 +166,7 @@ public struct DigestAuthenticator: Sendable {
     /// nil when the request carries valid credentials of `user` in `realm`; otherwise the answer
     /// to send: a challenge (none or stale or forged nonce), or 403 (wrong user or password).
     public func refusal(
-        of request: SIPMessage, user: String, realm: String, secrets: Registrar.Secrets, challenger: Challenger, toTag: String,
+        of request: SIPMessage, user: String, realm: String, secrets: PhoneSecrets, challenger: Challenger, toTag: String,
         at now: Int64
     ) -> SIPMessage? {
         let credentials = request.headers.values(challenger.credentialsHeader).compactMap(DigestCredentials.init)

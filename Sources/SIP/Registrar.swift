@@ -1,28 +1,26 @@
-/// The registrar's rules (RFC 3261 §10.3) as a value: who may register, which contacts an
-/// address-of-record has and until when. Looking up a phone's HA1 is the caller's job (it is in
-/// storage); this value decides and answers.
-public struct Registrar: Sendable {
-    /// A phone's stored secrets, by algorithm (`SIPCredentials` in storage).
-    public struct Secrets: Sendable, Equatable {
-        public var ha1MD5: String
-        public var ha1SHA256: String
-
-        public init(ha1MD5: String, ha1SHA256: String) {
-            self.ha1MD5 = ha1MD5
-            self.ha1SHA256 = ha1SHA256
-        }
-    }
-
+/// The registrar's rules (RFC 3261 §10.3, RFC 3327) as a value: who may register, which contacts
+/// an address-of-record has, until when, and how each is reached — through the proxies of its
+/// Path, or at the `Source` (the transport's address) its REGISTER came from. Looking up a
+/// phone's HA1 is the caller's job (it is in storage); this value decides and answers.
+public struct Registrar<Source: Sendable & Equatable>: Sendable {
+    /// One contact of an address-of-record: one device. Each keeps how it is reached, so that
+    /// one device's REGISTER (or un-REGISTER) never moves another's calls.
     public struct Binding: Sendable, Equatable {
         public var contact: String
         public var expiresAt: Int64
         public var callID: String
         public var sequence: UInt32
+        /// The REGISTER's Path values (RFC 3327 §5.3), first hop first: the Route of requests to
+        /// this contact. Empty when the phone registered directly.
+        public var path: [String]
+        /// Where the REGISTER came from: requests to a contact without Path go there, so a phone
+        /// behind NAT is reached through the mapping its REGISTER opened.
+        public var source: Source
     }
 
-    public static let defaultExpiry: Int64 = 3600
-    public static let minimumExpiry: Int64 = 60
-    public static let maximumExpiry: Int64 = 7200
+    public static var defaultExpiry: Int64 { 3600 }
+    public static var minimumExpiry: Int64 { 60 }
+    public static var maximumExpiry: Int64 { 7200 }
 
     private let authenticator: DigestAuthenticator
     private var bindings: [String: [Binding]] = [:]
@@ -43,21 +41,26 @@ public struct Registrar: Sendable {
 
     /// Answers a REGISTER for the phone `user` of the client whose domain (and realm) is `domain`;
     /// `secrets` is nil when there is no such phone, or it has no password.
-    public mutating func handle(_ request: SIPMessage, user: String, domain: String, secrets: Secrets?, at now: Int64) -> SIPMessage {
+    public mutating func handle(
+        _ request: SIPMessage, user: String, domain: String, secrets: PhoneSecrets?, from source: Source, at now: Int64
+    ) -> SIPMessage {
         guard let secrets else { return request.response(status: 404, reason: "Not Found", toTag: Self.tag(request)) }
         if let refusal = authenticator.refusal(
             of: request, user: user, realm: domain, secrets: secrets, challenger: .registrar, toTag: Self.tag(request), at: now)
         {
             return refusal
         }
-        return updateBindings(request, aor: "\(user)@\(domain)".lowercased(), at: now)
+        return updateBindings(request, aor: "\(user)@\(domain)".lowercased(), from: source, at: now)
     }
 
-    private mutating func updateBindings(_ request: SIPMessage, aor: String, at now: Int64) -> SIPMessage {
+    private mutating func updateBindings(_ request: SIPMessage, aor: String, from source: Source, at now: Int64) -> SIPMessage {
         let callID = request.headers["Call-ID"] ?? ""
         let sequence = request.headers["CSeq"].flatMap(CSeq.init)?.number ?? 0
         let requestedContacts = request.headers.values("Contact")
         let headerExpiry = request.headers["Expires"].flatMap { Int64($0) }
+        // Stored whether or not the phone says it supports Path: without it, requests to a phone
+        // behind a proxy would bypass the proxy (RFC 3327 §5.3 lets the registrar use it).
+        let path = request.headers.values("Path")
         var current = self.contacts(of: aor, at: now)
 
         if requestedContacts == ["*"] {
@@ -84,15 +87,22 @@ public struct Registrar: Sendable {
             }
             if requested > 0 {
                 current.append(Binding(
-                    contact: key, expiresAt: now + min(requested, Self.maximumExpiry), callID: callID, sequence: sequence))
+                    contact: key, expiresAt: now + min(requested, Self.maximumExpiry), callID: callID, sequence: sequence, path: path,
+                    source: source))
             }
         }
         bindings[aor] = current.isEmpty ? nil : current
         return ok(request, bindings: current, at: now)
     }
 
+    /// The 200 lists the address-of-record's bindings (RFC 3261 §10.3 step 8) and, when the
+    /// phone said `Supported: path`, echoes the Path it came through (RFC 3327 §5.3), so the phone
+    /// knows how it is reached.
     private func ok(_ request: SIPMessage, bindings: [Binding], at now: Int64) -> SIPMessage {
         var response = request.response(status: 200, reason: "OK", toTag: Self.tag(request))
+        if request.headers.values("Supported").contains(where: { $0.lowercased() == "path" }) {
+            for path in request.headers.values("Path") { response.headers.add("Path", path) }
+        }
         for binding in bindings {
             response.headers.add("Contact", "<\(binding.contact)>;expires=\(binding.expiresAt - now)")
         }
@@ -104,5 +114,17 @@ public struct Registrar: Sendable {
         var hash: UInt64 = 14_695_981_039_346_656_037
         for byte in (request.headers["Call-ID"] ?? "").utf8 { hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211 }
         return String(hash, radix: 36)
+    }
+}
+
+/// A phone's stored secrets, by algorithm (`SIPCredentials` in storage): what a registrar and a
+/// proxy challenge check credentials against.
+public struct PhoneSecrets: Sendable, Equatable {
+    public var ha1MD5: String
+    public var ha1SHA256: String
+
+    public init(ha1MD5: String, ha1SHA256: String) {
+        self.ha1MD5 = ha1MD5
+        self.ha1SHA256 = ha1SHA256
     }
 }

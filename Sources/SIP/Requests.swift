@@ -2,16 +2,19 @@
 extension SIPMessage {
     /// An INVITE that rings `target` (a phone's registered Contact) on behalf of `from`, with
     /// `offer` as its SDP body (RFC 3261 §8.1.1).
+    /// `routes` is the binding's Path (RFC 3327 §5.3): the proxies between this server and the
+    /// phone, first hop first, sent as its Route.
     public static func invite(
-        target: String, from: NameAddress, to: NameAddress, callID: String, via: String, contact: String, offer: [UInt8]
+        target: String, routes: [String] = [], from: NameAddress, to: NameAddress, callID: String, via: String, contact: String,
+        offer: [UInt8]
     ) -> SIPMessage {
-        SIPMessage(
-            startLine: .request(method: "INVITE", uri: target),
-            headers: SIPHeaders([
-                ("Via", via), ("Max-Forwards", "70"), ("From", from.description), ("To", to.description), ("Call-ID", callID),
-                ("CSeq", "1 INVITE"), ("Contact", contact), ("Allow", SIPMessage.allowedMethods), ("Content-Type", "application/sdp"),
-            ]),
-            body: offer)
+        var headers = SIPHeaders([("Via", via), ("Max-Forwards", "70")])
+        for route in routes { headers.add("Route", route) }
+        for field in [
+            ("From", from.description), ("To", to.description), ("Call-ID", callID), ("CSeq", "1 INVITE"), ("Contact", contact),
+            ("Allow", SIPMessage.allowedMethods), ("Content-Type", "application/sdp"),
+        ] { headers.add(field.0, field.1) }
+        return SIPMessage(startLine: .request(method: "INVITE", uri: target), headers: headers, body: offer)
     }
 
     /// The CANCEL of this INVITE (RFC 3261 §9.1): the same Request-URI, top Via (so it reaches

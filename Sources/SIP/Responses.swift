@@ -1,13 +1,21 @@
 extension SIPMessage {
     /// A response to this request (RFC 3261 §8.2.6): its Via fields, From, Call-ID and CSeq, and
-    /// its To with `toTag` added when it has none.
+    /// its To with `toTag` added when it has none. A response to an INVITE that makes or keeps a
+    /// dialog (a 1xx with a To tag, a 2xx) copies the request's Record-Route in order
+    /// (RFC 3261 §12.1.1): without it the caller's ACK and BYE would bypass the record-routing
+    /// proxies, which drop them.
     public func response(status: Int, reason: String, toTag: String? = nil) -> SIPMessage {
         var headers = SIPHeaders()
         for via in self.headers.values("Via") { headers.add("Via", via) }
+        var tagged = false
         for name in ["From", "To", "Call-ID", "CSeq"] {
             guard var value = self.headers[name] else { continue }
             if name == "To", let toTag, NameAddress(value)?.tag == nil { value += ";tag=\(toTag)" }
+            if name == "To" { tagged = NameAddress(value)?.tag != nil }
             headers.add(name, value)
+        }
+        if method == "INVITE", (101..<300).contains(status), tagged {
+            for route in self.headers.values("Record-Route") { headers.add("Record-Route", route) }
         }
         headers.add("Server", "QualityRate")
         return SIPMessage(startLine: .response(status: status, reason: reason), headers: headers)

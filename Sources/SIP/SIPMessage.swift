@@ -60,11 +60,11 @@ public struct SIPHeaders: Sendable, Equatable {
     }
 
     /// Every value of `name`, in order; comma-separated values of one line count separately
-    /// for headers that may be lists (Via, Route, Record-Route, Contact), as RFC 3261 §7.3.1 allows.
+    /// for headers that may be lists (Via, Route, Record-Route, Path, Contact), as RFC 3261 §7.3.1 allows.
     public func values(_ name: String) -> [String] {
         let wanted = Self.canonical(name)
         let lines = fields.filter { Self.canonical($0.name) == wanted }.map(\.value)
-        guard ["via", "route", "record-route", "contact", "allow", "supported"].contains(wanted) else { return lines }
+        guard ["via", "route", "record-route", "path", "contact", "allow", "supported"].contains(wanted) else { return lines }
         return lines.flatMap(SIPHeaders.splitList)
     }
 

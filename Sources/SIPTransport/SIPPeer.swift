@@ -33,3 +33,32 @@ public protocol SIPTransactionUser: Sendable {
     /// user should end the dialog (send BYE).
     func answerNotAcknowledged(_ response: SIPMessage) async
 }
+
+extension SIPPeer {
+    /// The peer a SIP URI names, when its host is an IP address (the Record-Route and Path URIs
+    /// proxies put in are): its port or 5060, its `transport` parameter or `otherwise`'s
+    /// transport. A URI naming a host by name gives `otherwise`: this server resolves no names
+    /// (no RFC 3263 lookups), and a request goes where the dialog or registration came from.
+    public init(uri: SIPURI, otherwise fallback: SIPPeer) {
+        let host = uri.host.hasPrefix("[") ? String(uri.host.dropFirst().dropLast()) : uri.host
+        guard let address = try? SocketAddress(ipAddress: host, port: uri.port ?? 5060) else {
+            self = fallback
+            return
+        }
+        let transport: SIPTransportKind =
+            switch (uri.parameters["transport"] ?? nil)?.lowercased() {
+            case "tcp": .tcp
+            case "udp": .udp
+            default: fallback.transport
+            }
+        self.init(transport: transport, address: address)
+    }
+
+    /// Where the requests of `dialog` go: to its first proxy when it has a route set, else to
+    /// `dialogPeer` — the address the dialog's messages came from, which also reaches a phone
+    /// behind NAT whose Contact names a private address.
+    public static func destination(of dialog: Dialog, otherwise dialogPeer: SIPPeer) -> SIPPeer {
+        guard !dialog.routeSet.isEmpty, let hop = dialog.firstHop else { return dialogPeer }
+        return SIPPeer(uri: hop, otherwise: dialogPeer)
+    }
+}

@@ -246,14 +246,15 @@ extension SQLiteStore {
                 sql: """
                     UPDATE queue SET agent_hangup_action = ?, agent_hangup_transfer_dst = ?, quality_rate_sound = ?,
                         quality_rate_finish_sound = ?, quality_rate_max = ?, strategy = ?, max_wait_time = ?, announce_sound = ?,
-                        announce_frequency = ?, exit_with_no_av_agents = ?, no_agent_timeout_transfer_dst = ?
+                        announce_frequency = ?, exit_with_no_av_agents = ?, no_agent_timeout_transfer_dst = ?, ring_timeout = ?,
+                        retry_delay = ?
                     WHERE extension_id = (SELECT id FROM extension WHERE client_id = ? AND id = ? AND type = 'queue')
                     """,
                 arguments: [
                     options.agentHangupAction?.rawValue, options.agentHangupTransferDestination, options.qualityRateSound,
                     options.qualityRateFinishSound, options.qualityRateMax, options.strategy.rawValue, options.maxWaitTime,
                     options.announceSound, options.announceFrequency, options.exitWithNoAvailableAgents,
-                    options.noAgentTimeoutTransferDestination, clientID, queueID,
+                    options.noAgentTimeoutTransferDestination, options.ringTimeout, options.retryDelay, clientID, queueID,
                 ])
             guard db.changesCount == 1 else { throw StorageError.notFound("queue \(queueID)") }
         }
@@ -331,7 +332,8 @@ extension SQLiteStore {
             strategy: QueueStrategy(rawValue: row["strategy"]) ?? .roundRobin, maxWaitTime: row["max_wait_time"],
             announceSound: row["announce_sound"], announceFrequency: row["announce_frequency"],
             exitWithNoAvailableAgents: row["exit_with_no_av_agents"],
-            noAgentTimeoutTransferDestination: row["no_agent_timeout_transfer_dst"])
+            noAgentTimeoutTransferDestination: row["no_agent_timeout_transfer_dst"], ringTimeout: row["ring_timeout"],
+            retryDelay: row["retry_delay"])
     }
 
     private static func queueAgents(_ db: Database, queueID: Int64) throws -> [QueueAgent] {

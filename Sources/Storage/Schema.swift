@@ -109,6 +109,14 @@ enum Schema {
         migrator.registerMigration("2-configuration", migrate: ConfigurationSchema.migrate)
         migrator.registerMigration("3-sounds", migrate: SoundSchema.migrate)
         migrator.registerMigration("4-ivr", migrate: IVRSchema.migrate)
+        migrator.registerMigration("5-queue-ringing") { db in
+            // How long an attempt rings and the pause between rounds (issue 8): an agent who
+            // refuses at once was rung again in a tight loop. Defaults as QueueOptions says.
+            try db.execute(sql: """
+                ALTER TABLE queue ADD COLUMN ring_timeout INTEGER NOT NULL DEFAULT 20;
+                ALTER TABLE queue ADD COLUMN retry_delay INTEGER NOT NULL DEFAULT 5;
+                """)
+        }
         return migrator
     }
 }

@@ -48,7 +48,13 @@ actor CallSession: TelephonyPort {
         /// The INVITE (or re-INVITE) had no SDP, so the 200 carried this server's offer and the
         /// ACK brings the answer (RFC 3261 §13.2.1, §14.2).
         var awaitingAnswerInACK = false
+        /// The agent (phone extension name) this leg rings or reached; nil for the caller's leg.
+        var agent: String?
     }
+
+    /// INVITEs one call may send to phones, all rounds together: a bound on what a flow that
+    /// rings again and again (a queue whose agents all refuse, for hours) can send.
+    static let maximumInvites = 500
 
     private let context: SessionContext
     let callUUID: CallUUID
@@ -60,7 +66,9 @@ actor CallSession: TelephonyPort {
     private var legs: [LegID: Leg] = [:]
     private var nextLegID = 0
     private var callerLeg: LegID?
+    /// The leg each agent answered on (of the devices rung, the first to answer).
     private var agentLegs: [String: LegID] = [:]
+    private var invitesSent = 0
     /// Bumped by every `play` and `stopPlayback`, so the end of a replaced prompt is not reported.
     private var playback = 0
     /// The sound of the current playback, to play it again in the other law when a late answer
@@ -153,6 +161,14 @@ actor CallSession: TelephonyPort {
     func hungUp(leg id: LegID) async {
         guard legs[id] != nil else { return }
         await end(id)
+        partyLeft(on: id)
+    }
+
+    /// This server's 2xx on the leg was never acknowledged (RFC 3261 §13.3.1.4): the dialog is
+    /// ended with a BYE, and the call goes on as with that party gone.
+    func notAcknowledged(leg id: LegID) async {
+        guard legs[id] != nil else { return }
+        await hangUp(id)
         partyLeft(on: id)
     }
 
@@ -273,22 +289,42 @@ actor CallSession: TelephonyPort {
         if let id = callerLeg { legs[id]?.media.stopPlayback() }
     }
 
+    /// Rings every live device of each agent at once; the first to answer is the agent's leg.
+    /// An agent with an INVITE of this call still in flight (a CANCEL not yet answered), or a
+    /// call past `maximumInvites`, counts as unreachable: never two INVITEs to one device.
     func ring(_ agents: [String]) async {
+        guard !isFinished else { return }
         for agent in agents {
-            guard let target = await context.registrations.target(clientID: clientID, name: agent) else {
+            let targets = await context.registrations.targets(clientID: clientID, name: agent)
+            let inFlight = legs.values.contains { leg in
+                guard leg.agent == agent, case .ringing = leg.state else { return false }
+                return true
+            }
+            guard !targets.isEmpty, !inFlight, agentLegs[agent] == nil, invitesSent + targets.count <= Self.maximumInvites else {
+                if invitesSent + targets.count > Self.maximumInvites {
+                    logger.warning("a call reached its limit of INVITEs; not ringing", metadata: ["agent": "\(agent)"])
+                }
                 deliver(.agentUnreachable(agent))
                 continue
             }
-            await ring(agent, at: target)
+            var rung = false
+            for target in targets where await ring(agent, at: target) { rung = true }
+            if !rung { deliver(.agentUnreachable(agent)) }
         }
     }
 
     func cancelRinging(_ agents: [String]) async {
         for agent in agents {
-            guard let id = agentLegs[agent], case .ringing = legs[id]?.state else { continue }
-            agentLegs.removeValue(forKey: agent)
-            await abandon(id)
+            for id in ringingLegs(of: agent) { await abandon(id) }
         }
+    }
+
+    /// The agent's legs still ringing that this server has not given up on.
+    private func ringingLegs(of agent: String) -> [LegID] {
+        legs.filter { _, leg in
+            guard leg.agent == agent, !leg.abandoned, case .ringing = leg.state else { return false }
+            return true
+        }.keys.sorted()
     }
 
     func bridge(agent: String) async {
@@ -305,6 +341,7 @@ actor CallSession: TelephonyPort {
     }
 
     func hangUpAgent(_ agent: String) async {
+        for id in ringingLegs(of: agent) { await abandon(id) }
         guard let id = agentLegs.removeValue(forKey: agent) else { return }
         await hangUp(id)
     }
@@ -318,31 +355,33 @@ actor CallSession: TelephonyPort {
 
     // MARK: Ringing a phone
 
-    private func ring(_ agent: String, at target: PhoneRegistrations.Target) async {
+    /// Sends an INVITE to one device of an agent; false when no media port was free for it.
+    private func ring(_ agent: String, at target: PhoneRegistrations.Target) async -> Bool {
         let id = newLegID()
         let media: MediaLeg
         do {
             media = try await context.media.openLeg(onKey: { [weak self] key in Task { await self?.keyPressed(key, on: id) } })
         } catch {
             logger.warning("no media port to ring a phone", metadata: ["agent": "\(agent)", "error": "\(error)"])
-            deliver(.agentUnreachable(agent))
-            return
+            return false
         }
         let offer = OfferAnswer.offer(localAddress: context.settings.advertisedHost, localPort: media.localPort)
         let localTag = Identifiers.tag()
         var from = presentedCaller
         from.parameters = SIPParameters([("tag", localTag)])
         let invite = SIPMessage.invite(
-            target: target.contact, from: from, to: NameAddress(uri: SIPURI(user: agent, host: domain)),
+            target: target.contact, routes: target.routes, from: from, to: NameAddress(uri: SIPURI(user: agent, host: domain)),
             callID: Identifiers.callID(host: context.settings.advertisedHost), via: context.endpoint.newVia(transport: target.peer.transport),
             contact: context.settings.contact(for: target.peer.transport), offer: offer.serialized(sessionID: sessionID, version: 1))
         legs[id] = Leg(
-            state: .ringing(invite: invite), peer: target.peer, media: media, codec: .pcmu, localTag: localTag, localDescription: offer)
-        agentLegs[agent] = id
+            state: .ringing(invite: invite), peer: target.peer, media: media, codec: .pcmu, localTag: localTag, localDescription: offer,
+            agent: agent)
+        invitesSent += 1
         let responses = await context.endpoint.send(request: invite, to: target.peer)
         Task {
             for await response in responses { await self.phoneAnswered(response, leg: id, agent: agent) }
         }
+        return true
     }
 
     private func phoneAnswered(_ response: SIPMessage, leg id: LegID, agent: String) async {
@@ -354,31 +393,48 @@ actor CallSession: TelephonyPort {
                 await abandon(id)
                 return
             }
-            await context.endpoint.sendWithoutTransaction(dialog.acknowledgement(via: context.endpoint.newVia(transport: leg.peer.transport)), to: leg.peer)
             leg.state = .answered(dialog)
             if let audio = OfferAnswer.accept(body: response.body) {
                 leg.media.configure(Self.format(audio, signalledFrom: leg.peer))
                 leg.codec = Self.codec(audio)
             }
+            // The first device to answer is the agent's; one answering after it, or after this
+            // server gave up ringing, is acknowledged and hung up.
+            let wins = !leg.abandoned && agentLegs[agent] == nil
             legs[id] = leg
-            await context.dialogs.add(.init(callID: dialog.id.callID, localTag: leg.localTag), .init(session: self, leg: id))
-            if leg.abandoned || agentLegs[agent] != id {
-                await hangUp(id)
-            } else {
+            if wins { agentLegs[agent] = id }
+            let key = DialogTable.Key(callID: dialog.id.callID, localTag: leg.localTag)
+            await context.dialogs.add(key, .init(session: self, leg: id))
+            await acknowledge(dialog, on: leg)
+            guard legs[id] != nil else {
+                // The call finished while the ACK went out: its legs are hung up already.
+                await context.dialogs.remove(key)
+                return
+            }
+            if wins {
+                for other in ringingLegs(of: agent) { await abandon(other) }
                 deliver(.agentAnswered(agent))
+            } else {
+                await hangUp(id)
             }
         case (.answered(let dialog), 200..<300):
             // A retransmitted 2xx: our ACK was lost.
-            await context.endpoint.sendWithoutTransaction(dialog.acknowledgement(via: context.endpoint.newVia(transport: leg.peer.transport)), to: leg.peer)
+            await acknowledge(dialog, on: leg)
         case (.ringing, _):
             await end(id)
-            if agentLegs[agent] == id {
-                agentLegs.removeValue(forKey: agent)
+            // Unreachable once no device of the agent is left ringing and none answered.
+            if !leg.abandoned, agentLegs[agent] == nil, ringingLegs(of: agent).isEmpty {
                 deliver(.agentUnreachable(agent))
             }
         default:
             break
         }
+    }
+
+    /// The ACK of a phone's 2xx, along the dialog's route set (RFC 3261 §13.2.2.4).
+    private func acknowledge(_ dialog: Dialog, on leg: Leg) async {
+        let ack = dialog.acknowledgement(via: context.endpoint.newVia(transport: leg.peer.transport))
+        await context.endpoint.sendWithoutTransaction(ack, to: SIPPeer.destination(of: dialog, otherwise: leg.peer))
     }
 
     // MARK: Ending legs
@@ -390,7 +446,7 @@ actor CallSession: TelephonyPort {
         case .answered(var dialog):
             let bye = dialog.request("BYE", via: context.endpoint.newVia(transport: leg.peer.transport))
             legs[id]?.state = .answered(dialog)
-            let responses = await context.endpoint.send(request: bye, to: leg.peer)
+            let responses = await context.endpoint.send(request: bye, to: SIPPeer.destination(of: dialog, otherwise: leg.peer))
             Task { for await _ in responses {} }
             await end(id)
         case .ringing:

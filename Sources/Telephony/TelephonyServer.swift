@@ -52,7 +52,12 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
     public func received(request: SIPMessage, from peer: SIPPeer) async {
         switch request.method ?? "" {
         case "REGISTER":
-            let answer = await registrations.register(request, from: peer)
+            let answer: SIPMessage
+            do {
+                answer = try await registrations.register(request, from: peer)
+            } catch {
+                answer = storageUnavailable(request, toTag: Registrar<SIPPeer>.tag(request), error: error)
+            }
             Counter(label: "qualityrate_sip_registers_total", dimensions: [("status", String(answer.status ?? 0))]).increment()
             await endpoint.respond(answer)
         case "OPTIONS":
@@ -88,7 +93,7 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
             let entry = await dialogs.entry(for: .init(callID: callID, localTag: tag))
         else { return }
         logger.warning("a caller never acknowledged the answer; hanging up", metadata: ["sip_call_id": "\(callID)"])
-        await entry.session.hungUp(leg: entry.leg)
+        await entry.session.notAcknowledged(leg: entry.leg)
     }
 
     // MARK: TelephonyProvider
@@ -118,25 +123,11 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
             return
         }
         let origin: Origin
-        if let client = await registrations.client(domain: from.uri.host), let user = from.uri.user {
-            if let refusal = await registrations.refusal(of: invite, user: user, client: client, toTag: localTag) {
-                await refuse(refusal)
-                return
-            }
-            guard await registrations.isReachable(clientID: client.id, agent: user) else {
-                await refuse(invite.response(status: 403, reason: "Forbidden (phone not registered)", toTag: localTag))
-                return
-            }
-            origin = .phone(client, user: user)
-        } else if settings.isTrunk(peer.address.ipAddress ?? "") {
-            guard let did = try? await store.did(number: dialled), let client = try? await store.client(id: did.clientID) else {
-                await refuse(invite.response(status: 404, reason: "Not Found (no such DID)", toTag: localTag))
-                return
-            }
-            origin = .trunk(did, client)
-        } else {
-            logger.notice("INVITE refused: not from a trunk nor a phone", metadata: ["source": "\(peer.address)"])
-            await refuse(invite.response(status: 403, reason: "Forbidden (not a trunk)", toTag: localTag))
+        do {
+            guard let found = try await self.origin(of: invite, dialled: dialled, from: from, peer: peer, localTag: localTag) else { return }
+            origin = found
+        } catch {
+            await refuse(storageUnavailable(invite, toTag: localTag, error: error))
             return
         }
 
@@ -168,6 +159,47 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
         await session.attach(runner)
         Task { await runner.start() }
     }
+
+    /// Who an INVITE outside a dialog comes from; nil when it was refused (answered here).
+    /// Throws when storage cannot be read: not knowing a DID or a phone is no "404".
+    private func origin(of invite: SIPMessage, dialled: String, from: NameAddress, peer: SIPPeer, localTag: String) async throws -> Origin? {
+        if let client = try await registrations.client(domain: from.uri.host), let user = from.uri.user {
+            if let refusal = try await registrations.refusal(of: invite, user: user, client: client, toTag: localTag) {
+                await refuse(refusal)
+                return nil
+            }
+            guard await registrations.isReachable(clientID: client.id, agent: user) else {
+                await refuse(invite.response(status: 403, reason: "Forbidden (phone not registered)", toTag: localTag))
+                return nil
+            }
+            return .phone(client, user: user)
+        }
+        guard settings.isTrunk(peer.address.ipAddress ?? "") else {
+            logger.notice("INVITE refused: not from a trunk nor a phone", metadata: ["source": "\(peer.address)"])
+            await refuse(invite.response(status: 403, reason: "Forbidden (not a trunk)", toTag: localTag))
+            return nil
+        }
+        guard let did = try await store.did(number: dialled), let client = try await store.client(id: did.clientID) else {
+            await refuse(invite.response(status: 404, reason: "Not Found (no such DID)", toTag: localTag))
+            return nil
+        }
+        return .trunk(did, client)
+    }
+
+    /// The answer when storage fails under a request: 503 with Retry-After (RFC 3261 §21.5.4),
+    /// so a phone registers again and a trunk tries again or elsewhere, instead of a 404 that
+    /// tells it the DID or the phone does not exist. The cause goes to the log.
+    private func storageUnavailable(_ request: SIPMessage, toTag: String, error: any Error) -> SIPMessage {
+        logger.error(
+            "storage failed while answering a SIP request; answered 503",
+            metadata: ["sip.method": "\(request.method ?? "")", "error": "\(error)"])
+        var response = request.response(status: 503, reason: "Service Unavailable (storage)", toTag: toTag)
+        response.headers.add("Retry-After", String(Self.storageRetryAfterSeconds))
+        return response
+    }
+
+    /// How long a phone or trunk is asked to wait after a storage failure.
+    static let storageRetryAfterSeconds = 10
 
     /// Answers a new INVITE with a final error, counted by status at `/metrics`.
     private func refuse(_ response: SIPMessage) async {

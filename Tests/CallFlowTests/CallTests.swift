@@ -32,7 +32,7 @@ import Testing
     func bridgedCall(_ action: QueueCall.HangupAction) -> Call {
         var call = arrivingCall()
         #expect(call.handle(.routed(.queue(queue, queueSettings(action))), at: t(1)) == [.answerCaller, .requestRingPlan(queueID: 20)])
-        #expect(call.handle(.ringPlan([["101"]]), at: t(2)) == [.ring(["101"]), .startTimer(.queue(.ringRound), .seconds(20))])
+        #expect(call.handle(.ringPlan([["101"]]), at: t(2)) == [.ring(["101"]), .startTimer(.queue(.ringTimeout), .seconds(20))])
         #expect(call.handle(.agentAnswered("101"), at: t(10)).last == .bridge(agent: "101"))
         return call
     }

@@ -23,10 +23,10 @@ import Testing
 
     @Test func ringsRoundByRoundAndBridgesTheFirstToAnswer() {
         var call = queue()
-        #expect(call.handle(.entered(ringPlan: [["101"], ["102"]])) == [.ring(["101"]), .startTimer(.ringRound, .seconds(20))])
-        #expect(call.handle(.agentUnreachable("101")) == [.cancelTimer(.ringRound), .ring(["102"]), .startTimer(.ringRound, .seconds(20))])
+        #expect(call.handle(.entered(ringPlan: [["101"], ["102"]])) == [.ring(["101"]), .startTimer(.ringTimeout, .seconds(20))])
+        #expect(call.handle(.agentUnreachable("101")) == [.cancelTimer(.ringTimeout), .ring(["102"]), .startTimer(.ringTimeout, .seconds(20))])
         #expect(call.handle(.agentAnswered("102")) == [
-            .cancelTimer(.ringRound), .cancelTimer(.maxWait), .cancelTimer(.announcement), .bridge(agent: "102"),
+            .cancelTimer(.ringTimeout), .cancelTimer(.maxWait), .cancelTimer(.announcement), .bridge(agent: "102"),
         ])
     }
 
@@ -40,11 +40,54 @@ import Testing
         #expect(call.handle(.agentAnswered("103")) == [.hangUpAgent("103")])
     }
 
-    @Test func anUnansweredRoundMovesOnAndAnExhaustedPlanAsksForANewOne() {
+    @Test func anUnansweredRoundMovesOnAndAfterThePauseAsksForANewPlan() {
         var call = queue()
         _ = call.handle(.entered(ringPlan: [["101"]]))
-        #expect(call.handle(.timerFired(.ringRound)) == [.cancelRinging(["101"]), .requestRingPlan])
-        #expect(call.handle(.ringPlan([["102"]])) == [.ring(["102"]), .startTimer(.ringRound, .seconds(20))])
+        #expect(call.handle(.timerFired(.ringTimeout)) == [.cancelRinging(["101"]), .startTimer(.nextRound, .seconds(5))])
+        #expect(call.handle(.agentUnreachable("101")) == [], "the cancelled agent's 487 changes nothing")
+        #expect(call.handle(.timerFired(.nextRound)) == [.requestRingPlan])
+        #expect(call.handle(.ringPlan([["102"]])) == [.ring(["102"]), .startTimer(.ringTimeout, .seconds(20))])
+    }
+
+    /// Agents who refuse at once (486, 480): the round ends at once, then the caller waits the
+    /// pause. Driven like the runner drives it, on a clock of its own: over 60 s an agent is rung
+    /// once a round, 60 / 5 times at most — not thousands.
+    @Test(arguments: [[["101", "102"]], [["101"], ["102"]]])
+    func agentsWhoRefuseAtOnceAreRungOnceARound(plan: [[String]]) {
+        var call = queue(exitWhenEmpty: false)
+        var now: Duration = .zero
+        var timers: [QueueCall.Timer: Duration] = [:]
+        var rings: [String: Int] = [:]
+        var pending = call.handle(.entered(ringPlan: plan))
+        while now < .seconds(60) {
+            var events: [QueueCall.Event] = []
+            for action in pending {
+                switch action {
+                case .ring(let agents):
+                    for agent in agents { rings[agent, default: 0] += 1 }
+                    events += agents.map { .agentUnreachable($0) }
+                case .requestRingPlan: events.append(.ringPlan(plan))
+                case .startTimer(let timer, let duration): timers[timer] = now + duration
+                case .cancelTimer(let timer): timers[timer] = nil
+                default: break
+                }
+            }
+            if events.isEmpty {
+                guard let next = timers.min(by: { $0.value < $1.value }) else { break }
+                now = next.value
+                timers[next.key] = nil
+                events = [.timerFired(next.key)]
+            }
+            pending = events.flatMap { call.handle($0) }
+        }
+        #expect(rings == ["101": 12, "102": 12], "one ring each every 5 s pause over 60 s")
+    }
+
+    @Test func aCallerWhoHangsUpDuringThePauseEndsIt() {
+        var call = queue()
+        _ = call.handle(.entered(ringPlan: [["101"]]))
+        _ = call.handle(.agentUnreachable("101"))
+        #expect(call.handle(.callerHungUp).contains(.cancelTimer(.nextRound)))
     }
 
     @Test func withNoAvailableAgentTheCallerLeaves() {
@@ -55,16 +98,17 @@ import Testing
             .transfer(destination: "300", attributedAgent: nil), .finished(.leftWithoutAgent),
         ])
         var waits = queue(exitWhenEmpty: false)
-        #expect(waits.handle(.entered(ringPlan: [])) == [.startTimer(.ringRound, .seconds(20))])
-        #expect(waits.handle(.timerFired(.ringRound)) == [.requestRingPlan])
-        #expect(waits.handle(.ringPlan([])) == [.startTimer(.ringRound, .seconds(20))], "asks again later, not at once")
-        #expect(waits.handle(.ringPlan([["101"]])) == [.ring(["101"]), .startTimer(.ringRound, .seconds(20))])
+        #expect(waits.handle(.entered(ringPlan: [])) == [.startTimer(.nextRound, .seconds(5))])
+        #expect(waits.handle(.timerFired(.nextRound)) == [.requestRingPlan])
+        #expect(waits.handle(.ringPlan([])) == [.startTimer(.nextRound, .seconds(5))], "asks again later, not at once")
+        #expect(waits.handle(.ringPlan([["101"]])) == [.ring(["101"]), .startTimer(.ringTimeout, .seconds(20))])
     }
 
     @Test func agentsGoneWhileWaitingMakeTheCallerLeaveWhenTheQueueSaysSo() {
         var call = queue()
         _ = call.handle(.entered(ringPlan: [["101"]]))
-        #expect(call.handle(.agentUnreachable("101")) == [.cancelTimer(.ringRound), .requestRingPlan])
+        #expect(call.handle(.agentUnreachable("101")) == [.cancelTimer(.ringTimeout), .startTimer(.nextRound, .seconds(5))])
+        #expect(call.handle(.timerFired(.nextRound)) == [.requestRingPlan])
         #expect(call.handle(.ringPlan([])).last == .finished(.leftWithoutAgent))
     }
 

@@ -24,7 +24,7 @@ import Testing
             let path = "/api/ver1.0/extension/\(queueID)/queue/"
             let defaults = try await client.get(path, token: token)
             #expect(defaults.status == .ok)
-            #expect(defaults.text == #"{"agent_hangup_action":null,"agent_hangup_transfer_dst":null,"quality_rate_sound":0,"quality_rate_finish_sound":0,"quality_rate_max":5,"strategy":"round-robin","max_wait_time":0,"announce_sound":0,"announce_frequency":0,"exit_with_no_av_agents":true,"no_agent_timeout_transfer_dst":null}"#)
+            #expect(defaults.text == #"{"agent_hangup_action":null,"agent_hangup_transfer_dst":null,"quality_rate_sound":0,"quality_rate_finish_sound":0,"quality_rate_max":5,"strategy":"round-robin","max_wait_time":0,"announce_sound":0,"announce_frequency":0,"exit_with_no_av_agents":true,"no_agent_timeout_transfer_dst":null,"ring_timeout":20,"retry_delay":5}"#)
 
             let rated = try await client.sendJSON(.put, path, token: token, #"{"agent_hangup_action":"quality_rate","quality_rate_max":9,"quality_rate_sound":\#(sound)}"#)
             #expect(rated.status == .ok, "\(rated.text)")
@@ -36,7 +36,7 @@ import Testing
             let everything = #"""
                 {"agent_hangup_action":"transfer","agent_hangup_transfer_dst":"101","quality_rate_finish_sound":\#(sound),
                  "strategy":"top-down","max_wait_time":300,"announce_sound":\#(sound),"announce_frequency":30,
-                 "exit_with_no_av_agents":false,"no_agent_timeout_transfer_dst":"+4930555"}
+                 "exit_with_no_av_agents":false,"no_agent_timeout_transfer_dst":"+4930555","ring_timeout":30,"retry_delay":10}
                 """#
             let changed = try await client.sendJSON(.put, path, token: token, everything)
             #expect(changed.status == .ok, "\(changed.text)")
@@ -44,7 +44,8 @@ import Testing
             #expect(stored == QueueOptions(
                 agentHangupAction: .transfer, agentHangupTransferDestination: "101", qualityRateSound: sound,
                 qualityRateFinishSound: sound, qualityRateMax: 9, strategy: .topDown, maxWaitTime: 300, announceSound: sound,
-                announceFrequency: 30, exitWithNoAvailableAgents: false, noAgentTimeoutTransferDestination: "+4930555"))
+                announceFrequency: 30, exitWithNoAvailableAgents: false, noAgentTimeoutTransferDestination: "+4930555", ringTimeout: 30,
+                retryDelay: 10))
             #expect(try await client.get(path, token: token).text == changed.text)
 
             let cleared = try await client.sendJSON(.put, path, token: token, #"{"agent_hangup_action":null,"agent_hangup_transfer_dst":null,"no_agent_timeout_transfer_dst":null}"#)
@@ -85,6 +86,10 @@ import Testing
                 (#"{"max_wait_time":-1}"#, .unprocessableContent, "max_wait_time"),
                 (#"{"announce_frequency":86401}"#, .unprocessableContent, "announce_frequency"),
                 (#"{"strategy":"top-down","quality_rate_max":12}"#, .unprocessableContent, "quality_rate_max"),
+                (#"{"ring_timeout":4}"#, .unprocessableContent, "ring_timeout"),
+                (#"{"ring_timeout":601}"#, .unprocessableContent, "ring_timeout"),
+                (#"{"retry_delay":0}"#, .unprocessableContent, "retry_delay"),
+                (#"{"retry_delay":601}"#, .unprocessableContent, "retry_delay"),
                 (#"{"exit_with_no_av_agents":1}"#, .badRequest, "exit_with_no_av_agents"),
                 (#"{"quality_rate_max":"5"}"#, .badRequest, "quality_rate_max"),
                 (#"{"quality_rate_max":true}"#, .badRequest, "quality_rate_max"),

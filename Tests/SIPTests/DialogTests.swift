@@ -52,4 +52,37 @@ import Testing
         #expect(ack.headers.values("Route") == ["<sip:p1.local;lr>", "<sip:p2.local;lr>"])
         #expect(Dialog(invite: ours, answer: ours.response(status: 486, reason: "Busy Here", toTag: "x")) == nil)
     }
+
+    @Test func theAnswerToAnInviteCopiesItsRecordRouteInOrder() {
+        let ok = invite.response(status: 200, reason: "OK", toTag: "srv1")
+        #expect(ok.headers.values("Record-Route") == ["<sip:p1.local;lr>", "<sip:p2.local;lr>"], "RFC 3261 §12.1.1")
+        #expect(invite.response(status: 180, reason: "Ringing", toTag: "srv1").headers.values("Record-Route").count == 2)
+        #expect(invite.response(status: 100, reason: "Trying").headers.values("Record-Route").isEmpty, "a 100 makes no dialog")
+        #expect(invite.response(status: 486, reason: "Busy Here", toTag: "srv1").headers.values("Record-Route").isEmpty)
+        var register = invite
+        register.startLine = .request(method: "REGISTER", uri: "sip:acme.local")
+        #expect(register.response(status: 200, reason: "OK", toTag: "r").headers.values("Record-Route").isEmpty)
+    }
+
+    @Test func aLooseRouteSetSendsToItsFirstProxyWithTheTargetAsRequestURI() throws {
+        var dialog = try #require(Dialog(answering: invite, localTag: "srv1"))
+        #expect(dialog.request("BYE", via: "v").startLine == .request(method: "BYE", uri: "sip:caller@127.0.0.1:5061"))
+        #expect(dialog.firstHop?.description == "sip:p1.local;lr")
+        var direct = invite
+        direct.headers.remove("Record-Route")
+        let plain = try #require(Dialog(answering: direct, localTag: "srv1"))
+        #expect(plain.firstHop?.description == "sip:caller@127.0.0.1:5061", "no route set: the Contact")
+    }
+
+    /// RFC 3261 §12.2.1.1: a first hop without `lr` is a strict router (RFC 2543): it becomes the
+    /// Request-URI, and the remote target goes last in the Route.
+    @Test func aStrictRouterBecomesTheRequestURI() throws {
+        var strict = invite
+        strict.headers.set("Record-Route", "<sip:old.proxy:5070;maddr=192.0.2.1>, <sip:p2.local;lr>")
+        var dialog = try #require(Dialog(answering: strict, localTag: "srv1"))
+        let bye = dialog.request("BYE", via: "v")
+        #expect(bye.startLine == .request(method: "BYE", uri: "sip:old.proxy:5070"))
+        #expect(bye.headers.values("Route") == ["<sip:p2.local;lr>", "<sip:caller@127.0.0.1:5061>"])
+        #expect(dialog.firstHop?.description == "sip:old.proxy:5070;maddr=192.0.2.1")
+    }
 }

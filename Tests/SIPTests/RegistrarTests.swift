@@ -4,15 +4,19 @@ import Testing
 
 @Suite struct RegistrarTests {
     let nonces = DigestNonces(secret: Array("test secret".utf8))
-    let secrets = Registrar.Secrets(
+    let secrets = PhoneSecrets(
         ha1MD5: DigestCredentials.ha1(username: "101", realm: "acme.local", password: "s3cret-pass", algorithm: .md5),
         ha1SHA256: DigestCredentials.ha1(username: "101", realm: "acme.local", password: "s3cret-pass", algorithm: .sha256))
 
-    func register(contact: String = "<sip:101@127.0.0.1:5062>", expires: String? = nil, cseq: UInt32 = 1, authorization: String? = nil) -> SIPMessage {
+    func register(
+        contact: String = "<sip:101@127.0.0.1:5062>", expires: String? = nil, cseq: UInt32 = 1, authorization: String? = nil,
+        callID: String = "reg-1", extra: [(String, String)] = []
+    ) -> SIPMessage {
         var headers = SIPHeaders([
             ("Via", "SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK-r\(cseq)"), ("From", "<sip:101@acme.local>;tag=p1"),
-            ("To", "<sip:101@acme.local>"), ("Call-ID", "reg-1"), ("CSeq", "\(cseq) REGISTER"), ("Contact", contact),
+            ("To", "<sip:101@acme.local>"), ("Call-ID", callID), ("CSeq", "\(cseq) REGISTER"), ("Contact", contact),
         ])
+        for (name, value) in extra { headers.add(name, value) }
         if let expires { headers.add("Expires", expires) }
         if let authorization { headers.add("Authorization", authorization) }
         return SIPMessage(startLine: .request(method: "REGISTER", uri: "sip:acme.local"), headers: headers)
@@ -35,13 +39,13 @@ import Testing
     }
 
     @Test func challengesThenRegistersWithDigest() {
-        var registrar = Registrar(authenticator: DigestAuthenticator(nonces: nonces))
-        let challenge = registrar.handle(register(), user: "101", domain: "acme.local", secrets: secrets, at: 1_000)
+        var registrar = Registrar<String>(authenticator: DigestAuthenticator(nonces: nonces))
+        let challenge = registrar.handle(register(), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 1_000)
         #expect(challenge.status == 401)
         #expect(challenge.headers.values("WWW-Authenticate").map { $0.contains("algorithm=MD5") } == [true], "MD5 alone by default")
         let ok = registrar.handle(
             register(cseq: 2, authorization: authorization(nonce: nonce(of: challenge))), user: "101", domain: "acme.local",
-            secrets: secrets, at: 1_001)
+            secrets: secrets, from: "phone", at: 1_001)
         #expect(ok.status == 200)
         #expect(ok.headers.values("Contact") == ["<sip:101@127.0.0.1:5062>;expires=3600"])
         #expect(registrar.contacts(of: "101@ACME.local", at: 1_002).map(\.contact) == ["sip:101@127.0.0.1:5062"])
@@ -49,55 +53,94 @@ import Testing
     }
 
     @Test func aWrongPasswordIsForbiddenAndRegistersNothing() {
-        var registrar = Registrar(authenticator: DigestAuthenticator(nonces: nonces))
+        var registrar = Registrar<String>(authenticator: DigestAuthenticator(nonces: nonces))
         let response = registrar.handle(
             register(authorization: authorization(nonce: nonces.make(at: 1_000), password: "guess")), user: "101", domain: "acme.local",
-            secrets: secrets, at: 1_000)
+            secrets: secrets, from: "phone", at: 1_000)
         #expect(response.status == 403)
         #expect(registrar.contacts(of: "101@acme.local", at: 1_000).isEmpty)
         let otherUser = registrar.handle(
             register(authorization: authorization(nonce: nonces.make(at: 1_000), username: "102")), user: "101", domain: "acme.local",
-            secrets: secrets, at: 1_000)
+            secrets: secrets, from: "phone", at: 1_000)
         #expect(otherUser.status == 403)
     }
 
     @Test func unknownPhonesStaleAndForgedNonces() {
-        var registrar = Registrar(authenticator: DigestAuthenticator(nonces: nonces))
-        #expect(registrar.handle(register(), user: "999", domain: "acme.local", secrets: nil, at: 1_000).status == 404)
+        var registrar = Registrar<String>(authenticator: DigestAuthenticator(nonces: nonces))
+        #expect(registrar.handle(register(), user: "999", domain: "acme.local", secrets: nil, from: "phone", at: 1_000).status == 404)
         let stale = registrar.handle(
-            register(authorization: authorization(nonce: nonces.make(at: 1_000))), user: "101", domain: "acme.local", secrets: secrets, at: 2_000)
+            register(authorization: authorization(nonce: nonces.make(at: 1_000))), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 2_000)
         #expect(stale.status == 401 && stale.headers["WWW-Authenticate"]?.contains("stale=TRUE") == true)
         let forged = registrar.handle(
-            register(authorization: authorization(nonce: "3e8.deadbeef")), user: "101", domain: "acme.local", secrets: secrets, at: 1_000)
+            register(authorization: authorization(nonce: "3e8.deadbeef")), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 1_000)
         #expect(forged.status == 401 && forged.headers["WWW-Authenticate"]?.contains("stale") == false)
     }
 
     @Test func expiryRules() {
-        var registrar = Registrar(authenticator: DigestAuthenticator(nonces: nonces))
+        var registrar = Registrar<String>(authenticator: DigestAuthenticator(nonces: nonces))
         let auth = authorization(nonce: nonces.make(at: 1_000))
-        let brief = registrar.handle(register(expires: "30", authorization: auth), user: "101", domain: "acme.local", secrets: secrets, at: 1_000)
+        let brief = registrar.handle(register(expires: "30", authorization: auth), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 1_000)
         #expect(brief.status == 423 && brief.headers["Min-Expires"] == "60")
         let long = registrar.handle(
             register(contact: "<sip:101@127.0.0.1:5062>;expires=99999", cseq: 2, authorization: auth), user: "101", domain: "acme.local",
-            secrets: secrets, at: 1_000)
+            secrets: secrets, from: "phone", at: 1_000)
         #expect(long.headers.values("Contact") == ["<sip:101@127.0.0.1:5062>;expires=7200"])
         let removed = registrar.handle(
-            register(expires: "0", cseq: 3, authorization: auth), user: "101", domain: "acme.local", secrets: secrets, at: 1_001)
+            register(expires: "0", cseq: 3, authorization: auth), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 1_001)
         #expect(removed.status == 200 && removed.headers.values("Contact").isEmpty)
         #expect(registrar.contacts(of: "101@acme.local", at: 1_001).isEmpty)
-        _ = registrar.handle(register(cseq: 4, authorization: auth), user: "101", domain: "acme.local", secrets: secrets, at: 1_002)
+        _ = registrar.handle(register(cseq: 4, authorization: auth), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 1_002)
         let all = registrar.handle(
-            register(contact: "*", expires: "0", cseq: 5, authorization: auth), user: "101", domain: "acme.local", secrets: secrets, at: 1_003)
+            register(contact: "*", expires: "0", cseq: 5, authorization: auth), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 1_003)
         #expect(all.status == 200)
         #expect(registrar.contacts(of: "101@acme.local", at: 1_003).isEmpty)
         let starWithoutZero = registrar.handle(
-            register(contact: "*", cseq: 6, authorization: auth), user: "101", domain: "acme.local", secrets: secrets, at: 1_004)
+            register(contact: "*", cseq: 6, authorization: auth), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 1_004)
         #expect(starWithoutZero.status == 400)
     }
 
+    @Test func pathIsStoredPerBindingAndEchoedWhenThePhoneSupportsIt() {
+        var registrar = Registrar<String>(authenticator: DigestAuthenticator(nonces: nonces))
+        let auth = authorization(nonce: nonces.make(at: 1_000))
+        let path = [("Path", "<sip:127.0.0.20:5060;lr;received=sip:192.0.2.7:5062>"), ("Path", "<sip:edge.example;lr>")]
+        let supporting = registrar.handle(
+            register(authorization: auth, extra: path + [("Supported", "replaces, path")]), user: "101", domain: "acme.local",
+            secrets: secrets, from: "proxy", at: 1_000)
+        #expect(supporting.status == 200)
+        #expect(supporting.headers.values("Path") == ["<sip:127.0.0.20:5060;lr;received=sip:192.0.2.7:5062>", "<sip:edge.example;lr>"])
+        let binding = registrar.contacts(of: "101@acme.local", at: 1_000).first
+        #expect(binding?.path == ["<sip:127.0.0.20:5060;lr;received=sip:192.0.2.7:5062>", "<sip:edge.example;lr>"])
+        #expect(binding?.source == "proxy")
+
+        let silent = registrar.handle(
+            register(cseq: 2, authorization: auth, extra: path), user: "101", domain: "acme.local", secrets: secrets, from: "proxy",
+            at: 1_001)
+        #expect(silent.status == 200 && silent.headers.values("Path").isEmpty, "no Path echoed to a phone that did not say it supports it")
+        #expect(registrar.contacts(of: "101@acme.local", at: 1_001).first?.path.count == 2, "still stored and used")
+    }
+
+    @Test func eachDeviceKeepsItsOwnSourceAndAnUnregisterRemovesOnlyItsOwn() {
+        var registrar = Registrar<String>(authenticator: DigestAuthenticator(nonces: nonces))
+        let auth = authorization(nonce: nonces.make(at: 1_000))
+        _ = registrar.handle(
+            register(contact: "<sip:101@10.0.0.1:5062>", authorization: auth, callID: "desk"), user: "101", domain: "acme.local",
+            secrets: secrets, from: "desk phone", at: 1_000)
+        _ = registrar.handle(
+            register(contact: "<sip:101@10.0.0.2:5062>", authorization: auth, callID: "soft"), user: "101", domain: "acme.local",
+            secrets: secrets, from: "softphone", at: 1_001)
+        #expect(registrar.contacts(of: "101@acme.local", at: 1_002).map(\.source) == ["desk phone", "softphone"])
+
+        let gone = registrar.handle(
+            register(contact: "<sip:101@10.0.0.1:5062>", expires: "0", cseq: 2, authorization: auth, callID: "desk"), user: "101",
+            domain: "acme.local", secrets: secrets, from: "desk phone", at: 1_003)
+        #expect(gone.status == 200)
+        let left = registrar.contacts(of: "101@acme.local", at: 1_003)
+        #expect(left.map(\.contact) == ["sip:101@10.0.0.2:5062"] && left.map(\.source) == ["softphone"])
+    }
+
     @Test func responsesCarryTheRequestsIdentityAndAToTag() {
-        var registrar = Registrar(authenticator: DigestAuthenticator(nonces: nonces))
-        let response = registrar.handle(register(), user: "101", domain: "acme.local", secrets: secrets, at: 1_000)
+        var registrar = Registrar<String>(authenticator: DigestAuthenticator(nonces: nonces))
+        let response = registrar.handle(register(), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 1_000)
         #expect(response.headers["Call-ID"] == "reg-1" && response.headers["CSeq"] == "1 REGISTER")
         #expect(response.headers["Via"] == "SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK-r1")
         #expect(NameAddress(response.headers["To"] ?? "")?.tag != nil)
@@ -113,18 +156,18 @@ import Testing
     }
 
     @Test func configuredAlgorithmsAreOfferedInTheirOrderAndOnlyTheyAreAccepted() {
-        var both = Registrar(authenticator: DigestAuthenticator(nonces: nonces, algorithms: [.sha256, .md5]))
-        let challenge = both.handle(register(), user: "101", domain: "acme.local", secrets: secrets, at: 1_000)
+        var both = Registrar<String>(authenticator: DigestAuthenticator(nonces: nonces, algorithms: [.sha256, .md5]))
+        let challenge = both.handle(register(), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 1_000)
         #expect(challenge.headers.values("WWW-Authenticate").map { $0.contains("algorithm=SHA-256") } == [true, false])
         let nonce = nonce(of: challenge)
         #expect(both.handle(register(cseq: 2, authorization: sha256Authorization(nonce: nonce)), user: "101",
-                            domain: "acme.local", secrets: secrets, at: 1_001).status == 200)
+                            domain: "acme.local", secrets: secrets, from: "phone", at: 1_001).status == 200)
         #expect(both.handle(register(cseq: 3, authorization: authorization(nonce: nonce)), user: "101",
-                            domain: "acme.local", secrets: secrets, at: 1_001).status == 200)
+                            domain: "acme.local", secrets: secrets, from: "phone", at: 1_001).status == 200)
 
-        var md5Only = Registrar(authenticator: DigestAuthenticator(nonces: nonces))
+        var md5Only = Registrar<String>(authenticator: DigestAuthenticator(nonces: nonces))
         let unoffered = md5Only.handle(register(authorization: sha256Authorization(nonce: nonce)), user: "101",
-                                       domain: "acme.local", secrets: secrets, at: 1_001)
+                                       domain: "acme.local", secrets: secrets, from: "phone", at: 1_001)
         #expect(unoffered.status == 401, "credentials in an algorithm not offered are challenged again")
         #expect(md5Only.contacts(of: "101@acme.local", at: 1_001).isEmpty)
     }

@@ -50,6 +50,21 @@ final class UDPTestPeer: Sendable {
         throw PeerError.nothingMatched(received: datagrams.map { String(decoding: $0.prefix(80), as: UTF8.self) })
     }
 
+    /// Every SIP message received so far that `matches`, in arrival order.
+    func messages(_ matches: (SIPMessage) -> Bool) -> [SIPMessage] {
+        datagrams.compactMap { try? SIPParser.parse($0) }.filter(matches)
+    }
+
+    /// The `count`-th SIP message that `matches` (1 = the first), waiting up to `seconds`.
+    func message(number count: Int, within seconds: Int = 10, _ matches: (SIPMessage) -> Bool) async throws -> SIPMessage {
+        for _ in 0..<(seconds * 100) {
+            let found = messages(matches)
+            if found.count >= count { return found[count - 1] }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw PeerError.nothingMatched(received: datagrams.map { String(decoding: $0.prefix(80), as: UTF8.self) })
+    }
+
     /// Waits until at least `count` datagrams arrived.
     func datagrams(atLeast count: Int, within seconds: Int = 10) async throws -> [[UInt8]] {
         for _ in 0..<(seconds * 100) {

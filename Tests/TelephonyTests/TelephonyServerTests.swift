@@ -29,7 +29,8 @@ struct TelephonyFixture {
 
     static let password = "s3cret-pass"
 
-    init(trunks: [String] = ["127.0.0.0/8"]) async throws {
+    /// `timers`: shorter SIP timers for the tests that wait for one to fire (a 2xx never ACKed).
+    init(trunks: [String] = ["127.0.0.0/8"], timers: SIPTimerValues = .standard) async throws {
         database = try TemporaryDatabase()
         store = try SQLiteStore(path: database.path)
         client = try await store.createClient(name: "Acme", timezone: "Europe/Berlin", domain: "acme.test")
@@ -70,7 +71,7 @@ struct TelephonyFixture {
             store: store, nonceSecret: Array("test nonce secret".utf8), digestAlgorithms: [.sha256, .md5])
         let firstPort = 30_000 + Int.random(in: 0..<300) * 100
         server = TelephonyServer(
-            endpoint: SIPEndpoint(host: "127.0.0.1", port: 0, logger: logger),
+            endpoint: SIPEndpoint(host: "127.0.0.1", port: 0, timers: timers, logger: logger),
             media: MediaServer(host: "127.0.0.1", ports: firstPort...(firstPort + 99), logger: logger),
             registrations: registrations, store: store,
             settings: TelephonySettings(advertisedHost: "127.0.0.1", sipPort: 0, trunks: trunks.compactMap(AddressRange.init)),
@@ -102,24 +103,35 @@ struct TelephonyFixture {
         ], body: sdp)
     }
 
-    func register(_ phone: UDPTestPeer, as name: String = "101", cseq: Int, authorization: String? = nil) -> SIPMessage {
+    /// A REGISTER of phone `name` whose Contact is `contactPort` (by default the sender's port);
+    /// `extra` headers (Path, Supported) as a proxy in front would add them.
+    func register(
+        _ phone: UDPTestPeer, as name: String = "101", cseq: Int, authorization: String? = nil, contactPort: Int? = nil,
+        extra: [(String, String)] = []
+    ) -> SIPMessage {
+        let device = contactPort ?? phone.port
         var headers = [
-            ("Via", "SIP/2.0/UDP 127.0.0.1:\(phone.port);branch=z9hG4bK-reg\(name)-\(cseq)"), ("From", "<sip:\(name)@acme.test>;tag=p"),
-            ("To", "<sip:\(name)@acme.test>"), ("Call-ID", "reg-\(name)"), ("CSeq", "\(cseq) REGISTER"), ("Max-Forwards", "70"),
-            ("Contact", "<sip:\(name)@127.0.0.1:\(phone.port)>"),
-        ]
+            ("Via", "SIP/2.0/UDP 127.0.0.1:\(phone.port);branch=z9hG4bK-reg\(name)-\(device)-\(cseq)"),
+            ("From", "<sip:\(name)@acme.test>;tag=p"), ("To", "<sip:\(name)@acme.test>"), ("Call-ID", "reg-\(name)-\(device)"),
+            ("CSeq", "\(cseq) REGISTER"), ("Max-Forwards", "70"), ("Contact", "<sip:\(name)@127.0.0.1:\(device)>"),
+        ] + extra
         if let authorization { headers.append(("Authorization", authorization)) }
         return .request("REGISTER", uri: "sip:acme.test", headers)
     }
 
-    /// Registers phone `name` at `phone`'s address.
-    func registerPhone(_ phone: UDPTestPeer, as name: String = "101") async throws {
-        try await phone.send(register(phone, as: name, cseq: 1), to: sipPort)
-        let challenge = try await phone.message { $0.isResponse(401, to: "REGISTER") }
+    /// Registers phone `name` at `phone`'s address (or, through a proxy `phone`, with the Contact
+    /// `contactPort` and the proxy's `extra` headers); the 200.
+    @discardableResult
+    func registerPhone(_ phone: UDPTestPeer, as name: String = "101", contactPort: Int? = nil, extra: [(String, String)] = []) async throws
+        -> SIPMessage
+    {
+        let device = contactPort ?? phone.port
+        try await phone.send(register(phone, as: name, cseq: 1, contactPort: contactPort, extra: extra), to: sipPort)
+        let challenge = try await phone.message { $0.isResponse(401, to: "REGISTER") && $0.headers["Call-ID"] == "reg-\(name)-\(device)" }
         let nonce = challenge.headers.values("WWW-Authenticate").first?.split(separator: "nonce=\"").last?.prefix { $0 != "\"" } ?? ""
         let authorization = TelephonyServerTests.digest(nonce: String(nonce), password: Self.password, user: name)
-        try await phone.send(register(phone, as: name, cseq: 2, authorization: authorization), to: sipPort)
-        _ = try await phone.message { $0.isResponse(200, to: "REGISTER") }
+        try await phone.send(register(phone, as: name, cseq: 2, authorization: authorization, contactPort: contactPort, extra: extra), to: sipPort)
+        return try await phone.message { $0.isResponse(200, to: "REGISTER") && $0.headers["Call-ID"] == "reg-\(name)-\(device)" }
     }
 
     /// A phone's 200 to an INVITE it received, with its media at `mediaPort` (PCMA, events 101).

@@ -18,7 +18,7 @@ struct QueueRoutes {
     static let optionFields: Set<String> = [
         "agent_hangup_action", "agent_hangup_transfer_dst", "quality_rate_sound", "quality_rate_finish_sound",
         "quality_rate_max", "strategy", "max_wait_time", "announce_sound", "announce_frequency", "exit_with_no_av_agents",
-        "no_agent_timeout_transfer_dst",
+        "no_agent_timeout_transfer_dst", "ring_timeout", "retry_delay",
     ]
 
     @Sendable func options(_ request: Request, context: APIRequestContext) async throws -> Response {
@@ -90,6 +90,18 @@ struct QueueRoutes {
             options.announceFrequency = try Self.period("announce_frequency", seconds, zeroMeans: "played once")
         }
         if let exit = try body.boolean("exit_with_no_av_agents") { options.exitWithNoAvailableAgents = exit }
+        if let seconds = try body.integer("ring_timeout") {
+            guard QueueOptions.ringTimeoutRange.contains(seconds) else {
+                throw APIError.invalidValue("ring_timeout", "expected 5 to 600 seconds (how long agents ring before the next ones), got \(seconds)")
+            }
+            options.ringTimeout = seconds
+        }
+        if let seconds = try body.integer("retry_delay") {
+            guard QueueOptions.retryDelayRange.contains(seconds) else {
+                throw APIError.invalidValue("retry_delay", "expected 1 to 600 seconds (the pause before agents are rung again), got \(seconds)")
+            }
+            options.retryDelay = seconds
+        }
         try await ConfigurationAPI.translatingStoreErrors {
             try await store.updateQueueOptions(clientID: queue.clientID, queueID: queue.id, options)
         }
@@ -189,6 +201,8 @@ extension JSONBytes {
         field("announce_frequency", options.announceFrequency)
         field("exit_with_no_av_agents", options.exitWithNoAvailableAgents)
         field("no_agent_timeout_transfer_dst", options.noAgentTimeoutTransferDestination)
+        field("ring_timeout", options.ringTimeout)
+        field("retry_delay", options.retryDelay)
         endObject()
     }
 
