@@ -7,11 +7,6 @@ public enum SoundReference: Sendable, Hashable {
     public static func configured(_ id: Int64, default builtIn: BuiltInSound) -> SoundReference {
         id == 0 ? .builtIn(builtIn) : .uploaded(id: id)
     }
-
-    /// A configured sound id where 0 means nothing is played (an IVR rule's `finish_sound`).
-    public static func optional(_ id: Int64) -> SoundReference? {
-        id == 0 ? nil : .uploaded(id: id)
-    }
 }
 
 public enum BuiltInSound: String, Sendable, Hashable, CaseIterable {

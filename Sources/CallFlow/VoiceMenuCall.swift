@@ -234,7 +234,8 @@ public struct VoiceMenuCall: Sendable {
             case .qualityRate(let sound, let maxRate, let finishSound):
                 backgroundPlaying = false
                 var collector = RatingCollector(settings: .init(
-                    prompt: .configured(sound, default: .ratingPrompt), finish: .optional(finishSound), maxRate: Int(maxRate)))
+                    prompt: .configured(sound, default: .ratingPrompt),
+                    finish: finishSound.map { .configured($0, default: .ratingFinish) }, maxRate: Int(maxRate)))
                 let started = collector.handle(.start)
                 waiting = .rating(collector)
                 return actions + translate(started)

@@ -97,8 +97,9 @@ public enum IVRAction: Sendable, Equatable {
     case recordDigits(variable: String, maxDigits: Int64, sound: Int64)
     case callInteractive(url: String, method: HTTPMethod)
     /// Asks for one key 1…`maxRate` after `sound` (0 = the built-in prompt), stores the rating, then
-    /// plays `finishSound` (0 = none).
-    case qualityRate(sound: Int64, maxRate: Int64, finishSound: Int64)
+    /// plays `finishSound`: 0 = the built-in "thank you", as for a queue's finish sound (SPEC
+    /// §4.1), nil = none.
+    case qualityRate(sound: Int64, maxRate: Int64, finishSound: Int64?)
 
     /// The `action` names of the API, in the order they are documented.
     public static let names = [

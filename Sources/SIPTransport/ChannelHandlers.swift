@@ -1,7 +1,8 @@
+import Metrics
 import NIOCore
 import SIP
 
-/// What the NIO handlers and timers tell the endpoint, in one ordered stream.
+/// What the NIO handlers and timers tell the endpoint.
 enum EndpointEvent: Sendable {
     case message(SIPMessage, from: SIPPeer)
     case malformed(SIPParseError, bytes: [UInt8], from: SIPPeer)
@@ -14,13 +15,30 @@ enum EndpointEvent: Sendable {
     case udpClosed(any Channel)
 }
 
+/// Where the handlers and timers put events: messages in the bounded inbound queue (counting
+/// what a flood makes it drop), the rest in the control queue, which is never dropped from.
+struct EndpointInbox: Sendable {
+    let inbound: AsyncStream<EndpointEvent>.Continuation
+    let control: AsyncStream<EndpointEvent>.Continuation
+    let dropped: Counter
+
+    func yield(_ event: EndpointEvent) {
+        switch event {
+        case .message, .malformed:
+            if case .dropped = inbound.yield(event) { dropped.increment() }
+        default:
+            control.yield(event)
+        }
+    }
+}
+
 /// Parses each datagram on the event loop and hands the result to the endpoint.
 final class UDPInboundHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
 
-    private let events: AsyncStream<EndpointEvent>.Continuation
+    private let events: EndpointInbox
 
-    init(events: AsyncStream<EndpointEvent>.Continuation) { self.events = events }
+    init(events: EndpointInbox) { self.events = events }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
@@ -44,14 +62,14 @@ final class UDPInboundHandler: ChannelInboundHandler, Sendable {
 final class TCPConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
-    private let events: AsyncStream<EndpointEvent>.Continuation
+    private let events: EndpointInbox
     // `SIPStreamFramer` refuses a message over 64 KiB before keeping more than that and one
     // read's worth of bytes, so an endless stream cannot grow this.
     private var framer = SIPStreamFramer()
     private var remote: SocketAddress?
     private var failed = false
 
-    init(events: AsyncStream<EndpointEvent>.Continuation) { self.events = events }
+    init(events: EndpointInbox) { self.events = events }
 
     func channelActive(context: ChannelHandlerContext) {
         remote = context.channel.remoteAddress

@@ -1,14 +1,14 @@
-import SIP
+public import SIP
 
 /// A server transaction (RFC 3261 §17.2.3): the top Via's branch and sent-by, and the method,
 /// where an ACK is the INVITE's. A CANCEL has its own transaction under the INVITE's branch.
-struct ServerTransactionKey: Hashable, Sendable {
-    var branch: String
-    var sentBy: String
-    var method: String
+public struct ServerTransactionKey: Hashable, Sendable {
+    public var branch: String
+    public var sentBy: String
+    public var method: String
 
     /// The key of a request, or of a response (whose CSeq says the method).
-    init?(_ message: SIPMessage) {
+    public init?(_ message: SIPMessage) {
         guard let cseq = message.headers["CSeq"].flatMap(CSeq.init), let top = message.headers.values("Via").first,
             let via = Via(top)
         else { return nil }
@@ -29,11 +29,11 @@ struct ServerTransactionKey: Hashable, Sendable {
 
 /// A client transaction (RFC 3261 §17.1.3): the top Via's branch, which this endpoint made
 /// unique, and the CSeq method.
-struct ClientTransactionKey: Hashable, Sendable {
-    var branch: String
-    var method: String
+public struct ClientTransactionKey: Hashable, Sendable {
+    public var branch: String
+    public var method: String
 
-    init?(_ message: SIPMessage) {
+    public init?(_ message: SIPMessage) {
         guard let cseq = message.headers["CSeq"].flatMap(CSeq.init), let top = message.headers.values("Via").first,
             let branch = Via(top)?.branch
         else { return nil }
@@ -44,11 +44,11 @@ struct ClientTransactionKey: Hashable, Sendable {
 
 /// A 2xx answer to an INVITE, waiting for its ACK: the ACK has a new branch (RFC 3261
 /// §17.1.1.3), so it is found by Call-ID and CSeq number.
-struct AnswerKey: Hashable, Sendable {
-    var callID: String
-    var sequence: UInt32
+public struct AnswerKey: Hashable, Sendable {
+    public var callID: String
+    public var sequence: UInt32
 
-    init?(_ message: SIPMessage) {
+    public init?(_ message: SIPMessage) {
         guard let callID = message.headers["Call-ID"], let cseq = message.headers["CSeq"].flatMap(CSeq.init) else { return nil }
         self.callID = callID
         sequence = cseq.number
@@ -56,7 +56,7 @@ struct AnswerKey: Hashable, Sendable {
 }
 
 /// Whatever timers and transport failures belong to.
-enum TransactionID: Hashable, Sendable {
+public enum TransactionID: Hashable, Sendable {
     case server(ServerTransactionKey)
     case client(ClientTransactionKey)
     case answer(AnswerKey)

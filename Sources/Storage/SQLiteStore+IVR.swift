@@ -337,7 +337,7 @@ extension SQLiteStore {
         case .qualityRate(let sound, let maxRate, let finishSound):
             columns["sound"] = sound
             columns["max_rate"] = maxRate
-            columns["finish_sound"] = finishSound
+            columns["finish_sound"] = .some(finishSound)
         }
         return columns
     }
@@ -387,9 +387,9 @@ extension SQLiteStore {
             else { return nil }
             return .callInteractive(url: url, method: method)
         case "quality_rate":
-            guard let sound: Int64 = row["sound"], let maxRate: Int64 = row["max_rate"], let finish: Int64 = row["finish_sound"]
-            else { return nil }
-            return .qualityRate(sound: sound, maxRate: maxRate, finishSound: finish)
+            guard let sound: Int64 = row["sound"], let maxRate: Int64 = row["max_rate"] else { return nil }
+            // NULL = no finish sound (migration 6-rule-finish-sound).
+            return .qualityRate(sound: sound, maxRate: maxRate, finishSound: row["finish_sound"])
         default:
             return nil
         }

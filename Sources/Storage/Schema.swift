@@ -117,6 +117,12 @@ enum Schema {
                 ALTER TABLE queue ADD COLUMN retry_delay INTEGER NOT NULL DEFAULT 5;
                 """)
         }
+        migrator.registerMigration("6-rule-finish-sound") { db in
+            // A quality_rate rule's finish_sound 0 now means the built-in "thank you", as a
+            // queue's does (SPEC §4.1), and NULL means none (issue 8): rules stored with 0 meant
+            // none, and keep playing nothing.
+            try db.execute(sql: "UPDATE ivr_rule SET finish_sound = NULL WHERE action = 'quality_rate' AND finish_sound = 0")
+        }
         return migrator
     }
 }

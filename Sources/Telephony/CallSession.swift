@@ -16,6 +16,8 @@ struct SessionContext: Sendable {
     let dialogs: DialogTable
     let calls: CallCenter
     let settings: TelephonySettings
+    /// Runs a piece of the call's work as a task of the server's group.
+    let spawn: @Sendable (@escaping CallWork) -> Void
     let logger: Logger
 }
 
@@ -91,7 +93,7 @@ actor CallSession: TelephonyPort {
         self.logger = logger
         let (stream, continuation) = AsyncStream.makeStream(of: Call.Event.self)
         events = continuation
-        Task { await self.feedRunner(stream) }
+        context.spawn { await self.feedRunner(stream) }
     }
 
     func attach(_ runner: CallRunner) {
@@ -101,7 +103,7 @@ actor CallSession: TelephonyPort {
 
     /// When the call is over, hangs up whatever the flow left up and lets the call go.
     private func watch(_ runner: CallRunner) {
-        Task {
+        context.spawn {
             await runner.waitUntilOver()
             await self.finish()
         }
@@ -378,7 +380,7 @@ actor CallSession: TelephonyPort {
             agent: agent)
         invitesSent += 1
         let responses = await context.endpoint.send(request: invite, to: target.peer)
-        Task {
+        context.spawn {
             for await response in responses { await self.phoneAnswered(response, leg: id, agent: agent) }
         }
         return true
@@ -447,7 +449,7 @@ actor CallSession: TelephonyPort {
             let bye = dialog.request("BYE", via: context.endpoint.newVia(transport: leg.peer.transport))
             legs[id]?.state = .answered(dialog)
             let responses = await context.endpoint.send(request: bye, to: SIPPeer.destination(of: dialog, otherwise: leg.peer))
-            Task { for await _ in responses {} }
+            context.spawn { for await _ in responses {} }
             await end(id)
         case .ringing:
             await abandon(id)
@@ -466,7 +468,7 @@ actor CallSession: TelephonyPort {
         leg.media.stopPlayback()
         if let cancel = invite.cancelling() {
             let responses = await context.endpoint.send(request: cancel, to: leg.peer)
-            Task { for await _ in responses {} }
+            context.spawn { for await _ in responses {} }
         }
     }
 

@@ -21,6 +21,9 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
     private let dialogs = DialogTable()
     private let logger: Logger
     private var calls: CallCenter?
+    /// The calls' own work (a session's event loop, a call's start), run as child tasks by
+    /// `run()`: every task of a call belongs to the service group.
+    private let callWork = AsyncStream.makeStream(of: CallWork.self)
     private let callsFromTrunks = Counter(label: "qualityrate_sip_calls_total", dimensions: [("origin", "trunk")])
     private let callsFromPhones = Counter(label: "qualityrate_sip_calls_total", dimensions: [("origin", "phone")])
 
@@ -39,12 +42,26 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
     /// Where SIP is answered (after `start`).
     public var sipPort: Int { settings.sipPort }
 
-    /// Starts answering SIP; calls run in `calls` (which was given this server as its telephony).
+    /// Binds the SIP sockets; calls will run in `calls` (which was given this server as its
+    /// telephony). Nothing is answered until `run()` runs.
     public func start(calls: CallCenter) async throws {
         self.calls = calls
         try await endpoint.start(user: self)
         // `--sip HOST:0` (tests) binds any free port: Contact headers must name the real one.
         if let port = await endpoint.localAddress.port { settings.sipPort = port }
+    }
+
+    /// The server's work — the SIP endpoint's and every call's — as child tasks of the caller's
+    /// (the service group's); returns once `stop()` has ended the calls and closed the sockets.
+    public nonisolated func run() async {
+        let endpoint = endpoint
+        let work = callWork.stream
+        await withDiscardingTaskGroup { group in
+            group.addTask { await endpoint.run() }
+            for await job in work { group.addTask { await job() } }
+            // Stopped: the calls were hung up; what is left of their work ends now.
+            group.cancelAll()
+        }
     }
 
     // MARK: SIPTransactionUser
@@ -157,7 +174,7 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
         }
         let runner = await calls.admit(arrival, port: session)
         await session.attach(runner)
-        Task { await runner.start() }
+        spawn { await runner.start() }
     }
 
     /// Who an INVITE outside a dialog comes from; nil when it was refused (answered here).
@@ -248,7 +265,12 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
     private func context(_ calls: CallCenter) -> SessionContext {
         SessionContext(
             endpoint: endpoint, media: media, registrations: registrations, sounds: SoundLibrary(store: store), dialogs: dialogs,
-            calls: calls, settings: settings, logger: logger)
+            calls: calls, settings: settings, spawn: spawn, logger: logger)
+    }
+
+    /// Runs `job` as a child of `run()`'s task group (after `stop()`: not at all).
+    private nonisolated func spawn(_ job: @escaping CallWork) {
+        callWork.continuation.yield(job)
     }
 
     private static func requestURI(of request: SIPMessage) -> SIPURI? {
@@ -262,9 +284,14 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
 }
 
 extension TelephonyServer {
-    /// Stops answering SIP: hangs up every call still up, then closes the sockets.
+    /// Stops answering SIP: hangs up every call still up, then closes the sockets and lets
+    /// `run()` return.
     public func stop() async {
         for session in await dialogs.sessions() { await session.finish() }
         await endpoint.stop()
+        callWork.continuation.finish()
     }
 }
+
+/// A piece of a call's work, run by `TelephonyServer.run()`.
+typealias CallWork = @Sendable () async -> Void

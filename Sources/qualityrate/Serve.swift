@@ -134,8 +134,11 @@ struct TelephonyService: Service {
 
     func run() async throws {
         try await telephony.start(calls: calls)
-        try? await gracefulShutdown()
-        await telephony.stop()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await telephony.run() }
+            try? await gracefulShutdown()
+            await telephony.stop()
+        }
     }
 }
 

@@ -79,11 +79,41 @@ import Testing
         await phone.close()
     }
 
+    /// A flood of one call's requests while its user is busy: the lane holds
+    /// `SIPEndpoint.laneCapacity`, and each request that does not fit is answered 503 with
+    /// Retry-After at once (RFC 3261 §21.5.4) instead of queueing without bound.
+    @Test func requestsBeyondALanesCapacityAreAnswered503() async throws {
+        let (timers, logger) = endpointOptions()
+        let endpoint = SIPEndpoint(host: "127.0.0.1", port: 0, timers: timers, logger: logger)
+        let user = SlowUser()
+        try await endpoint.start(user: user)
+        Task { await endpoint.run() }
+        let phone = try await UDPTestPeer()
+        let server = await endpoint.localAddress
+        var arrived = user.arrived.makeAsyncIterator()
+        try await phone.send(request("OPTIONS", branch: "z9hG4bK-flood-0", port: phone.port), to: server)
+        #expect(await arrived.next()?.method == "OPTIONS", "the user is now busy with the first")
+
+        let extra = 20
+        var answers = MessageReader(datagrams: phone.received)
+        for index in 1...(SIPEndpoint.laneCapacity + extra) {
+            try await phone.send(request("OPTIONS", branch: "z9hG4bK-flood-\(index)", port: phone.port), to: server)
+        }
+        for _ in 0..<extra {
+            let refused = try #require(try await answers.next())
+            #expect(refused.status == 503 && refused.headers["Retry-After"] != nil)
+        }
+        user.releaseOne()
+        await endpoint.stop()
+        await phone.close()
+    }
+
     @Test func aBusyUserDoesNotHoldUpTheTransactions() async throws {
         let (timers, logger) = endpointOptions()
         let endpoint = SIPEndpoint(host: "127.0.0.1", port: 0, timers: timers, logger: logger)
         let user = SlowUser()
         try await endpoint.start(user: user)
+        Task { await endpoint.run() }
         let phone = try await UDPTestPeer()
         let server = await endpoint.localAddress
         var answers = MessageReader(datagrams: phone.received)

@@ -67,6 +67,7 @@ func startEndpoint(t1: Duration = SIPTimerValues.standard.t1) async throws -> (S
     let endpoint = SIPEndpoint(host: "127.0.0.1", port: 0, timers: timers, logger: logger)
     let user = RecordingUser()
     try await endpoint.start(user: user)
+    Task { await endpoint.run() }
     return (endpoint, user)
 }
 

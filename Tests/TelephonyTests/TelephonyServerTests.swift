@@ -26,6 +26,8 @@ struct TelephonyFixture {
     let server: TelephonyServer
     let calls: CallCenter
     let sipPort: Int
+    /// The server's `run()`, as the service group runs it.
+    let running: Task<Void, Never>
 
     static let password = "s3cret-pass"
 
@@ -84,9 +86,14 @@ struct TelephonyFixture {
             telephony: server)
         try await server.start(calls: calls)
         sipPort = await server.sipPort
+        let server = server
+        running = Task { await server.run() }
     }
 
-    func stop() async { await server.stop() }
+    func stop() async {
+        await server.stop()
+        await running.value
+    }
 
     /// An INVITE from `peer` to `number`, offering PCMU and telephone-event on `eventType`, media at
     /// `mediaAddress`:`rtpPort`.

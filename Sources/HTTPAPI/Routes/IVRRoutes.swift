@@ -293,7 +293,7 @@ struct IVRRoutes {
         switch actionName {
         case "play_sound":
             action = .playSound(
-                sound: try await sound(fields, "sound", required: true, allowingNone: false, clientID: clientID),
+                sound: try await sound(fields, "sound", required: true, zeroMeans: nil, clientID: clientID),
                 type: try fields.choice("sound_type", IVRAction.SoundType.self) ?? .foreground)
         case "hangup":
             action = .hangup
@@ -320,7 +320,7 @@ struct IVRRoutes {
             action = .recordDigits(
                 variable: try Self.variableName(fields, "record_digits_variable"),
                 maxDigits: try fields.integer("record_digits_max", in: 1...20, expected: "1…20 keys") ?? 20,
-                sound: try await sound(fields, "record_digits_sound", required: false, allowingNone: true, clientID: clientID))
+                sound: try await sound(fields, "record_digits_sound", required: false, zeroMeans: "none", clientID: clientID))
         case "call_interactive":
             guard let url = try fields.string("call_interactive_url", maxLength: 2000) else {
                 throw APIError.invalidValue("call_interactive_url", "required for action call_interactive: an http:// or https:// URL")
@@ -332,10 +332,16 @@ struct IVRRoutes {
         default:
             guard let maxRate = try fields.integer("max_rate", in: 1...9, expected: "1…9, the highest key a caller may press")
             else { throw APIError.invalidValue("max_rate", "required for action quality_rate: 1…9") }
-            action = .qualityRate(
-                sound: try await sound(fields, "sound", required: false, allowingNone: true, clientID: clientID),
-                maxRate: maxRate,
-                finishSound: try await sound(fields, "finish_sound", required: false, allowingNone: true, clientID: clientID))
+            let prompt = try await sound(fields, "sound", required: false, zeroMeans: "the built-in rating prompt", clientID: clientID)
+            // finish_sound 0 (the default) is the built-in "thank you", as a queue's finish sound
+            // (SPEC §4.1); null plays none.
+            let finishSound: Int64? =
+                if fields.isNull("finish_sound") { nil } else {
+                    try await sound(
+                        fields, "finish_sound", required: false, zeroMeans: "the built-in \"thank you\" (null for none)",
+                        clientID: clientID)
+                }
+            action = .qualityRate(sound: prompt, maxRate: maxRate, finishSound: finishSound)
         }
         return (IVRRuleDefinition(action: action, didFilter: didFilter, callerIDFilter: callerID), position)
     }
@@ -380,16 +386,17 @@ struct IVRRoutes {
         return value
     }
 
-    /// A sound id field: a sound of this client, or 0 where `allowingNone` (the built-in prompt, or nothing).
-    private func sound(_ fields: JSONFields, _ name: String, required: Bool, allowingNone: Bool, clientID: Int64) async throws
+    /// A sound id field: a sound of this client, or 0 where the field gives 0 a meaning
+    /// (`zeroMeans`: the built-in prompt, or nothing); absent is 0.
+    private func sound(_ fields: JSONFields, _ name: String, required: Bool, zeroMeans: String?, clientID: Int64) async throws
         -> Int64
     {
-        let expected = allowingNone ? "a sound id of this client, or 0" : "a sound id of this client"
+        let expected = zeroMeans.map { "a sound id of this client, or 0 for \($0)" } ?? "a sound id of this client"
         guard let id = try fields.integer(name, in: 0...Int64.max, expected: expected) else {
             if required { throw APIError.invalidValue(name, "required: \(expected)") }
             return 0
         }
-        if id == 0, allowingNone { return 0 }
+        if id == 0, zeroMeans != nil { return 0 }
         guard id != 0, try await store.soundExists(clientID: clientID, id: id) else {
             throw APIError.invalidValue(name, "no sound \(id) for this client; expected \(expected)")
         }
@@ -411,6 +418,7 @@ struct IVRRoutes {
         for (name, value) in definition.action.parameters {
             switch value {
             case .integer(let integer): fields["\(name)"] = NSNumber(value: integer)
+            case .integerOrNull(let integer): fields["\(name)"] = integer.map { NSNumber(value: $0) } ?? NSNull()
             case .text(let text): fields["\(name)"] = text
             }
         }
@@ -482,6 +490,8 @@ struct IVRRoutes {
 /// A parameter value of a rule's action.
 private enum ParameterValue {
     case integer(Int64)
+    /// null where the parameter says "none" (`finish_sound`).
+    case integerOrNull(Int64?)
     case text(String)
 }
 
@@ -500,7 +510,7 @@ extension IVRAction {
         case .callInteractive(let url, let method):
             [("call_interactive_url", .text(url)), ("call_interactive_method", .text(method.rawValue))]
         case .qualityRate(let sound, let maxRate, let finishSound):
-            [("sound", .integer(sound)), ("max_rate", .integer(maxRate)), ("finish_sound", .integer(finishSound))]
+            [("sound", .integer(sound)), ("max_rate", .integer(maxRate)), ("finish_sound", .integerOrNull(finishSound))]
         }
     }
 }
@@ -538,6 +548,7 @@ extension JSONBytes {
         for (name, value) in definition.action.parameters {
             switch value {
             case .integer(let integer): field(name, integer)
+            case .integerOrNull(let integer): field(name, integer)
             case .text(let text): field(name, text)
             }
         }
