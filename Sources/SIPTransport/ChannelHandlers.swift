@@ -1,6 +1,7 @@
 import Metrics
 import NIOCore
 import SIP
+import Synchronization
 
 /// What the NIO handlers and timers tell the endpoint.
 enum EndpointEvent: Sendable {
@@ -15,19 +16,39 @@ enum EndpointEvent: Sendable {
     case udpClosed(any Channel)
 }
 
-/// Where the handlers and timers put events: messages in the bounded inbound queue (counting
-/// what a flood makes it drop), the rest in the control queue, which is never dropped from.
+/// Where the handlers and timers put events: one stream, in the order they happened (a TCP
+/// connection's opening before its first message). Messages count against `capacity` until the
+/// endpoint has taken them; past it a flood's messages are dropped and counted. Timers and
+/// connection events are never dropped: there are only as many as transactions and sockets.
 struct EndpointInbox: Sendable {
-    let inbound: AsyncStream<EndpointEvent>.Continuation
-    let control: AsyncStream<EndpointEvent>.Continuation
+    let events: AsyncStream<EndpointEvent>.Continuation
+    let waitingMessages: WaitingMessages
+    let capacity: Int
     let dropped: Counter
+
+    final class WaitingMessages: Sendable {
+        let count = Atomic<Int>(0)
+    }
 
     func yield(_ event: EndpointEvent) {
         switch event {
         case .message, .malformed:
-            if case .dropped = inbound.yield(event) { dropped.increment() }
+            guard waitingMessages.count.add(1, ordering: .relaxed).newValue <= capacity else {
+                waitingMessages.count.subtract(1, ordering: .relaxed)
+                dropped.increment()
+                return
+            }
         default:
-            control.yield(event)
+            break
+        }
+        events.yield(event)
+    }
+
+    /// The endpoint took `event` off the stream.
+    func taken(_ event: EndpointEvent) {
+        switch event {
+        case .message, .malformed: waitingMessages.count.subtract(1, ordering: .relaxed)
+        default: break
         }
     }
 }

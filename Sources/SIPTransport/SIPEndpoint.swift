@@ -24,10 +24,9 @@ public actor SIPEndpoint {
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
 
-    /// Messages from the sockets (bounded: a flood is dropped here first).
-    private let inbound: (stream: AsyncStream<EndpointEvent>, continuation: AsyncStream<EndpointEvent>.Continuation)
-    /// Timers, connections, socket failures: as many as there are transactions and sockets.
-    private let control: (stream: AsyncStream<EndpointEvent>, continuation: AsyncStream<EndpointEvent>.Continuation)
+    /// What the sockets and timers report, in order; its messages are bounded (`EndpointInbox`).
+    private let events: (stream: AsyncStream<EndpointEvent>, continuation: AsyncStream<EndpointEvent>.Continuation)
+    private let inbox: EndpointInbox
     private let lanes: [(stream: AsyncStream<TransactionLayer.Delivery>, continuation: AsyncStream<TransactionLayer.Delivery>.Continuation)]
     private var user: (any SIPTransactionUser)?
 
@@ -53,7 +52,6 @@ public actor SIPEndpoint {
     private let malformed: [SIPTransportKind: Counter]
     private let unmatchedResponses: [SIPTransportKind: Counter]
     private let udpReopened = Counter(label: "qualityrate_sip_udp_sockets_reopened_total")
-    private let droppedFromSockets = Counter(label: "qualityrate_sip_inbound_dropped_total", dimensions: [("queue", "sockets")])
     private let droppedBeforeUser = Counter(label: "qualityrate_sip_inbound_dropped_total", dimensions: [("queue", "user")])
 
     /// Messages read from the sockets and not yet handled: a burst of this many is absorbed,
@@ -72,8 +70,10 @@ public actor SIPEndpoint {
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
         layer = TransactionLayer(timers: timers)
-        inbound = AsyncStream.makeStream(bufferingPolicy: .bufferingOldest(Self.inboundCapacity))
-        control = AsyncStream.makeStream()
+        events = AsyncStream.makeStream()
+        inbox = EndpointInbox(
+            events: events.continuation, waitingMessages: .init(), capacity: Self.inboundCapacity,
+            dropped: Counter(label: "qualityrate_sip_inbound_dropped_total", dimensions: [("queue", "sockets")]))
         lanes = (0..<Self.laneCount).map { _ in AsyncStream.makeStream(bufferingPolicy: .bufferingOldest(Self.laneCapacity)) }
         sentBy = Mutex(Self.sentBy(host: host, port: port))
         var malformed: [SIPTransportKind: Counter] = [:]
@@ -85,10 +85,6 @@ public actor SIPEndpoint {
         }
         self.malformed = malformed
         unmatchedResponses = unmatched
-    }
-
-    private var inbox: EndpointInbox {
-        EndpointInbox(inbound: inbound.continuation, control: control.continuation, dropped: droppedFromSockets)
     }
 
     /// Binds UDP and TCP on host:port (port 0: any free port, the same for both when it is free
@@ -112,12 +108,16 @@ public actor SIPEndpoint {
     /// as child tasks of the caller's; returns once `stop()` has ended them.
     public func run() async {
         guard let user else { preconditionFailure("SIPEndpoint.run() before start(user:)") }
-        let inbound = inbound.stream
-        let control = control.stream
+        let events = events.stream
+        let inbox = inbox
         let lanes = lanes.map(\.stream)
         await withDiscardingTaskGroup { group in
-            group.addTask { for await event in inbound { await self.handle(event) } }
-            group.addTask { for await event in control { await self.handle(event) } }
+            group.addTask {
+                for await event in events {
+                    inbox.taken(event)
+                    await self.handle(event)
+                }
+            }
             for lane in lanes {
                 group.addTask {
                     for await delivery in lane {
@@ -224,8 +224,7 @@ public actor SIPEndpoint {
         udpChannel = nil
         tcpListener = nil
         for channel in channels { try? await channel.close() }
-        inbound.continuation.finish()
-        control.continuation.finish()
+        events.continuation.finish()
         for lane in lanes { lane.continuation.finish() }
     }
 
@@ -370,9 +369,9 @@ public actor SIPEndpoint {
         runningTimers[slot]?.scheduled.cancel()
         timerSerial += 1
         let serial = timerSerial
-        let control = control.continuation
+        let inbox = inbox
         let scheduled = loop.scheduleTask(in: TimeAmount(duration)) {
-            _ = control.yield(.timerFired(owner, timer, serial: serial))
+            inbox.yield(.timerFired(owner, timer, serial: serial))
         }
         runningTimers[slot] = (serial, scheduled)
     }
@@ -390,7 +389,7 @@ public actor SIPEndpoint {
         switch peer.transport {
         case .udp:
             guard let udp = udpChannel else {
-                if let owner { control.continuation.yield(.transportFailed(owner)) }
+                if let owner { inbox.yield(.transportFailed(owner)) }
                 return
             }
             // Requests over 1300 bytes should go over TCP (RFC 3261 §18.1.1); they are sent over
