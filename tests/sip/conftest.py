@@ -1,7 +1,7 @@
 """Fixtures of the SIP end-to-end tests: one `qualityrate serve` for the session (its own HTTP,
 SIP and RTP ports, --trunk 127.0.0.1/32), its API as the client `qualityrate setup` made, and
 per test a SIPp launcher whose runs' logs, with the server's log of the test, are shown when the
-test fails."""
+test fails (`failure_report`; a module running servers of its own adds their logs to it)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness import API, Numbers, QualityRateServer, Sipp
+from harness import API, FailureReport, Numbers, QualityRateServer, Sipp
 
-_LOGS = pytest.StashKey[tuple[QualityRateServer, int, list[Sipp]]]()
+_REPORT = pytest.StashKey[FailureReport]()
 
 
 @pytest.fixture(scope="session")
@@ -35,9 +35,17 @@ def numbers() -> Numbers:
 
 
 @pytest.fixture
-def sipp(server: QualityRateServer, tmp_path, request: pytest.FixtureRequest) -> Iterator[Sipp]:
-    launcher = Sipp(server, tmp_path / "sipp")
-    request.node.stash[_LOGS] = (server, server.log_size(), [launcher])
+def failure_report(request: pytest.FixtureRequest) -> FailureReport:
+    report = FailureReport()
+    request.node.stash[_REPORT] = report
+    return report
+
+
+@pytest.fixture
+def sipp(server: QualityRateServer, tmp_path, failure_report: FailureReport) -> Iterator[Sipp]:
+    launcher = Sipp(server.sip_address, tmp_path / "sipp")
+    failure_report.launchers.append(launcher)
+    failure_report.watch("qualityrate serve log", server)
     try:
         yield launcher
     finally:
@@ -48,10 +56,11 @@ def sipp(server: QualityRateServer, tmp_path, request: pytest.FixtureRequest) ->
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     outcome = yield
     report = outcome.get_result()
-    if report.when != "call" or not report.failed or _LOGS not in item.stash:
+    if report.when != "call" or not report.failed or _REPORT not in item.stash:
         return
-    server, offset, launchers = item.stash[_LOGS]
-    for launcher in launchers:
+    shown = item.stash[_REPORT]
+    for launcher in shown.launchers:
         if launcher.runs:
             report.sections.append(("SIPp runs", launcher.report()))
-    report.sections.append((f"qualityrate serve log during the test ({server.log_path})", server.log_since(offset)))
+    for title, text in shown.logs:
+        report.sections.append((title, text()))

@@ -19,7 +19,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -55,15 +55,15 @@ def _bindable(port: int, kinds: tuple[int, ...], host: str = "127.0.0.1") -> boo
     return True
 
 
-def free_port(kinds: tuple[int, ...] = (socket.SOCK_STREAM, socket.SOCK_DGRAM)) -> int:
-    """A port free for every socket type in `kinds` (SIP listens on UDP and TCP alike)."""
+def free_port(kinds: tuple[int, ...] = (socket.SOCK_STREAM, socket.SOCK_DGRAM), host: str = "127.0.0.1") -> int:
+    """A port of `host` free for every socket type in `kinds` (SIP listens on UDP and TCP alike)."""
     for _ in range(200):
         with socket.socket(socket.AF_INET, kinds[0]) as probe:
-            probe.bind(("127.0.0.1", 0))
+            probe.bind((host, 0))
             port = probe.getsockname()[1]
-        if _bindable(port, kinds):
+        if _bindable(port, kinds, host):
             return port
-    raise RuntimeError("no free port on 127.0.0.1")
+    raise RuntimeError(f"no free port on {host}")
 
 
 class PortBlocks:
@@ -98,15 +98,19 @@ class Credentials:
 
 
 class QualityRateServer:
-    """`qualityrate setup` + `qualityrate serve` with SIP on its own ports, --trunk 127.0.0.1/32."""
+    """`qualityrate setup` + `qualityrate serve` with SIP (and RTP) on its own ports of `sip_host`,
+    taking trunk calls from `trunk` (127.0.0.1/32 unless a proxy in front is the trunk)."""
 
-    def __init__(self, workdir: Path, options: tuple[str, ...] = ()) -> None:
+    def __init__(self, workdir: Path, options: tuple[str, ...] = (), sip_host: str = "127.0.0.1",
+                 trunk: str = "127.0.0.1/32") -> None:
         self.workdir = workdir
         self.options = options
+        self.sip_host = sip_host
+        self.trunk = trunk
         self.database = workdir / "sip.sqlite"
         self.log_path = workdir / "serve.log"
         self.http_port = free_port((socket.SOCK_STREAM,))
-        self.sip_port = free_port()
+        self.sip_port = free_port(host=sip_host)
         self.rtp_low = PortBlocks(21000, 28800).take(400)
         self.rtp_high = self.rtp_low + 399
         self.process: subprocess.Popen[bytes] | None = None
@@ -118,7 +122,7 @@ class QualityRateServer:
 
     @property
     def sip_address(self) -> str:
-        return f"127.0.0.1:{self.sip_port}"
+        return f"{self.sip_host}:{self.sip_port}"
 
     def start(self) -> None:
         if not BINARY.exists():
@@ -134,7 +138,7 @@ class QualityRateServer:
         self.credentials = Credentials(int(printed["client_id"]), printed["app_id"], printed["app_secret"])
         command = [
             str(BINARY), "serve", "--database", str(self.database), "--http", f"127.0.0.1:{self.http_port}",
-            "--sip", self.sip_address, "--trunk", "127.0.0.1/32",
+            "--sip", self.sip_address, "--trunk", self.trunk,
             "--rtp-ports", f"{self.rtp_low}-{self.rtp_high}", "--log-level", "debug", *self.options,
         ]
         with self.log_path.open("wb") as log:
@@ -379,8 +383,8 @@ class SippRun:
             self.finished = self.process.wait()
         return self.finished
 
-    def expect_success(self) -> None:
-        code = self.wait()
+    def expect_success(self, seconds: float = 60) -> None:
+        code = self.wait(seconds)
         if code != 0:
             raise AssertionError(f"SIPp {self.label} exited with {code} (0 = its call succeeded)\n{self.report()}")
 
@@ -393,14 +397,23 @@ class SippRun:
         path = self.directory / "messages.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def received(self) -> list[str]:
-        """The SIP messages SIPp received, in order, each as text."""
+    def exchanged(self) -> list[tuple[datetime, str, str]]:
+        """The SIP messages SIPp sent and received, in order: when (SIPp's local clock), "sent" or
+        "received", and the message as text."""
         found = []
         for entry in self.messages().split("----------------------------------------------- "):
-            lines = entry.split("\n", 2)  # the time, "UDP message received [N] bytes :", the message
-            if len(lines) == 3 and " message received " in lines[1]:
-                found.append(lines[2].strip("\n"))
+            lines = entry.split("\n", 2)  # the time, "UDP message sent (N bytes):" or "… received [N] bytes :", the message
+            if len(lines) < 3:
+                continue
+            for direction in ("sent", "received"):
+                if f" message {direction} " in lines[1]:
+                    moment = datetime.strptime(lines[0].strip(), "%Y-%m-%d %H:%M:%S.%f")
+                    found.append((moment, direction, lines[2].strip("\n")))
         return found
+
+    def received(self) -> list[str]:
+        """The SIP messages SIPp received, in order, each as text."""
+        return [message for _, direction, message in self.exchanged() if direction == "received"]
 
     def report(self) -> str:
         parts = [f"command: {' '.join(self.command)}", f"logs in {self.directory}"]
@@ -415,11 +428,12 @@ class SippRun:
 
 class Sipp:
     """Starts SIPp runs of the committed scenarios: one call each (-m 1), bounded in time so a hung
-    call fails in seconds, every message and error logged to the run's own directory."""
+    call fails in seconds, every message and error logged to the run's own directory. Runs send
+    to `remote`: the server's SIP address, or that of a proxy in front of it."""
 
-    def __init__(self, server: QualityRateServer, directory: Path) -> None:
+    def __init__(self, remote: str, directory: Path) -> None:
         self.binary = require_tool("sipp", "sip-tester")
-        self.server = server
+        self.remote = remote
         self.directory = directory
         self.runs: list[SippRun] = []
 
@@ -446,7 +460,7 @@ class Sipp:
         port = port or free_port()
         media_port = MEDIA_PORTS.take(4)
         command = [
-            self.binary, self.server.sip_address,
+            self.binary, self.remote,
             "-sf", str(directory / scenario),
             "-i", local_ip, "-p", str(port), "-mi", local_ip, "-mp", str(media_port),
             "-t", transport, "-s", service, "-m", "1", "-nostdin",
@@ -481,6 +495,29 @@ class Sipp:
 
     def report(self) -> str:
         return "\n\n".join(f"=== SIPp run {run.label} (exit {run.finished}) ===\n{run.report()}" for run in self.runs)
+
+
+class LoggingServer(Protocol):
+    """A server whose log file a failing test shows (`qualityrate serve`, Kamailio)."""
+
+    log_path: Path
+
+    def log_size(self) -> int: ...
+
+    def log_since(self, offset: int) -> str: ...
+
+
+@dataclass
+class FailureReport:
+    """What a failing test shows (conftest.py adds it to the report): the SIPp runs of its
+    launchers, and what each watched server logged while it ran."""
+
+    launchers: list[Sipp] = field(default_factory=list)
+    logs: list[tuple[str, Callable[[], str]]] = field(default_factory=list)
+
+    def watch(self, title: str, server: LoggingServer) -> None:
+        offset = server.log_size()
+        self.logs.append((f"{title} during the test ({server.log_path})", lambda: server.log_since(offset)))
 
 
 def sdp_of_final_answer(run: SippRun, method: str = "INVITE") -> dict[str, Any]:

@@ -70,6 +70,10 @@ class RTPListener:
             with self._lock:
                 self._datagrams.append((datagram, source))
 
+    def send(self, datagram: bytes, destination: tuple[str, int]) -> None:
+        """Sends from the listener's port: what the party whose offer named it sends."""
+        self._socket.sendto(datagram, destination)
+
     def packets(self) -> list[RTPPacket]:
         with self._lock:
             received = list(self._datagrams)

@@ -1,0 +1,105 @@
+"""Kamailio (Debian `kamailio`, 5.6) in front of a `qualityrate serve`, running the configuration
+operators start from, deploy/kamailio/kamailio.cfg, with only its settings given on the command
+line: the address it listens on and the QualityRate node it relays to. It runs in the
+foreground, as root is fine, with its runtime files and log in the test's directory."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import ROOT, QualityRateServer, free_port, require_tool
+
+CONFIG = ROOT / "deploy" / "kamailio" / "kamailio.cfg"
+
+
+class Kamailio:
+    """Kamailio on `host` (a free port, UDP and TCP) relaying to `upstream`'s SIP address."""
+
+    def __init__(self, workdir: Path, upstream: QualityRateServer, host: str) -> None:
+        self.workdir = workdir
+        self.upstream = upstream
+        self.host = host
+        self.port = free_port(host=host)
+        self.log_path = workdir / "kamailio.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def sip_address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self) -> None:
+        binary = require_tool("kamailio", "kamailio")
+        runtime = self.workdir / "run"
+        runtime.mkdir(parents=True)
+        upstream_host, upstream_port = self.upstream.sip_address.rsplit(":", 1)
+        command = [
+            binary, "-f", str(CONFIG), "-DD", "-E", "-m", "32", "-M", "4",
+            "-Y", str(runtime), "-P", str(runtime / "kamailio.pid"), "-w", str(runtime),
+            "-A", f"LISTEN={self.sip_address}", "-A", f'QR_HOST="{upstream_host}"', "-A", f"QR_PORT={upstream_port}",
+        ]
+        with self.log_path.open("wb") as log:
+            log.write((" ".join(command) + "\n").encode())
+            log.flush()
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+        deadline = time.monotonic() + 20
+        while not self._answers_keepalive():
+            if self.process.poll() is not None:
+                pytest.fail(f"kamailio exited with {self.process.returncode}:\n{self.log_tail()}", pytrace=False)
+            if time.monotonic() > deadline:
+                pytest.fail(f"kamailio did not answer OPTIONS within 20 s:\n{self.log_tail()}", pytrace=False)
+
+    def _answers_keepalive(self) -> bool:
+        """Whether Kamailio answers an OPTIONS to itself 200 (the configuration's keepalive)."""
+        branch = "z9hG4bK" + secrets.token_hex(8)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.bind((self.host, 0))
+            probe.settimeout(0.3)
+            local_port = probe.getsockname()[1]
+            probe.sendto((
+                f"OPTIONS sip:{self.sip_address} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {self.host}:{local_port};branch={branch};rport\r\n"
+                f"From: <sip:probe@{self.host}>;tag={secrets.token_hex(4)}\r\n"
+                f"To: <sip:{self.sip_address}>\r\n"
+                f"Call-ID: {secrets.token_hex(8)}@probe\r\n"
+                "CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+            ).encode(), (self.host, self.port))
+            try:
+                answer = probe.recv(65536)
+            except socket.timeout:
+                return False
+        return answer.startswith(b"SIP/2.0 200 ")
+
+    def stop(self) -> None:
+        """SIGTERM: the main process stops its children and exits. If it lingers, its process
+        group (it was started in a session of its own) is killed."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def log_tail(self, lines: int = 60) -> str:
+        text = self.log_path.read_text(errors="replace").splitlines() if self.log_path.exists() else []
+        return "\n".join(text[-lines:])
+
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def log_since(self, offset: int, limit: int = 20000) -> str:
+        """What Kamailio logged after byte `offset` (a test notes the size when it starts)."""
+        with self.log_path.open("rb") as log:
+            log.seek(offset)
+            text = log.read().decode(errors="replace")
+        return text if len(text) <= limit else "…" + text[-limit:]
