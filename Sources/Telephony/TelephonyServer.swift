@@ -102,7 +102,7 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
             // Answered or refused already: the INVITE's transaction has its final response.
             return
         }
-        await entry.session.cancelled(leg: entry.leg)
+        await entry.session.cancelled()
     }
 
     public func answerNotAcknowledged(_ response: SIPMessage) async {
@@ -226,6 +226,8 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
 
     // MARK: Requests in a dialog
 
+    /// A request inside a dialog goes to the call's legs, which answer it in the call's order;
+    /// one of no dialog here gets 481 (an ACK, nothing).
     private func inDialog(_ request: SIPMessage) async {
         guard let key = DialogTable.key(ofReceived: request), let entry = await dialogs.entry(for: key) else {
             if request.method != "ACK" {
@@ -233,33 +235,7 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
             }
             return
         }
-        guard await entry.session.inOrder(request, on: entry.leg) else {
-            if request.method != "ACK" { await endpoint.respond(request.response(status: 500, reason: "Server Internal Error (CSeq out of order)")) }
-            return
-        }
-        switch request.method {
-        case "BYE":
-            await endpoint.respond(request.response(status: 200, reason: "OK"))
-            await entry.session.hungUp(leg: entry.leg)
-        case "INFO":
-            if let key = DTMFInfo.key(in: request) {
-                await endpoint.respond(request.response(status: 200, reason: "OK"))
-                await entry.session.keyPressed(key, on: entry.leg)
-            } else if request.body.isEmpty {
-                // An empty INFO is a keep-alive (RFC 6086 §4.2.2).
-                await endpoint.respond(request.response(status: 200, reason: "OK"))
-            } else {
-                var refused = request.response(status: 415, reason: "Unsupported Media Type")
-                refused.headers.add("Accept", "application/dtmf-relay, application/dtmf")
-                await endpoint.respond(refused)
-            }
-        case "INVITE":
-            await endpoint.respond(await entry.session.reoffer(request, on: entry.leg))
-        case "ACK":
-            await entry.session.acknowledged(request, on: entry.leg)
-        default:
-            break
-        }
+        await entry.session.received(request, on: entry.leg)
     }
 
     private func context(_ calls: CallCenter) -> SessionContext {

@@ -21,6 +21,14 @@ public struct TelephonySettings: Sendable {
     }
 
     func isTrunk(_ address: String) -> Bool { trunks.contains { $0.contains(address) } }
+
+    /// A Via value for a new request from this server, with a fresh branch (RFC 3261 §8.1.1.7):
+    /// `SIP/2.0/UDP host:port;branch=z9hG4bK…;rport` (RFC 3581: answers come back to the
+    /// port they were sent from).
+    func via(transport: SIPTransportKind) -> String {
+        let host = advertisedHost.contains(":") ? "[\(advertisedHost)]" : advertisedHost
+        return "SIP/2.0/\(transport.rawValue) \(host):\(sipPort);branch=z9hG4bK\(String(UInt64.random(in: .min ... .max), radix: 16));rport"
+    }
 }
 
 /// Random tokens for tags and Call-IDs (RFC 3261 §19.3: at least 32 bits of randomness).

@@ -1,0 +1,551 @@
+import CallFlow
+import Logging
+import Media
+import NIOCore
+import SIP
+import SIPTransport
+
+/// The SIP legs of one call as a value — the caller's, and the phones it rings: offer/answer,
+/// dialog state, route sets, who hung up, what to send. It takes one event at a time (a SIP
+/// request or response of a leg, a key, the end of a prompt, what the call's runner asks) and
+/// returns the actions to perform; it does no I/O and never waits, so each event's effect on
+/// the legs is committed whole before the next (the way swift-nio-ssh splits
+/// `SSHConnectionStateMachine` from `NIOSSHHandler`). `CallSession` performs the actions.
+struct CallLegs {
+    typealias LegID = Int
+
+    struct Settings: Sendable {
+        var telephony: TelephonySettings
+        /// The client's domain: the realm of its phones, the host of the agents' To URIs.
+        var domain: String
+        /// Who the phones rung for this call see as calling.
+        var presentedCaller: NameAddress
+        /// The `o=` session id of the SDP this server sends on the call's legs.
+        var sessionID: UInt64
+        /// INVITEs one call may send to phones, all rounds together: a bound on what a flow that
+        /// rings again and again (a queue whose agents all refuse, for hours) can send.
+        var maximumInvites = 500
+    }
+
+    enum Event: Sendable {
+        // The far ends.
+        /// The caller cancelled its INVITE before it was answered.
+        case cancelled
+        /// A request inside a leg's dialog: BYE, INFO, re-INVITE or ACK.
+        case request(SIPMessage, leg: LegID)
+        /// A response to a request this server sent on the leg.
+        case response(SIPMessage, leg: LegID)
+        /// This server's 2xx on the leg was never acknowledged (RFC 3261 §13.3.1.4).
+        case notAcknowledged(leg: LegID)
+        /// A key by RFC 4733 on the leg's media.
+        case key(Character, leg: LegID)
+        case playbackEnded(generation: Int)
+        /// The audio `loadSound` asked for (nil: the sound is missing).
+        case soundLoaded([UInt8]?, generation: Int)
+        /// A media port for a leg that `openMedia` asked for (nil: none free).
+        case mediaOpened(leg: LegID, localPort: Int?)
+        // The call's runner (`TelephonyPort`).
+        case answerCaller
+        case play(SoundReference)
+        case stopPlayback
+        /// Ring `agent` on its live devices (looked up in the registrar by the session).
+        case ring(agent: String, devices: [PhoneRegistrations.Target])
+        case cancelRinging([String])
+        case bridge(agent: String)
+        case promoteToCaller(String)
+        case hangUpAgent(String)
+        case hangUpCaller
+        /// The call is over: whatever is still up is hung up.
+        case finish
+    }
+
+    enum Action: Sendable, Equatable {
+        /// A response through the server transaction of its request.
+        case respond(SIPMessage)
+        /// A request through a client transaction; its responses come back as `.response`.
+        case send(SIPMessage, to: SIPPeer, leg: LegID)
+        /// The ACK of a 2xx, which has no transaction.
+        case acknowledge(SIPMessage, to: SIPPeer)
+        case openMedia(leg: LegID)
+        case configureMedia(leg: LegID, MediaFormat)
+        case closeMedia(leg: LegID)
+        case bridgeMedia(LegID, LegID)
+        case unbridgeMedia(LegID)
+        case stopMedia(leg: LegID)
+        case loadSound(SoundReference, codec: G711Codec, generation: Int)
+        case playSound([UInt8], leg: LegID, generation: Int)
+        case registerDialog(DialogTable.Key, leg: LegID)
+        case forgetDialog(DialogTable.Key)
+        /// The caller's INVITE, unanswered: where its CANCEL finds the call.
+        case registerOffer(DialogTable.OfferKey, leg: LegID)
+        case forgetOffer(DialogTable.OfferKey)
+        /// An event for the call's runner, in order.
+        case deliver(Call.Event)
+        case log(Logger.Level, String, Logger.Metadata)
+        /// The call is over for the call center (sent once, by `finish`).
+        case callOver
+    }
+
+    private enum LegState: Sendable {
+        /// An INVITE received, not answered yet.
+        case offered(invite: SIPMessage)
+        /// A device to ring, waiting for its media port.
+        case preparing(device: PhoneRegistrations.Target)
+        /// An INVITE sent, no final answer yet.
+        case ringing(invite: SIPMessage)
+        case answered(Dialog)
+    }
+
+    private struct Leg: Sendable {
+        var state: LegState
+        var peer: SIPPeer
+        var codec: G711Codec = .pcmu
+        /// The tag of this server in the leg's dialog.
+        var localTag: String
+        var localPort: Int
+        /// The SDP this server last sent on the leg, and its version (RFC 4566 `o=`).
+        var localDescription: SessionDescription?
+        var descriptionVersion: UInt64 = 1
+        /// This server gave up on a ringing leg (CANCEL sent); an answer that crosses it is hung up.
+        var abandoned = false
+        /// The INVITE (or re-INVITE) had no SDP, so the 200 carried this server's offer and the
+        /// ACK brings the answer (RFC 3261 §13.2.1, §14.2).
+        var awaitingAnswerInACK = false
+        /// The agent (phone extension name) this leg rings or reached; nil for the caller's leg.
+        var agent: String?
+    }
+
+    let settings: Settings
+    private var legs: [LegID: Leg] = [:]
+    private var nextLegID = 0
+    private var callerLeg: LegID?
+    /// The leg each agent answered on (of the devices rung, the first to answer).
+    private var agentLegs: [String: LegID] = [:]
+    private var invitesSent = 0
+    /// Bumped by every `play` and `stopPlayback`, so the end of a replaced prompt is not reported.
+    private var playback = 0
+    /// The sound of the current playback, to play it again in the other law when a late answer
+    /// picks the law the prompt was not read in.
+    private var playing: (generation: Int, sound: SoundReference)?
+    private(set) var isFinished = false
+
+    init(settings: Settings) { self.settings = settings }
+
+    /// Finished, and every leg has ended (a cancelled phone may still answer after `finish`).
+    var isDone: Bool { isFinished && legs.isEmpty }
+
+    mutating func newLegID() -> LegID {
+        nextLegID += 1
+        return nextLegID
+    }
+
+    // MARK: The caller's INVITE
+
+    /// Takes the INVITE of an arriving caller, its media on `localPort`: prepares the SDP sent
+    /// with the 200 when the flow answers — the answer to the INVITE's offer, or, for an INVITE
+    /// without a body (a late offer), this server's offer, answered in the ACK. Returns the
+    /// refusal (488) instead when the offer cannot be answered.
+    mutating func offer(_ invite: SIPMessage, from peer: SIPPeer, localTag: String, leg id: LegID, localPort: Int) -> ([Action], refusal: SIPMessage?) {
+        var leg = Leg(state: .offered(invite: invite), peer: peer, localTag: localTag, localPort: localPort)
+        let reply = OfferAnswer.reply(toBody: invite.body, localAddress: settings.telephony.advertisedHost, localPort: localPort)
+        var actions: [Action] = []
+        if let refusal = apply(reply, to: &leg, id: id, actions: &actions) {
+            return ([.closeMedia(leg: id)], invite.response(status: 488, reason: refusal, toTag: localTag))
+        }
+        legs[id] = leg
+        callerLeg = id
+        if let key = DialogTable.offerKey(of: invite) { actions.append(.registerOffer(key, leg: id)) }
+        return (actions, nil)
+    }
+
+    // MARK: Events
+
+    mutating func handle(_ event: Event) -> [Action] {
+        switch event {
+        case .cancelled: return cancelled()
+        case .request(let request, let id): return received(request, on: id)
+        case .response(let response, let id): return answered(response, on: id)
+        case .notAcknowledged(let id):
+            guard legs[id] != nil else { return [] }
+            return [.log(.warning, "a 2xx was never acknowledged; hanging up", ["leg": "\(id)"])] + hangUp(id) + partyLeft(on: id)
+        case .key(let key, let id):
+            return id == callerLeg ? deliver(.key(key)) : []
+        case .playbackEnded(let generation):
+            return generation == playback ? deliver(.playbackFinished) : []
+        case .soundLoaded(let audio, let generation):
+            return soundLoaded(audio, generation: generation)
+        case .mediaOpened(let id, let port):
+            return mediaOpened(id, port: port)
+        case .answerCaller: return answerCaller()
+        case .play(let sound): return play(sound)
+        case .stopPlayback:
+            playback += 1
+            return callerLeg.map { [.stopMedia(leg: $0)] } ?? []
+        case .ring(let agent, let devices): return ring(agent, devices: devices)
+        case .cancelRinging(let agents): return agents.flatMap { ringingLegs(of: $0).flatMap { abandon($0) } }
+        case .bridge(let agent):
+            guard let caller = callerLeg, legs[caller] != nil, let agentLeg = agentLegs[agent], legs[agentLeg] != nil else { return [] }
+            playback += 1
+            return [.bridgeMedia(caller, agentLeg)]
+        case .promoteToCaller(let name):
+            guard let id = agentLegs.removeValue(forKey: name) else { return [] }
+            let previous = callerLeg.flatMap { legs[$0] != nil ? $0 : nil }
+            playback += 1
+            callerLeg = id
+            return previous.map { [.unbridgeMedia($0)] } ?? []
+        case .hangUpAgent(let agent):
+            var actions = ringingLegs(of: agent).flatMap { abandon($0) }
+            if let id = agentLegs.removeValue(forKey: agent) { actions += hangUp(id) }
+            return actions
+        case .hangUpCaller:
+            guard let id = callerLeg else { return [] }
+            callerLeg = nil
+            playback += 1
+            return hangUp(id)
+        case .finish: return finish()
+        }
+    }
+
+    private mutating func cancelled() -> [Action] {
+        guard let id = callerLeg, let leg = legs[id], case .offered(let invite) = leg.state else { return [] }
+        callerLeg = nil
+        return [.respond(invite.response(status: 487, reason: "Request Terminated", toTag: leg.localTag))] + end(id) + deliver(.callerHungUp)
+    }
+
+    // MARK: Requests inside a dialog
+
+    private mutating func received(_ request: SIPMessage, on id: LegID) -> [Action] {
+        guard var leg = legs[id], case .answered(var dialog) = leg.state else {
+            return request.method == "ACK" ? [] : [.respond(request.response(status: 481, reason: "Call/Transaction Does Not Exist"))]
+        }
+        // RFC 3261 §12.2.2: a CSeq lower than one already received is answered 500.
+        guard dialog.receive(request) == .accepted else {
+            return request.method == "ACK" ? [] : [.respond(request.response(status: 500, reason: "Server Internal Error (CSeq out of order)"))]
+        }
+        leg.state = .answered(dialog)
+        legs[id] = leg
+        switch request.method {
+        case "BYE":
+            return [.respond(request.response(status: 200, reason: "OK"))] + end(id) + partyLeft(on: id)
+        case "INFO":
+            if let key = DTMFInfo.key(in: request) {
+                return [.respond(request.response(status: 200, reason: "OK"))] + (id == callerLeg ? deliver(.key(key)) : [])
+            }
+            // An empty INFO is a keep-alive (RFC 6086 §4.2.2).
+            if request.body.isEmpty { return [.respond(request.response(status: 200, reason: "OK"))] }
+            var refused = request.response(status: 415, reason: "Unsupported Media Type")
+            refused.headers.add("Accept", "application/dtmf-relay, application/dtmf")
+            return [.respond(refused)]
+        case "INVITE":
+            return reoffer(request, on: id)
+        case "ACK":
+            return acknowledged(request, on: id)
+        default:
+            return []
+        }
+    }
+
+    /// A re-INVITE (hold, unhold, a new address or codec): answered with this leg's SDP.
+    private mutating func reoffer(_ request: SIPMessage, on id: LegID) -> [Action] {
+        guard var leg = legs[id] else { return [] }
+        var actions: [Action] = []
+        let reply = OfferAnswer.reply(toBody: request.body, localAddress: settings.telephony.advertisedHost, localPort: leg.localPort)
+        if let refusal = apply(reply, to: &leg, id: id, actions: &actions) {
+            return [.respond(request.response(status: 488, reason: refusal))]
+        }
+        leg.descriptionVersion += 1
+        legs[id] = leg
+        var ok = request.response(status: 200, reason: "OK")
+        ok.headers.add("Contact", settings.telephony.contact(for: leg.peer.transport))
+        ok.headers.add("Content-Type", "application/sdp")
+        ok.body = leg.localDescription?.serialized(sessionID: settings.sessionID, version: leg.descriptionVersion) ?? []
+        return actions + [.respond(ok)]
+    }
+
+    /// The ACK of this server's 2xx. When the 2xx carried an offer, the ACK carries the answer;
+    /// without a usable one the leg cannot have media and is hung up (RFC 3261 §13.3.1.4).
+    private mutating func acknowledged(_ ack: SIPMessage, on id: LegID) -> [Action] {
+        guard var leg = legs[id], leg.awaitingAnswerInACK else { return [] }
+        leg.awaitingAnswerInACK = false
+        legs[id] = leg
+        guard let audio = OfferAnswer.accept(body: ack.body) else {
+            return [.log(.warning, "no usable SDP answer in the ACK of a late offer: hanging up", ["leg": "\(id)"])] + hangUp(id) + partyLeft(on: id)
+        }
+        var actions: [Action] = []
+        let lawChanged = Self.codec(audio) != leg.codec
+        // The prompt started with the 200, read in the law offered first: not a frame of it may
+        // go out in the other law; it starts again in the law the answer chose (a few
+        // milliseconds of it have gone by).
+        if lawChanged { actions.append(.stopMedia(leg: id)) }
+        leg.codec = Self.codec(audio)
+        legs[id] = leg
+        actions.append(.configureMedia(leg: id, Self.format(audio, signalledFrom: leg.peer)))
+        if lawChanged, id == callerLeg, let current = playing, current.generation == playback { actions += play(current.sound) }
+        return actions
+    }
+
+    /// What the body of an INVITE or re-INVITE means for its leg: the media and SDP to answer
+    /// with, or the reason of a 488.
+    private func apply(_ reply: OfferAnswer.Reply, to leg: inout Leg, id: LegID, actions: inout [Action]) -> String? {
+        switch reply {
+        case .answer(let answer, let audio):
+            actions.append(.configureMedia(leg: id, Self.format(audio, signalledFrom: leg.peer)))
+            leg.codec = Self.codec(audio)
+            leg.localDescription = answer
+        case .offer(let offer):
+            leg.localDescription = offer
+            leg.awaitingAnswerInACK = true
+        case .notAcceptable(let reason):
+            return reason
+        }
+        return nil
+    }
+
+    // MARK: The caller
+
+    private mutating func answerCaller() -> [Action] {
+        guard let id = callerLeg, var leg = legs[id], case .offered(let invite) = leg.state else { return [] }
+        guard let dialog = Dialog(answering: invite, localTag: leg.localTag) else {
+            return [.respond(invite.response(status: 400, reason: "Bad Request (no Contact)", toTag: leg.localTag))] + end(id) + partyLeft(on: id)
+        }
+        leg.state = .answered(dialog)
+        legs[id] = leg
+        // The 200 copies the INVITE's Record-Route (`SIPMessage.response`, RFC 3261 §12.1.1).
+        var ok = invite.response(status: 200, reason: "OK", toTag: leg.localTag)
+        ok.headers.add("Contact", settings.telephony.contact(for: leg.peer.transport))
+        ok.headers.add("Allow", SIPMessage.allowedMethods)
+        ok.headers.add("Content-Type", "application/sdp")
+        ok.body = leg.localDescription?.serialized(sessionID: settings.sessionID, version: leg.descriptionVersion) ?? []
+        var actions: [Action] = []
+        if let key = DialogTable.offerKey(of: invite) { actions.append(.forgetOffer(key)) }
+        return actions + [.registerDialog(.init(callID: dialog.id.callID, localTag: leg.localTag), leg: id), .respond(ok)]
+    }
+
+    private mutating func play(_ sound: SoundReference) -> [Action] {
+        playback += 1
+        playing = (playback, sound)
+        guard let id = callerLeg, let leg = legs[id] else { return [] }
+        return [.loadSound(sound, codec: leg.codec, generation: playback)]
+    }
+
+    private mutating func soundLoaded(_ audio: [UInt8]?, generation: Int) -> [Action] {
+        // Replaced or stopped while it was read, or the caller changed.
+        guard generation == playback, let id = callerLeg, legs[id] != nil else { return [] }
+        guard let audio else {
+            return [.log(.warning, "sound missing, skipped", ["sound": "\(playing.map { "\($0.sound)" } ?? "?")"])] + deliver(.playbackFinished)
+        }
+        return [.playSound(audio, leg: id, generation: generation)]
+    }
+
+    // MARK: Ringing phones
+
+    /// Rings every live device of the agent at once; the first to answer is the agent's leg.
+    /// An agent with an INVITE of this call still in flight (a CANCEL not yet answered), or a
+    /// call past `maximumInvites`, counts as unreachable: never two INVITEs to one device.
+    private mutating func ring(_ agent: String, devices: [PhoneRegistrations.Target]) -> [Action] {
+        guard !isFinished else { return [] }
+        let inFlight = legs.values.contains { leg in
+            guard leg.agent == agent else { return false }
+            switch leg.state {
+            case .preparing, .ringing: return true
+            case .offered, .answered: return false
+            }
+        }
+        if invitesSent + devices.count > settings.maximumInvites {
+            return [.log(.warning, "a call reached its limit of INVITEs; not ringing", ["agent": "\(agent)"])] + deliver(.agentUnreachable(agent))
+        }
+        guard !devices.isEmpty, !inFlight, agentLegs[agent] == nil else { return deliver(.agentUnreachable(agent)) }
+        var actions: [Action] = []
+        for device in devices {
+            let id = newLegID()
+            legs[id] = Leg(state: .preparing(device: device), peer: device.peer, localTag: Identifiers.tag(), localPort: 0, agent: agent)
+            invitesSent += 1
+            actions.append(.openMedia(leg: id))
+        }
+        return actions
+    }
+
+    /// The media port of a device to ring: the INVITE goes out (with the binding's Path as its
+    /// Route, RFC 3327 §5.3). Without a port the device is not rung.
+    private mutating func mediaOpened(_ id: LegID, port: Int?) -> [Action] {
+        guard var leg = legs[id], case .preparing(let device) = leg.state, let agent = leg.agent else {
+            // Hung up while the port was being opened.
+            return port == nil ? [] : [.closeMedia(leg: id)]
+        }
+        guard let port else {
+            legs[id] = nil
+            return [.log(.warning, "no media port to ring a phone", ["agent": "\(agent)"])] + unreachableIfLast(agent)
+        }
+        let offer = OfferAnswer.offer(localAddress: settings.telephony.advertisedHost, localPort: port)
+        var from = settings.presentedCaller
+        from.parameters = SIPParameters([("tag", leg.localTag)])
+        let invite = SIPMessage.invite(
+            target: device.contact, routes: device.routes, from: from, to: NameAddress(uri: SIPURI(user: agent, host: settings.domain)),
+            callID: Identifiers.callID(host: settings.telephony.advertisedHost), via: settings.telephony.via(transport: device.peer.transport),
+            contact: settings.telephony.contact(for: device.peer.transport),
+            offer: offer.serialized(sessionID: settings.sessionID, version: 1))
+        leg.state = .ringing(invite: invite)
+        leg.localPort = port
+        leg.localDescription = offer
+        legs[id] = leg
+        return [.send(invite, to: device.peer, leg: id)]
+    }
+
+    /// A response to a request this server sent on the leg. Only an INVITE's final responses
+    /// change anything: those of BYE and CANCEL are the end of legs already ended.
+    private mutating func answered(_ response: SIPMessage, on id: LegID) -> [Action] {
+        guard let status = response.status, status >= 200, response.headers["CSeq"].flatMap(CSeq.init)?.method == "INVITE",
+            var leg = legs[id], let agent = leg.agent
+        else { return [] }
+        switch (leg.state, status) {
+        case (.ringing(let invite), 200..<300):
+            guard let dialog = Dialog(invite: invite, answer: response) else {
+                return [.log(.warning, "an answer without a usable Contact or To tag", ["agent": "\(agent)"])] + abandon(id)
+            }
+            leg.state = .answered(dialog)
+            var actions: [Action] = [
+                .registerDialog(.init(callID: dialog.id.callID, localTag: leg.localTag), leg: id), acknowledgement(of: dialog, on: leg),
+            ]
+            if let audio = OfferAnswer.accept(body: response.body) {
+                actions.append(.configureMedia(leg: id, Self.format(audio, signalledFrom: leg.peer)))
+                leg.codec = Self.codec(audio)
+            }
+            legs[id] = leg
+            // The first device to answer is the agent's; one answering after it, or after this
+            // server gave up ringing, is acknowledged and hung up.
+            guard !leg.abandoned, agentLegs[agent] == nil, !isFinished else { return actions + hangUp(id) }
+            agentLegs[agent] = id
+            return actions + ringingLegs(of: agent).flatMap { abandon($0) } + deliver(.agentAnswered(agent))
+        case (.answered(let dialog), 200..<300):
+            // A retransmitted 2xx: our ACK was lost.
+            return [acknowledgement(of: dialog, on: leg)]
+        case (.ringing, _):
+            // Busy, declined, unreachable, or the 487 of a CANCEL.
+            return end(id) + (leg.abandoned ? [] : unreachableIfLast(agent))
+        default:
+            return []
+        }
+    }
+
+    /// Unreachable once no device of the agent is left ringing (or about to) and none answered.
+    private func unreachableIfLast(_ agent: String) -> [Action] {
+        let stillRinging = legs.values.contains { leg in
+            guard leg.agent == agent, !leg.abandoned else { return false }
+            switch leg.state {
+            case .preparing, .ringing: return true
+            case .offered, .answered: return false
+            }
+        }
+        return stillRinging || agentLegs[agent] != nil ? [] : deliver(.agentUnreachable(agent))
+    }
+
+    /// The agent's legs still ringing (or about to) that this server has not given up on.
+    private func ringingLegs(of agent: String) -> [LegID] {
+        legs.filter { _, leg in
+            guard leg.agent == agent, !leg.abandoned else { return false }
+            switch leg.state {
+            case .preparing, .ringing: return true
+            case .offered, .answered: return false
+            }
+        }.keys.sorted()
+    }
+
+    /// The ACK of a phone's 2xx, along the dialog's route set (RFC 3261 §13.2.2.4).
+    private func acknowledgement(of dialog: Dialog, on leg: Leg) -> Action {
+        .acknowledge(
+            dialog.acknowledgement(via: settings.telephony.via(transport: leg.peer.transport)),
+            to: SIPPeer.destination(of: dialog, otherwise: leg.peer))
+    }
+
+    // MARK: Ending legs
+
+    /// Tells the flow that the party of a leg that has ended is gone.
+    private mutating func partyLeft(on id: LegID) -> [Action] {
+        if callerLeg == id {
+            callerLeg = nil
+            return deliver(.callerHungUp)
+        }
+        if let agent = agentLegs.first(where: { $0.value == id })?.key {
+            agentLegs.removeValue(forKey: agent)
+            return deliver(.agentHungUp(agent))
+        }
+        return []
+    }
+
+    /// Ends a leg from this side: BYE when answered (along its route set), CANCEL when ringing,
+    /// 480 when offered.
+    private mutating func hangUp(_ id: LegID) -> [Action] {
+        guard var leg = legs[id] else { return [] }
+        switch leg.state {
+        case .answered(var dialog):
+            let bye = dialog.request("BYE", via: settings.telephony.via(transport: leg.peer.transport))
+            leg.state = .answered(dialog)
+            legs[id] = leg
+            return [.send(bye, to: SIPPeer.destination(of: dialog, otherwise: leg.peer), leg: id)] + end(id)
+        case .ringing:
+            return abandon(id)
+        case .preparing:
+            return end(id)
+        case .offered(let invite):
+            return [.respond(invite.response(status: 480, reason: "Temporarily Unavailable", toTag: leg.localTag))] + end(id)
+        }
+    }
+
+    /// Gives up on a ringing leg: CANCEL it, keep it until its final answer (487, or a 2xx that
+    /// crossed the CANCEL and is then hung up).
+    private mutating func abandon(_ id: LegID) -> [Action] {
+        guard var leg = legs[id], !leg.abandoned else { return [] }
+        switch leg.state {
+        case .preparing: return end(id)
+        case .ringing(let invite):
+            leg.abandoned = true
+            legs[id] = leg
+            var actions: [Action] = [.unbridgeMedia(id), .stopMedia(leg: id)]
+            if let cancel = invite.cancelling() { actions.append(.send(cancel, to: leg.peer, leg: id)) }
+            return actions
+        case .offered, .answered:
+            return []
+        }
+    }
+
+    private mutating func end(_ id: LegID) -> [Action] {
+        guard let leg = legs.removeValue(forKey: id) else { return [] }
+        var actions: [Action] = [.unbridgeMedia(id), .closeMedia(leg: id)]
+        switch leg.state {
+        case .answered(let dialog):
+            actions.append(.forgetDialog(.init(callID: dialog.id.callID, localTag: leg.localTag)))
+        case .offered(let invite):
+            if let key = DialogTable.offerKey(of: invite) { actions.append(.forgetOffer(key)) }
+        case .ringing, .preparing:
+            break
+        }
+        return actions
+    }
+
+    /// The call is over: nothing more reaches the runner; legs the flow left up are hung up.
+    private mutating func finish() -> [Action] {
+        guard !isFinished else { return [] }
+        isFinished = true
+        let actions = legs.keys.sorted().flatMap { hangUp($0) }
+        callerLeg = nil
+        agentLegs.removeAll()
+        return actions + [.callOver]
+    }
+
+    private func deliver(_ event: Call.Event) -> [Action] {
+        isFinished ? [] : [.deliver(event)]
+    }
+
+    private static func codec(_ audio: NegotiatedAudio) -> G711Codec { audio.codec == .pcmu ? .pcmu : .pcma }
+
+    /// The leg's media format; RTP from the host its SIP came from may move where it is sent
+    /// (symmetric RTP, for phones behind NAT: docs/SIP.md).
+    private static func format(_ audio: NegotiatedAudio, signalledFrom peer: SIPPeer) -> MediaFormat {
+        let remote: SocketAddress? =
+            audio.peerReceives && audio.remotePort > 0 ? try? SocketAddress(ipAddress: audio.remoteAddress, port: audio.remotePort) : nil
+        return MediaFormat(
+            remote: remote, codec: codec(audio), payloadType: UInt8(truncatingIfNeeded: audio.payloadType),
+            telephoneEventPayloadType: audio.telephoneEventPayloadType.map { UInt8(truncatingIfNeeded: $0) },
+            symmetricHost: peer.address.ipAddress)
+    }
+}
