@@ -54,7 +54,7 @@ public actor CallCenter {
                 caller: .init(username: initiator.name, screenName: initiator.label, domain: nil), callback: plan),
             port: port, services: services)
         runners[callUUID] = runner
-        Task { await runner.start() }
+        services.timers.spawn { await runner.start() }
         return callUUID
     }
 

@@ -137,7 +137,7 @@ public actor CallRunner {
             // Not awaited here: the caller may hang up or press keys while the server answers.
             let client = services.interactive
             interactiveRequestsInFlight += 1
-            Task { [weak self] in
+            services.timers.spawn { [weak self] in
                 let reply = await client.request(url: url, method: method, parameters: variables)
                 await self?.interactiveReplied(reply)
             }

@@ -39,28 +39,15 @@ public protocol InteractiveClient: Sendable {
     func request(url: String, method: IVRAction.HTTPMethod, parameters: [String: String]) async -> [VoiceMenuCall.InteractiveCommand]?
 }
 
-/// Runs `fire` after a delay unless cancelled first.
+/// Where a call's work that outlives the event at hand runs: its timers, its `call_interactive`
+/// requests, the start of a callback.
 public protocol TimerScheduler: Sendable {
+    /// Runs `fire` after a delay unless cancelled first.
     func schedule(after delay: Duration, _ fire: @escaping @Sendable () async -> Void) -> any ScheduledTimer
+    /// Runs `job` now, in the background.
+    func spawn(_ job: @escaping @Sendable () async -> Void)
 }
 
 public protocol ScheduledTimer: Sendable {
     func cancel()
-}
-
-/// Timers on the system's clock, one task each.
-public struct TaskTimerScheduler: TimerScheduler {
-    public init() {}
-
-    public func schedule(after delay: Duration, _ fire: @escaping @Sendable () async -> Void) -> any ScheduledTimer {
-        TaskTimer(task: Task {
-            guard (try? await Task.sleep(for: delay)) != nil else { return }
-            await fire()
-        })
-    }
-
-    struct TaskTimer: ScheduledTimer {
-        let task: Task<Void, Never>
-        func cancel() { task.cancel() }
-    }
 }

@@ -84,6 +84,12 @@ public final class ManualTimerScheduler: TimerScheduler {
         return Handle(id: id, scheduler: self)
     }
 
+    /// Background work runs at once, in a task of its own: a simulation (or a test) has no
+    /// service group, and its calls end with it.
+    public func spawn(_ job: @escaping @Sendable () async -> Void) {
+        Task { await job() }
+    }
+
     /// Moves the clock forward, firing every timer that falls due, earliest first.
     public func advance(by duration: Duration) async {
         let target = state.withLock { $0.now + duration }

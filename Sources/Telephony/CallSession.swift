@@ -18,7 +18,7 @@ struct SessionContext: Sendable {
     let calls: CallCenter
     let settings: TelephonySettings
     /// Runs a piece of the call's work as a task of the server's group.
-    let spawn: @Sendable (@escaping CallWork) -> Void
+    let spawn: @Sendable (@escaping CallTasks.Job) -> Void
     let logger: Logger
 }
 

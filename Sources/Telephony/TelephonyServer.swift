@@ -21,16 +21,17 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
     private let dialogs = DialogTable()
     private let logger: Logger
     private var calls: CallCenter?
-    /// The calls' own work (a session's event loop, a call's start), run as child tasks by
-    /// `run()`: every task of a call belongs to the service group.
-    private let callWork = AsyncStream.makeStream(of: CallWork.self)
+    /// Where the calls' own work runs (a session's event loop, a call's start): the group the
+    /// service group runs, shared with the calls' timers.
+    private let tasks: CallTasks
     private let callsFromTrunks = Counter(label: "qualityrate_sip_calls_total", dimensions: [("origin", "trunk")])
     private let callsFromPhones = Counter(label: "qualityrate_sip_calls_total", dimensions: [("origin", "phone")])
 
     public init(
         endpoint: SIPEndpoint, media: MediaServer, registrations: PhoneRegistrations, store: any Store, settings: TelephonySettings,
-        logger: Logger
+        tasks: CallTasks, logger: Logger
     ) {
+        self.tasks = tasks
         self.endpoint = endpoint
         self.media = media
         self.registrations = registrations
@@ -51,17 +52,10 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
         if let port = await endpoint.localAddress.port { settings.sipPort = port }
     }
 
-    /// The server's work — the SIP endpoint's and every call's — as child tasks of the caller's
-    /// (the service group's); returns once `stop()` has ended the calls and closed the sockets.
+    /// The SIP endpoint's work, in the caller's task (the service group's); returns once
+    /// `stop()` has closed the sockets. The calls' work runs in `tasks`.
     public nonisolated func run() async {
-        let endpoint = endpoint
-        let work = callWork.stream
-        await withDiscardingTaskGroup { group in
-            group.addTask { await endpoint.run() }
-            for await job in work { group.addTask { await job() } }
-            // Stopped: the calls were hung up; what is left of their work ends now.
-            group.cancelAll()
-        }
+        await endpoint.run()
     }
 
     // MARK: SIPTransactionUser
@@ -244,9 +238,8 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
             calls: calls, settings: settings, spawn: spawn, logger: logger)
     }
 
-    /// Runs `job` as a child of `run()`'s task group (after `stop()`: not at all).
-    private nonisolated func spawn(_ job: @escaping CallWork) {
-        callWork.continuation.yield(job)
+    private nonisolated func spawn(_ job: @escaping CallTasks.Job) {
+        tasks.spawn(job)
     }
 
     private static func requestURI(of request: SIPMessage) -> SIPURI? {
@@ -265,9 +258,5 @@ extension TelephonyServer {
     public func stop() async {
         for session in await dialogs.sessions() { await session.finish() }
         await endpoint.stop()
-        callWork.continuation.finish()
     }
 }
-
-/// A piece of a call's work, run by `TelephonyServer.run()`.
-typealias CallWork = @Sendable () async -> Void

@@ -71,6 +71,7 @@ struct Serve: AsyncParsableCommand {
         let trunks = try trunkRanges()
         raiseOpenFileLimit(logger: logger)
 
+        let tasks = CallTasks()
         let registrations = PhoneRegistrations(
             store: store, nonceSecret: (0..<32).map { _ in UInt8.random(in: 0...255) }, digestAlgorithms: try digestChallenges())
         let telephony = TelephonyServer(
@@ -78,18 +79,20 @@ struct Serve: AsyncParsableCommand {
             media: MediaServer(host: sipAddress.host, ports: try rtpPortRange(), logger: logger),
             registrations: registrations, store: store,
             settings: TelephonySettings(advertisedHost: sipAddress.host, sipPort: sipAddress.port, trunks: trunks),
-            logger: logger)
+            tasks: tasks, logger: logger)
         let directory = CachingCallDirectory(caching: StoreCallDirectory(store: store))
         let calls = CallCenter(
             services: CallServices(
                 store: store, directory: directory,
                 queues: QueueRegistry(directory: directory, reachability: registrations),
-                interactive: HTTPInteractiveClient(), timers: TaskTimerScheduler(), logger: logger),
+                interactive: HTTPInteractiveClient(), timers: tasks, logger: logger),
             telephony: telephony)
         let application = APIServer.makeApplication(
             store: store, calls: calls, host: address.host, port: address.port, metrics: registry, logger: logger)
         let services = ServiceGroup(configuration: .init(
-            services: [application, TelephonyService(telephony: telephony, calls: calls)],
+            // Stopped in reverse order: telephony first (calls hung up, sockets closed), then
+            // HTTP, then what is left of the calls' work.
+            services: [CallTasksService(tasks: tasks), application, TelephonyService(telephony: telephony, calls: calls)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("starting", metadata: [
             "http": "\(http)", "sip": "\(sip)", "trunks": "\(trunks)", "rtp_ports": "\(rtpPorts)",
@@ -138,6 +141,19 @@ struct TelephonyService: Service {
             group.addTask { await telephony.run() }
             try? await gracefulShutdown()
             await telephony.stop()
+        }
+    }
+}
+
+/// The calls' work (`CallTasks`), from start-up to a graceful shutdown.
+struct CallTasksService: Service {
+    let tasks: CallTasks
+
+    func run() async throws {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await tasks.run() }
+            try? await gracefulShutdown()
+            tasks.finish()
         }
     }
 }

@@ -26,8 +26,9 @@ struct TelephonyFixture {
     let server: TelephonyServer
     let calls: CallCenter
     let sipPort: Int
-    /// The server's `run()`, as the service group runs it.
+    /// The server's `run()` and the calls' tasks, as the service group runs them.
     let running: Task<Void, Never>
+    let tasks: CallTasks
 
     static let password = "s3cret-pass"
 
@@ -72,26 +73,35 @@ struct TelephonyFixture {
         let registrations = PhoneRegistrations(
             store: store, nonceSecret: Array("test nonce secret".utf8), digestAlgorithms: [.sha256, .md5])
         let firstPort = 30_000 + Int.random(in: 0..<300) * 100
+        let tasks = CallTasks()
         server = TelephonyServer(
             endpoint: SIPEndpoint(host: "127.0.0.1", port: 0, timers: timers, logger: logger),
             media: MediaServer(host: "127.0.0.1", ports: firstPort...(firstPort + 99), logger: logger),
             registrations: registrations, store: store,
             settings: TelephonySettings(advertisedHost: "127.0.0.1", sipPort: 0, trunks: trunks.compactMap(AddressRange.init)),
-            logger: logger)
+            tasks: tasks, logger: logger)
         let directory = StoreCallDirectory(store: store)
         calls = CallCenter(
             services: CallServices(
                 store: store, directory: directory, queues: QueueRegistry(directory: directory, reachability: registrations),
-                interactive: HTTPInteractiveClient(), timers: TaskTimerScheduler(), logger: logger),
+                interactive: HTTPInteractiveClient(), timers: tasks, logger: logger),
             telephony: server)
         try await server.start(calls: calls)
         sipPort = await server.sipPort
         let server = server
-        running = Task { await server.run() }
+        running = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await tasks.run() }
+                await server.run()
+            }
+        }
+        self.tasks = tasks
     }
 
+    /// As the service group stops them: telephony, then what is left of the calls' work.
     func stop() async {
         await server.stop()
+        tasks.finish()
         await running.value
     }
 
