@@ -138,6 +138,37 @@ import Testing
         _ = try await phone.message { $0.method == "CANCEL" }
     }
 
+    /// An agent whose phone rings and never answers is cancelled after the queue's
+    /// `ring_timeout`, and rung again only after `retry_delay`.
+    @Test func anAgentWhoNeverAnswersIsCancelledAfterTheRingTimeout() async throws {
+        let fixture = try await TelephonyFixture()
+        defer { Task { await fixture.stop() } }
+        let queue = try #require(try await fixture.store.extensions(clientID: fixture.client.id).first { $0.name == "200" })
+        var options = try #require(try await fixture.store.queueOptions(clientID: fixture.client.id, queueID: queue.id))
+        options.ringTimeout = 5
+        options.retryDelay = 1
+        options.exitWithNoAvailableAgents = false
+        try await fixture.store.updateQueueOptions(clientID: fixture.client.id, queueID: queue.id, options)
+        let phone = try await UDPTestPeer()
+        try await fixture.registerPhone(phone)
+        let caller = try await UDPTestPeer()
+        try await caller.send(fixture.invite("4930555200", from: caller, rtpPort: 4000, callID: "unanswered"), to: fixture.sipPort)
+
+        let first = try await phone.message { $0.method == "INVITE" }
+        try await phone.send(first.response(status: 180, reason: "Ringing", toTag: "ringing"), to: fixture.sipPort)
+        let rangAt = ContinuousClock.now
+        let cancel = try await phone.message(within: 20) { $0.method == "CANCEL" }
+        #expect(ContinuousClock.now - rangAt >= .seconds(4), "rung for the ring timeout (5 s from the INVITE)")
+        #expect(cancel.headers["Call-ID"] == first.headers["Call-ID"])
+        try await phone.send(cancel.response(status: 200, reason: "OK"), to: fixture.sipPort)
+        try await phone.send(first.response(status: 487, reason: "Request Terminated", toTag: "ringing"), to: fixture.sipPort)
+        let cancelledAt = ContinuousClock.now
+        let second = try await phone.message(number: 2, within: 20) { $0.method == "INVITE" }
+        #expect(ContinuousClock.now - cancelledAt >= .milliseconds(900), "after the pause between rounds")
+        #expect(second.headers["Call-ID"] != first.headers["Call-ID"])
+        #expect(caller.messages { $0.method == "BYE" }.isEmpty, "the caller is still waiting in the queue")
+    }
+
     /// RFC 3261 §13.3.1.4: a 2xx never acknowledged in 64·T1 ends the dialog with a BYE, and the
     /// call's history says the caller left.
     @Test func anAnswerNeverAcknowledgedIsFollowedByABye() async throws {

@@ -97,7 +97,29 @@ class Credentials:
     app_secret: str
 
 
-class QualityRateServer:
+class LoggingProcess:
+    """A program under test that writes its log to `log_path`: what a failing test shows of it."""
+
+    log_path: Path
+
+    def log_tail(self, lines: int = 80) -> str:
+        if not self.log_path.exists():
+            return f"(no log at {self.log_path})"
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def log_size(self) -> int:
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
+
+    def log_since(self, offset: int, limit: int = 20000) -> str:
+        """What the program logged after byte `offset` (a test notes the size when it starts)."""
+        with self.log_path.open("rb") as log:
+            log.seek(offset)
+            text = log.read().decode(errors="replace")
+        return text if len(text) <= limit else "…" + text[-limit:]
+
+
+class QualityRateServer(LoggingProcess):
     """`qualityrate setup` + `qualityrate serve` with SIP (and RTP) on its own ports of `sip_host`,
     taking trunk calls from `trunk` (127.0.0.1/32 unless a proxy in front is the trunk)."""
 
@@ -168,21 +190,6 @@ class QualityRateServer:
             self.process.kill()
             self.process.wait(timeout=10)
 
-    def log_tail(self, lines: int = 80) -> str:
-        if not self.log_path.exists():
-            return "(no server log)"
-        text = self.log_path.read_text(errors="replace").splitlines()
-        return "\n".join(text[-lines:])
-
-    def log_size(self) -> int:
-        return self.log_path.stat().st_size if self.log_path.exists() else 0
-
-    def log_since(self, offset: int, limit: int = 20000) -> str:
-        """What the server logged after byte `offset` (a test notes the size when it starts)."""
-        with self.log_path.open("rb") as log:
-            log.seek(offset)
-            text = log.read().decode(errors="replace")
-        return text if len(text) <= limit else "…" + text[-limit:]
 
 
 # The REST API.

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from harness import ROOT, QualityRateServer, free_port, require_tool
+from harness import ROOT, LoggingProcess, QualityRateServer, free_port, require_tool
 
 CONFIG = ROOT / "deploy" / "kamailio" / "kamailio.cfg"
 
 
-class Kamailio:
+class Kamailio(LoggingProcess):
     """Kamailio on `host` (a free port, UDP and TCP) relaying to `upstream`'s SIP address."""
 
     def __init__(self, workdir: Path, upstream: QualityRateServer, host: str) -> None:
@@ -90,16 +90,3 @@ class Kamailio:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
 
-    def log_tail(self, lines: int = 60) -> str:
-        text = self.log_path.read_text(errors="replace").splitlines() if self.log_path.exists() else []
-        return "\n".join(text[-lines:])
-
-    def log_size(self) -> int:
-        return self.log_path.stat().st_size if self.log_path.exists() else 0
-
-    def log_since(self, offset: int, limit: int = 20000) -> str:
-        """What Kamailio logged after byte `offset` (a test notes the size when it starts)."""
-        with self.log_path.open("rb") as log:
-            log.seek(offset)
-            text = log.read().decode(errors="replace")
-        return text if len(text) <= limit else "…" + text[-limit:]
