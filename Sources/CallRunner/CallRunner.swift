@@ -2,6 +2,7 @@ public import CallFlow
 public import Domain
 public import Logging
 public import Storage
+import Synchronization
 
 /// What a call needs from the rest of the server.
 public struct CallServices: Sendable {
@@ -43,7 +44,7 @@ public actor CallRunner {
     private var logger: Logger
     /// `call_interactive` requests sent and not yet answered.
     private var interactiveRequestsInFlight = 0
-    private var endWaiters: [CheckedContinuation<Void, Never>] = []
+    private let endWaiters = EndWaiters()
 
     /// Nothing is being processed or awaited: what the call does next depends on the far side.
     public var isSettled: Bool { !processing && pending.isEmpty && interactiveRequestsInFlight == 0 }
@@ -58,10 +59,11 @@ public actor CallRunner {
 
     public var isOver: Bool { call.isOver }
 
-    /// Returns once the call is over and its last actions (hang-ups, call history) are done.
+    /// Returns once the call is over and its last actions (hang-ups, call history) are done,
+    /// or once the waiting task is cancelled (the server is stopping).
     public func waitUntilOver() async {
         if call.isOver, !processing { return }
-        await withCheckedContinuation { endWaiters.append($0) }
+        await endWaiters.wait()
     }
 
     public func start() async {
@@ -84,8 +86,7 @@ public actor CallRunner {
         }
         processing = false
         if call.isOver {
-            for waiter in endWaiters { waiter.resume() }
-            endWaiters.removeAll()
+            endWaiters.callIsOver()
         }
     }
 
@@ -170,5 +171,46 @@ public actor CallRunner {
         guard timers[timer]?.generation == generation else { return }
         timers.removeValue(forKey: timer)
         await deliver(.timerFired(timer))
+    }
+}
+
+/// Who waits for a call to be over. Kept outside the runner's isolation so that a waiting task
+/// that is cancelled stops waiting at once: the server's stop cancels the calls' tasks, and a
+/// call that will never be over must not hold the shutdown.
+private final class EndWaiters: Sendable {
+    private struct State {
+        var nextID = 0
+        var waiting: [Int: CheckedContinuation<Void, Never>] = [:]
+        var isOver = false
+    }
+
+    private let state = Mutex(State())
+
+    func wait() async {
+        let id = state.withLock { state in
+            state.nextID += 1
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state in
+                    guard !state.isOver, !Task.isCancelled else { return true }
+                    state.waiting[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiting.removeValue(forKey: id) }?.resume()
+        }
+    }
+
+    func callIsOver() {
+        let waiting = state.withLock { state in
+            state.isOver = true
+            defer { state.waiting.removeAll() }
+            return Array(state.waiting.values)
+        }
+        for continuation in waiting { continuation.resume() }
     }
 }
