@@ -154,7 +154,10 @@ def extend(paths, components, tags):
         "max_rate": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 9,
                      "description": "`quality_rate` (required): the highest key the caller may press, 1…9; stored as the "
                                     "rating's `max_rate`."},
-        "finish_sound": {**sound_or_none, "description": "`quality_rate`: played after the rating is stored; 0 (default) = none."},
+        "finish_sound": {**sound_or_none, "type": ["integer", "null"],
+                         "description": "`quality_rate`: played after the rating is stored, before the next rule; 0 "
+                                        "(default) = the built-in \"Thank you for your rating. Goodbye.\", as a queue's "
+                                        "`quality_rate_finish_sound`; null = none."},
     }
     action_schema = {"type": "string", "enum": ACTIONS,
                      "description": "What the rule does. Each action takes only its own parameters: `play_sound` "

@@ -4,6 +4,8 @@ public import Storage
 /// What `qualityrate setup` prints: the one time the secrets are shown in clear.
 public struct ProvisionedClient: Sendable, Equatable {
     public var clientID: Int64
+    /// The client's SIP domain: the realm and host part its phones register with.
+    public var domain: String
     public var username: String
     public var password: String
     public var appID: String
@@ -31,7 +33,7 @@ public struct Provisioning: Sendable {
             clientID: client.id, username: username, passwordHash: try PasswordHasher.hash(password), isAdmin: true))
         let application = try await registerApplication(userID: user.id, name: "\(name) administration", type: .trusted, access: .all)
         return ProvisionedClient(
-            clientID: client.id, username: username, password: password, appID: application.appID,
+            clientID: client.id, domain: client.domain, username: username, password: password, appID: application.appID,
             appSecret: application.appSecret)
     }
 

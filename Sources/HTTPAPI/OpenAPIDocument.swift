@@ -4362,11 +4362,14 @@ enum OpenAPIDocument {
                 "description": "`quality_rate` (required): the highest key the caller may press, 1…9; stored as the rating's `max_rate`."
               },
               "finish_sound": {
-                "type": "integer",
+                "type": [
+                  "integer",
+                  "null"
+                ],
                 "format": "int64",
                 "minimum": 0,
                 "maximum": 9223372036854775807,
-                "description": "`quality_rate`: played after the rating is stored; 0 (default) = none."
+                "description": "`quality_rate`: played after the rating is stored, before the next rule; 0 (default) = the built-in \"Thank you for your rating. Goodbye.\", as a queue's `quality_rate_finish_sound`; null = none."
               }
             },
             "example": {
@@ -4522,11 +4525,14 @@ enum OpenAPIDocument {
                 "description": "`quality_rate` (required): the highest key the caller may press, 1…9; stored as the rating's `max_rate`."
               },
               "finish_sound": {
-                "type": "integer",
+                "type": [
+                  "integer",
+                  "null"
+                ],
                 "format": "int64",
                 "minimum": 0,
                 "maximum": 9223372036854775807,
-                "description": "`quality_rate`: played after the rating is stored; 0 (default) = none."
+                "description": "`quality_rate`: played after the rating is stored, before the next rule; 0 (default) = the built-in \"Thank you for your rating. Goodbye.\", as a queue's `quality_rate_finish_sound`; null = none."
               }
             },
             "example": {
@@ -4673,11 +4679,14 @@ enum OpenAPIDocument {
                 "description": "`quality_rate` (required): the highest key the caller may press, 1…9; stored as the rating's `max_rate`."
               },
               "finish_sound": {
-                "type": "integer",
+                "type": [
+                  "integer",
+                  "null"
+                ],
                 "format": "int64",
                 "minimum": 0,
                 "maximum": 9223372036854775807,
-                "description": "`quality_rate`: played after the rating is stored; 0 (default) = none."
+                "description": "`quality_rate`: played after the rating is stored, before the next rule; 0 (default) = the built-in \"Thank you for your rating. Goodbye.\", as a queue's `quality_rate_finish_sound`; null = none."
               }
             },
             "example": {

@@ -1,3 +1,4 @@
+import Access
 import ArgumentParser
 import Domain
 import Logging
@@ -6,7 +7,7 @@ import Foundation
 
 struct Demo: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Fill a client with sample extensions, calls, call history and ratings over the last 90 days (marked as sample data).")
+        abstract: "Fill a client with sample extensions, calls, call history and ratings over the last 90 days (marked as sample data); prints the SIP domain and the passwords it gave the sample phones as JSON.")
 
     @Option(name: .long, help: "The client to fill (its id, as printed by setup).")
     var client: Int64
@@ -29,9 +30,11 @@ struct Demo: AsyncParsableCommand {
         let summary = try await SampleData(store: store, client: owner).fill(ratings: ratings, using: &generator)
         print(JSONLine.object([
             ("client_id", .number(owner.id)),
+            ("domain", .string(owner.domain)),
             ("extensions", .number(Int64(summary.extensions))),
             ("calls", .number(Int64(summary.calls))),
             ("ratings", .number(Int64(summary.ratings))),
+            ("sip_passwords", .object(summary.sipPasswords.map { ($0.phone, .string($0.password)) })),
         ]))
     }
 }
@@ -43,7 +46,11 @@ struct SampleData {
     let store: any Store
     let client: Client
 
-    struct Summary { var extensions = 0, calls = 0, ratings = 0 }
+    struct Summary {
+        var extensions = 0, calls = 0, ratings = 0
+        /// The passwords this run gave the sample phones, by phone name.
+        var sipPasswords: [(phone: String, password: String)] = []
+    }
 
     static let agents = [
         ("101", "Anna Schmidt"), ("102", "Ben Okafor"), ("103", "Chloé Martin"), ("104", "Dmitri Ivanov"),
@@ -58,8 +65,29 @@ struct SampleData {
             summary.extensions += 1
             return try await store.createExtension(NewExtension(clientID: client.id, name: name, kind: kind, label: label, isSample: true))
         }
+        // Only HA1 is stored (SIPDigest), so a phone's password is printed when it is set or
+        // never: each new sample phone gets one, and so does one that has none yet (made by an
+        // older demo); a phone that has one keeps it.
+        func ensurePhone(_ name: String, _ label: String) async throws -> Extension {
+            let password = Secrets.random(length: 16)
+            let credentials = SIPDigest.ha1(username: name, realm: client.domain, password: password)
+            let phone: Extension
+            if let found = existing[name] {
+                guard found.kind == .phone, try await store.sipCredentials(clientID: client.id, extensionID: found.id) == nil
+                else { return found }
+                try await store.updateExtension(found, credentials: credentials)
+                phone = found
+            } else {
+                summary.extensions += 1
+                phone = try await store.createExtension(
+                    NewExtension(clientID: client.id, name: name, kind: .phone, label: label, isSample: true), status: .active,
+                    credentials: credentials)
+            }
+            summary.sipPasswords.append((name, password))
+            return phone
+        }
         var agents: [Extension] = []
-        for (name, label) in Self.agents { agents.append(try await ensure(name, .phone, label)) }
+        for (name, label) in Self.agents { agents.append(try await ensurePhone(name, label)) }
         let isNew = existing["200"] == nil
         let queues = [try await ensure("200", .queue, "Support"), try await ensure("201", .queue, "Sales")]
         let feedback = try await ensure("099", .ivr, "Feedback")
@@ -106,7 +134,8 @@ struct SampleData {
     }
 
     /// Support rates its agents when they hang up first; Sales sends the caller to the Feedback
-    /// menu, which rates 1–9 (still of the agent); each has a DID, 49305 + the client id in three
+    /// menu, which rates 1–9 (still of the agent) with the built-in prompt and "thank you"
+    /// (sound 0 and finish sound 0); each has a DID, 49305 + the client id in three
     /// digits + the extension name (49305001200 for client 1's Support).
     private func configure(support: Extension, sales: Extension, feedback: Extension, agents: [Extension]) async throws {
         for agent in agents.prefix(4) { _ = try await store.addQueueAgent(clientID: client.id, queueID: support.id, agentID: agent.id) }

@@ -32,6 +32,7 @@ struct Setup: AsyncParsableCommand {
         let provisioned = try await Provisioning(store: store).createClient(name: client, timezone: zone, domain: domain)
         print(JSONLine.object([
             ("client_id", .number(provisioned.clientID)),
+            ("domain", .string(provisioned.domain)),
             ("username", .string(provisioned.username)),
             ("password", .string(provisioned.password)),
             ("app_id", .string(provisioned.appID)),
@@ -45,15 +46,19 @@ enum JSONLine {
     enum Value {
         case string(String)
         case number(Int64)
+        case object([(String, Value)])
     }
 
     static func object(_ fields: [(String, Value)]) -> String {
-        "{" + fields.map { key, value in
-            switch value {
-            case .string(let text): "\(quoted(key)): \(quoted(text))"
-            case .number(let number): "\(quoted(key)): \(number)"
-            }
-        }.joined(separator: ", ") + "}"
+        "{" + fields.map { key, value in "\(quoted(key)): \(encoded(value))" }.joined(separator: ", ") + "}"
+    }
+
+    private static func encoded(_ value: Value) -> String {
+        switch value {
+        case .string(let text): quoted(text)
+        case .number(let number): String(number)
+        case .object(let fields): object(fields)
+        }
     }
 
     private static func quoted(_ text: String) -> String {

@@ -74,7 +74,8 @@ import Testing
         #expect(call.handle(.routed(.voiceMenu(feedback, ratingMenu)), at: t(71)) == [.play(.builtIn(.ratingPrompt))])
         #expect(call.handle(.key("8"), at: t(74)) == [.stopPlayback, .storeRating(NewRating(
             clientID: 1, callUUID: uuid, ratedAt: t(74), extensionID: 99, rate: 8, maxRate: 9, agentUsername: "101"))])
-        let last = call.handle(.ratingStored, at: t(74))
+        #expect(call.handle(.ratingStored, at: t(74)) == [.play(.builtIn(.ratingFinish))], "finish_sound 0: \"thank you\"")
+        let last = call.handle(.playbackFinished, at: t(77))
         #expect(last.first == .hangUpCaller)
         let record = try #require(history(last))
         #expect(record.extensionID == 20, "the call belongs to the queue it came to")

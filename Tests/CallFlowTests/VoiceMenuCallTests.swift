@@ -43,6 +43,24 @@ func rule(_ action: IVRAction, did: String? = nil, callerID: CallerIDFilter = .a
         #expect(ivr.handle(.playbackFinished) == [.hangUp, .finished(.hungUp)])
     }
 
+    func ratedAndStored(finishSound: Int64?) -> VoiceMenuCall {
+        var ivr = call(menu([(1, "main", nil, ["start": [rule(.qualityRate(sound: 0, maxRate: 5, finishSound: finishSound)), rule(.hangup)]])]))
+        #expect(ivr.handle(.entered) == [.play(.builtIn(.ratingPrompt))])
+        #expect(ivr.handle(.key("4")) == [.stopPlayback, .storeRating(rate: 4, maxRate: 5, agent: nil)])
+        return ivr
+    }
+
+    @Test func finishSoundZeroIsTheBuiltInThankYouAsInAQueue() {
+        var ivr = ratedAndStored(finishSound: 0)
+        #expect(ivr.handle(.ratingStored) == [.play(.builtIn(.ratingFinish))])
+        #expect(ivr.handle(.playbackFinished) == [.hangUp, .finished(.hungUp)])
+    }
+
+    @Test func noFinishSoundGoesOnAsSoonAsTheRatingIsStored() {
+        var ivr = ratedAndStored(finishSound: nil)
+        #expect(ivr.handle(.ratingStored) == [.hangUp, .finished(.hungUp)])
+    }
+
     @Test func aRatingAfterAQueueAgentIsOfThatAgent() {
         var ivr = call(ratingMenu, agent: "101")
         _ = ivr.handle(.entered)

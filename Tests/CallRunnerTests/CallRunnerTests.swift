@@ -114,7 +114,9 @@ import TestSupport
         await timers.advance(by: .seconds(5))
         #expect(await port.takeRequests() == [.play(.builtIn(.ratingPrompt))], "silence replays the prompt")
         await call.deliver(.key("9"))
-        #expect(await port.takeRequests() == [.stopPlayback, .hangUpCaller])
+        #expect(await port.takeRequests() == [.stopPlayback, .play(.builtIn(.ratingFinish))], "finish_sound 0: \"thank you\"")
+        await call.deliver(.playbackFinished)
+        #expect(await port.takeRequests() == [.hangUpCaller])
 
         let rating = try #require(try await store.ratings(RatingQuery(clientID: client.id, limit: 10)).first)
         #expect(rating.extensionID == menu.id && rating.maxRate == 9 && rating.rate == 9 && rating.agentUsername == "101")

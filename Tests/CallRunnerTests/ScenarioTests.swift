@@ -13,8 +13,9 @@ import TestSupport
 /// phones 101–103; queue 200 (top-down, rates the agent), 201 (transfers to menu 099 when the
 /// agent hangs up), 210 ring-all, 211 top-down, 212 longest-idle (agents 103, 101, 102),
 /// 213 round-robin, 214 random;
-/// menu 099 (rates 1–9, then hangs up); menu 098 (its DID goes to queue 200, an internal call
-/// rates); menu 097 (Berlin callers to sales, others rate 1–3); DIDs 4930555 + 200/201/099/098/097.
+/// menu 099 (rates 1–9, says "thank you", then hangs up, like the demo's Feedback menu); menu 098
+/// (its DID goes to queue 200, an internal call rates); menu 097 (Berlin callers to sales, others
+/// rate 1–3); 098 and 097 have no finish sound; DIDs 4930555 + 200/201/099/098/097.
 struct ContactCentre {
     let database: TemporaryDatabase
     let store: SQLiteStore
@@ -42,10 +43,10 @@ struct ContactCentre {
         try await menu("099", [("start", IVRRuleDefinition(action: .qualityRate(sound: 0, maxRate: 9, finishSound: 0))),
                                ("start", IVRRuleDefinition(action: .hangup))])
         try await menu("098", [("start", IVRRuleDefinition(action: .transfer(destination: "200"), didFilter: "4930555098")),
-                               ("start", IVRRuleDefinition(action: .qualityRate(sound: 0, maxRate: 9, finishSound: 0))),
+                               ("start", IVRRuleDefinition(action: .qualityRate(sound: 0, maxRate: 9, finishSound: nil))),
                                ("start", IVRRuleDefinition(action: .hangup))])
         try await menu("097", [("start", IVRRuleDefinition(action: .transfer(destination: "201"), callerIDFilter: .matches("^\\+4930"))),
-                               ("start", IVRRuleDefinition(action: .qualityRate(sound: 0, maxRate: 3, finishSound: 0))),
+                               ("start", IVRRuleDefinition(action: .qualityRate(sound: 0, maxRate: 3, finishSound: nil))),
                                ("start", IVRRuleDefinition(action: .hangup))])
         for name in ["200", "201", "099", "098", "097"] {
             let target = try #require(try await store.extension(clientID: client.id, name: name))
@@ -77,7 +78,7 @@ struct ContactCentre {
             NewExtension(clientID: client.id, name: name, kind: .ivr, label: name), status: .active, credentials: nil)
         let main = try await store.createIVRContext(clientID: client.id, ivrID: menu.id, .init(name: "main"))
         let vip = try await store.createIVRContext(clientID: client.id, ivrID: menu.id, .init(name: "vip"))
-        for rule in [IVRAction.callInteractive(url: url, method: .POST), .qualityRate(sound: 0, maxRate: 5, finishSound: 0)] {
+        for rule in [IVRAction.callInteractive(url: url, method: .POST), .qualityRate(sound: 0, maxRate: 5, finishSound: nil)] {
             _ = try await store.createIVRRule(clientID: client.id, ivrID: menu.id, contextID: main.id, option: "start", position: nil, IVRRuleDefinition(action: rule))
         }
         _ = try await store.createIVRRule(

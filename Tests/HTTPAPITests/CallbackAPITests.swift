@@ -61,6 +61,8 @@ import Testing
             #expect(ratings.first?["rate"] as? Int == 6 && ratings.first?["max_rate"] as? Int == 9)
             #expect(ratings.first?["extension_id"] as? Int == Int(menu.id))
             #expect(ratings.first?["target"] as? String == "call")
+            // The menu's "thank you" (finish_sound 0) ends, then it hangs up and the history is written.
+            await runner.deliver(.playbackFinished)
             let history = try await client.get("/api/ver1.0/client/\(fixture.acme.clientID)/call_history/\(uuid.value)", token: token)
             #expect(history.status == .ok)
             #expect((history.object["cdr"] as? [[String: Any]])?.compactMap { $0["leg"] as? String } == ["callback_source", "callback_destination"])

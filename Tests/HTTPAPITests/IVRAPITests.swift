@@ -203,6 +203,30 @@ import Testing
         }
     }
 
+    /// A rating rule's `finish_sound`: 0 (the default) is the built-in "thank you", as a queue's
+    /// `quality_rate_finish_sound` (SPEC §4.1); null is none, and stays none through a PUT.
+    @Test func aRatingRuleSaysThankYouUnlessItsFinishSoundIsNull() async throws {
+        let setup = try await Setup()
+        try await setup.fixture.withServer { client in
+            let token = try await client.token(setup.fixture.acme)
+            let main = try #require(try await client.json(.post, setup.base + "context/", token, #"{"name": "main"}"#).object["id"] as? Int64)
+            let thanking = try await client.json(.post, setup.rulesPath(main), token, #"{"action": "quality_rate", "max_rate": 5}"#)
+            #expect(thanking.status == .created, "\(thanking.text)")
+            #expect(thanking.object["finish_sound"] as? Int == 0)
+            let silent = try await client.json(
+                .post, setup.rulesPath(main), token, #"{"action": "quality_rate", "max_rate": 5, "finish_sound": null}"#)
+            #expect(silent.status == .created, "\(silent.text)")
+            #expect(silent.object["finish_sound"] is NSNull)
+            let rule = setup.rulesPath(main) + "\(try #require(silent.object["id"] as? Int64))"
+            #expect(try await client.json(.put, rule, token, #"{"max_rate": 9}"#).object["finish_sound"] is NSNull)
+            #expect(try await client.get(rule, token: token).object["finish_sound"] is NSNull)
+            #expect(try await client.json(.put, rule, token, #"{"finish_sound": 0}"#).object["finish_sound"] as? Int == 0)
+            #expect(try await client.json(.put, rule, token, #"{"finish_sound": null}"#).object["finish_sound"] is NSNull)
+            try await client.json(.put, rule, token, #"{"finish_sound": "none"}"#)
+                .expectError(.badRequest, code: "invalid_parameter", mentioning: "finish_sound")
+        }
+    }
+
     @Test func invalidRulesAnswerTheFieldAndChangeNothing() async throws {
         let setup = try await Setup()
         let ownSound = try await setup.sound(setup.fixture.acme)

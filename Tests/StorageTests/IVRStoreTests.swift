@@ -177,6 +177,22 @@ import TestSupport
         ])
     }
 
+    /// finish_sound 0 is the built-in "thank you" and NULL none: a rule replaced by one without
+    /// a finish sound must not keep the old one.
+    @Test func aRatingRuleKeepsItsFinishSoundOrNone() async throws {
+        let ivr = try await ivr()
+        let main = try await store.createIVRContext(clientID: ivr.clientID, ivrID: ivr.id, IVRContext.Settings(name: "main"))
+        var rule = try await store.createIVRRule(
+            clientID: ivr.clientID, ivrID: ivr.id, contextID: main.id, option: "start", position: nil,
+            definition(.qualityRate(sound: 0, maxRate: 5, finishSound: 3)))
+        for finishSound in [nil, 0, 3] as [Int64?] {
+            rule.definition = definition(.qualityRate(sound: 0, maxRate: 5, finishSound: finishSound))
+            try await store.updateIVRRule(clientID: ivr.clientID, ivrID: ivr.id, contextID: main.id, option: "start", rule)
+            let stored = try await store.ivrRule(clientID: ivr.clientID, ivrID: ivr.id, contextID: main.id, option: "start", id: rule.id)
+            #expect(stored == rule)
+        }
+    }
+
     @Test func deletingTheIVRExtensionDeletesItsMenu() async throws {
         let ivr = try await ivr()
         let main = try await store.createIVRContext(clientID: ivr.clientID, ivrID: ivr.id, IVRContext.Settings(name: "main"))
