@@ -429,11 +429,12 @@ public actor SIPEndpoint {
     }
 
     /// `--log-level debug`: each message's first line; `trace`: the whole message, so an engineer
-    /// can follow a call without a packet capture (bodies are SDP and DTMF, no secrets; the
-    /// digest `response` of an Authorization is a one-way hash).
+    /// can follow a call without a packet capture — but for the credentials of Authorization and
+    /// Proxy-Authorization: a digest `response` lets anyone who reads the log guess the password
+    /// offline.
     private func logIncoming(_ message: SIPMessage, from peer: SIPPeer) {
         if logger.logLevel <= .trace {
-            logger.trace("SIP in", metadata: ["sip.peer": "\(peer)", "sip.message": "\(String(decoding: message.serialized(), as: UTF8.self))"])
+            logger.trace("SIP in", metadata: ["sip.peer": "\(peer)", "sip.message": "\(Self.loggable(message.serialized()))"])
         } else {
             logger.debug("SIP in", metadata: ["sip.peer": "\(peer)", "sip.message": "\(firstLine(of: message))"])
         }
@@ -441,10 +442,17 @@ public actor SIPEndpoint {
 
     private func logOutgoing(_ message: SIPMessage, bytes: [UInt8], to peer: SIPPeer) {
         if logger.logLevel <= .trace {
-            logger.trace("SIP out", metadata: ["sip.peer": "\(peer)", "sip.message": "\(String(decoding: bytes, as: UTF8.self))"])
+            logger.trace("SIP out", metadata: ["sip.peer": "\(peer)", "sip.message": "\(Self.loggable(bytes))"])
         } else {
             logger.debug("SIP out", metadata: ["sip.peer": "\(peer)", "sip.message": "\(firstLine(of: message))"])
         }
+    }
+
+    static func loggable(_ bytes: [UInt8]) -> String {
+        String(decoding: bytes, as: UTF8.self).split(separator: "\r\n", omittingEmptySubsequences: false).map { line in
+            let name = line.prefix { $0 != ":" }.trimmingCharacters(in: .whitespaces).lowercased()
+            return name == "authorization" || name == "proxy-authorization" ? "\(line.prefix { $0 != ":" }): (credentials not logged)" : String(line)
+        }.joined(separator: "\r\n")
     }
 
     private func firstLine(of message: SIPMessage) -> String {

@@ -1,6 +1,7 @@
 public import CallRunner
 public import Domain
 import Foundation
+public import Logging
 public import SIP
 public import SIPTransport
 public import Storage
@@ -25,10 +26,23 @@ public actor PhoneRegistrations: AgentReachability {
     private var registrar: Registrar<SIPPeer>
     private let authenticator: DigestAuthenticator
     private var domains: [Int64: String] = [:]
+    private let logger: Logger
+
+    /// What a REGISTER's To names, as storage knows it.
+    private enum Phone {
+        case noClient
+        /// No extension of that name, or one that is not a phone (its kind, then).
+        case noPhone(Client, kind: Extension.Kind?)
+        case noPassword(Client, extensionID: Int64)
+        case phone(Client, PhoneSecrets)
+    }
 
     /// `digestAlgorithms`: what phones are challenged with, most preferred first.
-    public init(store: any Store, nonceSecret: [UInt8], digestAlgorithms: [DigestAlgorithm] = DigestAlgorithm.defaultChallenges) {
+    public init(
+        store: any Store, nonceSecret: [UInt8], digestAlgorithms: [DigestAlgorithm] = DigestAlgorithm.defaultChallenges, logger: Logger
+    ) {
         self.store = store
+        self.logger = logger
         authenticator = DigestAuthenticator(nonces: DigestNonces(secret: nonceSecret), algorithms: digestAlgorithms)
         registrar = Registrar(authenticator: authenticator)
     }
@@ -41,18 +55,61 @@ public actor PhoneRegistrations: AgentReachability {
         guard let to = request.headers["To"].flatMap(NameAddress.init), let user = to.uri.user else {
             return request.response(status: 400, reason: "Bad To header", toTag: Registrar<SIPPeer>.tag(request))
         }
-        let (client, secrets) = try await phone(user, domain: to.uri.host)
-        guard let client else { return request.response(status: 404, reason: "Unknown domain", toTag: Registrar<SIPPeer>.tag(request)) }
+        // Why a phone is refused goes to the log (never its credentials): an engineer setting up
+        // a softphone sees the cause, where the phone only shows "404" or "403".
+        var metadata: Logger.Metadata = ["sip_user": "\(user)", "sip_domain": "\(to.uri.host)", "source": "\(peer)"]
+        let client: Client
+        let secrets: PhoneSecrets?
+        switch try await phone(user, domain: to.uri.host) {
+        case .noClient:
+            // Scanners try domains all day: info, not notice.
+            logger.info(
+                "REGISTER refused: no client has this domain (a phone registers as NAME@DOMAIN with its client's domain)",
+                metadata: metadata)
+            return request.response(status: 404, reason: "Unknown domain", toTag: Registrar<SIPPeer>.tag(request))
+        case .noPhone(let found, let kind):
+            metadata["client_id"] = "\(found.id)"
+            if let kind { metadata["extension_type"] = "\(kind.rawValue)" }
+            logger.notice("REGISTER refused: the client has no phone of this name", metadata: metadata)
+            (client, secrets) = (found, nil)
+        case .noPassword(let found, let extensionID):
+            metadata["client_id"] = "\(found.id)"
+            metadata["extension_id"] = "\(extensionID)"
+            logger.notice(
+                "REGISTER refused: the phone has no SIP password; set one with PUT /api/ver1.0/client/{client_id}/extension/{extension_id}",
+                metadata: metadata)
+            (client, secrets) = (found, nil)
+        case .phone(let found, let phoneSecrets):
+            (client, secrets) = (found, phoneSecrets)
+        }
         registrar.removeExpired(at: now)
-        return registrar.handle(request, user: user, domain: client.domain, secrets: secrets, from: peer, at: now)
+        let answer = registrar.handle(request, user: user, domain: client.domain, secrets: secrets, from: peer, at: now)
+        switch answer.status {
+        case 403:
+            let credentials = request.headers["Authorization"].flatMap(DigestCredentials.init)
+            if let credentials, credentials.username != user {
+                metadata["digest_username"] = "\(credentials.username)"
+                logger.notice("REGISTER refused: the digest username is not the phone's name", metadata: metadata)
+            } else {
+                metadata["digest_algorithm"] = "\(credentials?.algorithm.rawValue ?? "?")"
+                logger.notice("REGISTER refused: wrong password", metadata: metadata)
+            }
+        case 200:
+            metadata["bindings"] = "\(answer.headers.values("Contact").count)"
+            logger.info(request.headers["Expires"] == "0" ? "phone unregistered" : "phone registered", metadata: metadata)
+        default:
+            break
+        }
+        return answer
     }
 
     /// nil when `request` (an INVITE from a phone `user` of `client`) carries valid
     /// Proxy-Authorization credentials; otherwise the answer to send (407 challenge, 403).
     /// Throws when storage cannot be read.
     public func refusal(of request: SIPMessage, user: String, client: Client, toTag: String) async throws -> SIPMessage? {
-        let (_, secrets) = try await phone(user, domain: client.domain)
-        guard let secrets else { return request.response(status: 403, reason: "Forbidden", toTag: toTag) }
+        guard case .phone(_, let secrets) = try await phone(user, domain: client.domain) else {
+            return request.response(status: 403, reason: "Forbidden", toTag: toTag)
+        }
         return authenticator.refusal(
             of: request, user: user, realm: client.domain, secrets: secrets, challenger: .proxy, toTag: toTag,
             at: Int64(Date().timeIntervalSince1970))
@@ -93,11 +150,14 @@ public actor PhoneRegistrations: AgentReachability {
         return domain
     }
 
-    private func phone(_ user: String, domain: String) async throws -> (Client?, PhoneSecrets?) {
-        guard let client = try await store.client(domain: domain) else { return (nil, nil) }
-        guard let phone = try await store.extension(clientID: client.id, name: user), phone.kind == .phone,
-            let credentials = try await store.sipCredentials(clientID: client.id, extensionID: phone.id)
-        else { return (client, nil) }
-        return (client, PhoneSecrets(ha1MD5: credentials.ha1MD5, ha1SHA256: credentials.ha1SHA256))
+    private func phone(_ user: String, domain: String) async throws -> Phone {
+        guard let client = try await store.client(domain: domain) else { return .noClient }
+        guard let phone = try await store.extension(clientID: client.id, name: user), phone.kind == .phone else {
+            return .noPhone(client, kind: try await store.extension(clientID: client.id, name: user)?.kind)
+        }
+        guard let credentials = try await store.sipCredentials(clientID: client.id, extensionID: phone.id) else {
+            return .noPassword(client, extensionID: phone.id)
+        }
+        return .phone(client, PhoneSecrets(ha1MD5: credentials.ha1MD5, ha1SHA256: credentials.ha1SHA256))
     }
 }

@@ -73,7 +73,7 @@ struct Serve: AsyncParsableCommand {
 
         let tasks = CallTasks()
         let registrations = PhoneRegistrations(
-            store: store, nonceSecret: (0..<32).map { _ in UInt8.random(in: 0...255) }, digestAlgorithms: try digestChallenges())
+            store: store, nonceSecret: (0..<32).map { _ in UInt8.random(in: 0...255) }, digestAlgorithms: try digestChallenges(), logger: logger)
         let telephony = TelephonyServer(
             endpoint: SIPEndpoint(host: sipAddress.host, port: sipAddress.port, logger: logger),
             media: MediaServer(host: sipAddress.host, ports: try rtpPortRange(), logger: logger),

@@ -1,6 +1,6 @@
 import NIOCore
 import SIP
-import SIPTransport
+@testable import SIPTransport
 import Testing
 
 /// RFC 3261 §17 matching, CANCEL and ACK routing and the 2xx retransmission, in memory: the
@@ -151,5 +151,19 @@ import Testing
         #expect(delivered(refused).isEmpty)
         let orphan = request("OPTIONS").response(status: 200, reason: "OK", toTag: "x")
         #expect(layer.respond(orphan) == [.responseDropped(orphan)])
+    }
+}
+
+/// `--log-level trace` shows whole messages, but never credentials: a digest `response` in a log
+/// would let its reader guess the password offline.
+@Suite struct TraceLoggingTests {
+    @Test func credentialsAreLeftOutOfLoggedMessages() {
+        let register = "REGISTER sip:acme.test SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-1\r\n"
+            + "authorization: Digest username=\"101\", response=\"0123456789abcdef\"\r\n"
+            + "Proxy-Authorization: Digest username=\"101\", response=\"fedcba9876543210\"\r\nCall-ID: r1\r\n\r\n"
+        let logged = SIPEndpoint.loggable(Array(register.utf8))
+        #expect(!logged.contains("0123456789abcdef") && !logged.contains("fedcba9876543210"))
+        #expect(logged.contains("authorization: (credentials not logged)") && logged.contains("Proxy-Authorization: (credentials not logged)"))
+        #expect(logged.contains("Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-1") && logged.contains("Call-ID: r1"))
     }
 }

@@ -71,7 +71,7 @@ struct TelephonyFixture {
         // SHA-256 offered (first) so the phones here answer in it; the default, MD5 alone, is the
         // registrar's own test and the end-to-end tests'.
         let registrations = PhoneRegistrations(
-            store: store, nonceSecret: Array("test nonce secret".utf8), digestAlgorithms: [.sha256, .md5])
+            store: store, nonceSecret: Array("test nonce secret".utf8), digestAlgorithms: [.sha256, .md5], logger: logger)
         let firstPort = 30_000 + Int.random(in: 0..<300) * 100
         let tasks = CallTasks()
         server = TelephonyServer(

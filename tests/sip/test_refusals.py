@@ -10,20 +10,27 @@ import hashlib
 import secrets
 import socket
 
-from harness import API, DOMAIN, Numbers, QualityRateServer, Sipp, free_port, new_password
+from harness import API, DOMAIN, Numbers, QualityRateServer, Sipp, eventually, free_port, new_password
 
 TRUNK_CALLER = "4940999888"
 OFFER = {"codecs": "0 8", "dtmf_pt": "101", "rtp_port": "40000", "caller": TRUNK_CALLER}
 
 
-def test_register_with_a_wrong_password_is_refused_and_binds_nothing(api: API, numbers: Numbers, sipp: Sipp) -> None:
+def test_register_with_a_wrong_password_is_refused_and_binds_nothing(
+        server: QualityRateServer, api: API, numbers: Numbers, sipp: Sipp) -> None:
     name = numbers.extension()
     phone = api.create_phone(name, new_password())
     did = numbers.did()
     api.create_did(did, phone)
     port = free_port((socket.SOCK_DGRAM,))
+    log_offset = server.log_size()
+    guess = new_password()
     sipp.start("register_refused.xml", "register-wrong-password", keys={"domain": DOMAIN}, port=port,
-               service=name, password=new_password(), auth_uri=DOMAIN, seconds=15).expect_success()
+               service=name, password=guess, auth_uri=DOMAIN, seconds=15).expect_success()
+    # The operator reads why in the log; the guess (and any digest of it) is never there.
+    logged = eventually("the refusal in the log", lambda: (lambda text: text if "REGISTER refused: wrong password" in text else None)(
+        server.log_since(log_offset)))
+    assert f"sip_user={name}" in logged and guess not in logged and "response=" not in logged, logged
 
     # The address that tried to register listens; the server must not call it.
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as contact:
