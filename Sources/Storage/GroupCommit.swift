@@ -31,6 +31,9 @@ final class GroupCommit: Sendable {
                 state.committing = true
                 return true
             }
+            // Not a long-lived task, so not one of the service group's: it lives while writes
+            // are queued and ends when the queue is empty, and every write it holds is awaited
+            // by its writer, which is.
             if startsCommitter { Task { await self.commitQueued() } }
         }
     }
