@@ -83,11 +83,8 @@ import Testing
     /// `SIPEndpoint.laneCapacity`, and each request that does not fit is answered 503 with
     /// Retry-After at once (RFC 3261 §21.5.4) instead of queueing without bound.
     @Test func requestsBeyondALanesCapacityAreAnswered503() async throws {
-        let (timers, logger) = endpointOptions()
-        let endpoint = SIPEndpoint(host: "127.0.0.1", port: 0, timers: timers, logger: logger)
         let user = SlowUser()
-        try await endpoint.start(user: user)
-        Task { await endpoint.run() }
+        let endpoint = try await startEndpoint(serving: user)
         let phone = try await UDPTestPeer()
         let server = await endpoint.localAddress
         var arrived = user.arrived.makeAsyncIterator()
@@ -109,11 +106,8 @@ import Testing
     }
 
     @Test func aBusyUserDoesNotHoldUpTheTransactions() async throws {
-        let (timers, logger) = endpointOptions()
-        let endpoint = SIPEndpoint(host: "127.0.0.1", port: 0, timers: timers, logger: logger)
         let user = SlowUser()
-        try await endpoint.start(user: user)
-        Task { await endpoint.run() }
+        let endpoint = try await startEndpoint(serving: user)
         let phone = try await UDPTestPeer()
         let server = await endpoint.localAddress
         var answers = MessageReader(datagrams: phone.received)

@@ -111,11 +111,10 @@ import Testing
     @Test(arguments: [486, 480]) func anAgentWhoRefusesAtOnceIsRungOnceARound(status: Int) async throws {
         let fixture = try await TelephonyFixture()
         defer { Task { await fixture.stop() } }
-        let queue = try #require(try await fixture.store.extensions(clientID: fixture.client.id).first { $0.name == "200" })
-        var options = try #require(try await fixture.store.queueOptions(clientID: fixture.client.id, queueID: queue.id))
-        options.retryDelay = 2
-        options.exitWithNoAvailableAgents = false
-        try await fixture.store.updateQueueOptions(clientID: fixture.client.id, queueID: queue.id, options)
+        try await fixture.changeQueue200 {
+            $0.retryDelay = 2
+            $0.exitWithNoAvailableAgents = false
+        }
         let phone = try await UDPTestPeer()
         try await fixture.registerPhone(phone)
         let caller = try await UDPTestPeer()
@@ -143,12 +142,11 @@ import Testing
     @Test func anAgentWhoNeverAnswersIsCancelledAfterTheRingTimeout() async throws {
         let fixture = try await TelephonyFixture()
         defer { Task { await fixture.stop() } }
-        let queue = try #require(try await fixture.store.extensions(clientID: fixture.client.id).first { $0.name == "200" })
-        var options = try #require(try await fixture.store.queueOptions(clientID: fixture.client.id, queueID: queue.id))
-        options.ringTimeout = 5
-        options.retryDelay = 1
-        options.exitWithNoAvailableAgents = false
-        try await fixture.store.updateQueueOptions(clientID: fixture.client.id, queueID: queue.id, options)
+        try await fixture.changeQueue200 {
+            $0.ringTimeout = 5
+            $0.retryDelay = 1
+            $0.exitWithNoAvailableAgents = false
+        }
         let phone = try await UDPTestPeer()
         try await fixture.registerPhone(phone)
         let caller = try await UDPTestPeer()
@@ -201,5 +199,15 @@ import Testing
         try await phone.send(fixture.register(phone, cseq: 1), to: fixture.sipPort)
         let unregistered = try await phone.message { $0.isResponse(503, to: "REGISTER") }
         #expect(unregistered.headers["Retry-After"] != nil)
+    }
+}
+
+extension TelephonyFixture {
+    /// Changes the options of queue 200 (DID 4930555200, agent 101).
+    func changeQueue200(_ change: (inout QueueOptions) -> Void) async throws {
+        let queue = try #require(try await store.extensions(clientID: client.id).first { $0.name == "200" })
+        var options = try #require(try await store.queueOptions(clientID: client.id, queueID: queue.id))
+        change(&options)
+        try await store.updateQueueOptions(clientID: client.id, queueID: queue.id, options)
     }
 }
