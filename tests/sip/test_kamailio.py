@@ -136,16 +136,22 @@ def test_a_phone_registered_through_kamailio_is_called_along_its_path(
     assert (call["bridged_username"], call["hangup_disposition"]) == (name, "agent_hangup"), call
 
 
-def test_a_queue_call_through_kamailio_is_rated_of_the_agent_who_hung_up(
-    api: API, numbers: Numbers, sipp: Sipp, kamailio: Kamailio
-) -> None:
-    kamailio_log = kamailio.log_size()
+def rating_queue_with_an_agent_behind_kamailio(api: API, numbers: Numbers, sipp: Sipp) -> tuple[str, int, str, SippRun]:
+    """A rating queue on a DID of its own, its one agent registered through Kamailio from behind
+    NAT: the agent's name, the queue's id, the DID and the registration's SIPp run."""
     agent_name, password = numbers.extension(), new_password()
     agent = api.create_phone(agent_name, password)
     queue = api.create_rating_queue(numbers.extension(), [agent], QUALITY_RATE_MAX)
     did = numbers.did()
     api.create_did(did, queue)
-    registration = register_behind_nat(sipp, agent_name, password)
+    return agent_name, queue, did, register_behind_nat(sipp, agent_name, password)
+
+
+def test_a_queue_call_through_kamailio_is_rated_of_the_agent_who_hung_up(
+    api: API, numbers: Numbers, sipp: Sipp, kamailio: Kamailio
+) -> None:
+    kamailio_log = kamailio.log_size()
+    agent_name, queue, did, registration = rating_queue_with_an_agent_behind_kamailio(api, numbers, sipp)
     run_seconds = TALK_SECONDS + 60
     agent_phone = sipp.start("nat_phone_hangs_up.xml", "agent", port=registration.port, service=agent_name,
                              keys={"talk_ms": str(TALK_SECONDS * 1000), "contact": nat_contact(registration.port)},
@@ -178,12 +184,7 @@ def test_a_caller_hanging_up_through_kamailio_releases_the_agent_at_once_and_rat
     api: API, numbers: Numbers, sipp: Sipp, kamailio: Kamailio
 ) -> None:
     kamailio_log = kamailio.log_size()
-    agent_name, password = numbers.extension(), new_password()
-    agent = api.create_phone(agent_name, password)
-    queue = api.create_rating_queue(numbers.extension(), [agent], QUALITY_RATE_MAX)
-    did = numbers.did()
-    api.create_did(did, queue)
-    registration = register_behind_nat(sipp, agent_name, password)
+    agent_name, queue, did, registration = rating_queue_with_an_agent_behind_kamailio(api, numbers, sipp)
     agent_phone = sipp.start("nat_phone_hung_up_on.xml", "agent", port=registration.port, service=agent_name,
                              keys={"contact": nat_contact(registration.port)})
     since = datetime.now(timezone.utc)
