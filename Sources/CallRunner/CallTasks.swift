@@ -1,3 +1,6 @@
+public import NIOCore
+public import NIOPosix
+
 /// The work of the server's calls that outlives the event at hand — their timers, their
 /// `call_interactive` requests, the start of callbacks, each SIP call's event loop — as child
 /// tasks of one task group, held by `run()`. The service group runs it, so a SIGTERM ends every
@@ -7,20 +10,26 @@ public final class CallTasks: TimerScheduler {
 
     private let jobs: AsyncStream<Job>.Continuation
     private let stream: AsyncStream<Job>
+    private let timerLoop: any EventLoop
 
-    public init() { (stream, jobs) = AsyncStream.makeStream() }
+    /// `timerLoop`: where timers wait. A waiting timer is an entry in the loop's schedule, not a
+    /// task: a call's ring and key timers are cancelled far more often than they fire, and
+    /// thousands of calls each have some.
+    public init(timerLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next()) {
+        (stream, jobs) = AsyncStream.makeStream()
+        self.timerLoop = timerLoop
+    }
 
     /// Runs `job` as a child of `run()`'s group (after `finish()`: not at all).
     public func spawn(_ job: @escaping Job) {
         jobs.yield(job)
     }
 
+    /// `fire` runs as a job of the group once `delay` has passed, unless cancelled first.
     public func schedule(after delay: Duration, _ fire: @escaping @Sendable () async -> Void) -> any ScheduledTimer {
-        let timer = GroupTimer()
-        spawn {
-            if await timer.sleep(delay) { await fire() }
-        }
-        return timer
+        let jobs = jobs
+        let scheduled = timerLoop.scheduleTask(in: TimeAmount(delay)) { _ = jobs.yield(fire) }
+        return LoopTimer(scheduled: scheduled)
     }
 
     /// The group; returns after `finish()`, once what was left has ended.
@@ -34,25 +43,7 @@ public final class CallTasks: TimerScheduler {
     public func finish() { jobs.finish() }
 }
 
-/// A timer whose task ends as soon as it is cancelled, not when its delay would have passed: a
-/// call's ring and key timers are cancelled far more often than they fire.
-private final class GroupTimer: ScheduledTimer {
-    private let cancellation = AsyncStream.makeStream(of: Never.self)
-
-    func cancel() { cancellation.continuation.finish() }
-
-    /// True when `delay` passed; false when cancelled first (or the group is ending).
-    func sleep(_ delay: Duration) async -> Bool {
-        let cancelled = cancellation.stream
-        return await withTaskGroup(of: Bool.self) { group in
-            group.addTask { (try? await Task.sleep(for: delay)) != nil }
-            group.addTask {
-                for await _ in cancelled {}
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
-    }
+private struct LoopTimer: ScheduledTimer {
+    let scheduled: Scheduled<Void>
+    func cancel() { scheduled.cancel() }
 }

@@ -31,7 +31,24 @@ public actor SIPEndpoint {
     private var user: (any SIPTransactionUser)?
 
     private var layer: TransactionLayer
-    private var requesters: [ClientTransactionKey: AsyncStream<SIPMessage>.Continuation] = [:]
+    private var requesters: [ClientTransactionKey: Requester] = [:]
+
+    /// Who a client transaction's responses go to.
+    private enum Requester {
+        case stream(AsyncStream<SIPMessage>.Continuation)
+        case handler(@Sendable (SIPMessage) -> Void)
+
+        func deliver(_ response: SIPMessage) {
+            switch self {
+            case .stream(let continuation): continuation.yield(response)
+            case .handler(let handler): handler(response)
+            }
+        }
+
+        func finish() {
+            if case .stream(let continuation) = self { continuation.finish() }
+        }
+    }
 
     private var udpChannel: (any Channel)?
     /// The loop of the first UDP socket: timers run there, also while a new socket is opened.
@@ -242,16 +259,26 @@ public actor SIPEndpoint {
     /// 503 (RFC 3261 §8.1.3.1); then the stream finishes. An ACK is sent without a transaction.
     public func send(request: SIPMessage, to peer: SIPPeer) -> AsyncStream<SIPMessage> {
         let (stream, responses) = AsyncStream.makeStream(of: SIPMessage.self)
+        start(request, to: peer, for: .stream(responses))
+        return stream
+    }
+
+    /// The same, each response handed to `onResponse` as it arrives, on this actor: no task
+    /// waits for them (a call sends a request or two per leg; thousands of calls do).
+    public func send(request: SIPMessage, to peer: SIPPeer, onResponse: @escaping @Sendable (SIPMessage) -> Void) {
+        start(request, to: peer, for: .handler(onResponse))
+    }
+
+    private func start(_ request: SIPMessage, to peer: SIPPeer, for requester: Requester) {
         switch layer.start(request, to: peer) {
         case .success((let key, let outputs)):
-            if let key, !isStopped { requesters[key] = responses } else { responses.finish() }
+            if let key, !isStopped { requesters[key] = requester } else { requester.finish() }
             perform(outputs)
         case .failure:
             logger.warning("SIP request not sent: no unique Via branch", metadata: ["sip.message": "\(firstLine(of: request))"])
-            responses.yield(request.response(status: 503, reason: "Request Has No Unique Via Branch"))
-            responses.finish()
+            requester.deliver(request.response(status: 503, reason: "Request Has No Unique Via Branch"))
+            requester.finish()
         }
-        return stream
     }
 
     /// The ACK of a 2xx, or anything else sent outside a transaction.
@@ -310,7 +337,7 @@ public actor SIPEndpoint {
             case .cancelTimer(let owner, let timer): cancelTimer(timer, for: owner)
             case .cancelTimers(let owner): for timer in TimerSlot.all { cancelTimer(timer, for: owner) }
             case .deliver(let delivery): deliver(delivery)
-            case .response(let response, let key): requesters[key]?.yield(response)
+            case .response(let response, let key): requesters[key]?.deliver(response)
             case .clientFinished(let key): requesters.removeValue(forKey: key)?.finish()
             case .refused(let request, let reason, let peer):
                 malformed[peer.transport]?.increment()

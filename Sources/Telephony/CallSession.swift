@@ -166,11 +166,8 @@ actor CallSession: TelephonyPort {
         case .respond(let response):
             await context.endpoint.respond(response)
         case .send(let request, let peer, let leg):
-            let responses = await context.endpoint.send(request: request, to: peer)
             let inputs = inputs
-            context.spawn {
-                for await response in responses { inputs.yield(.legs(.response(response, leg: leg))) }
-            }
+            await context.endpoint.send(request: request, to: peer) { inputs.yield(.legs(.response($0, leg: leg))) }
         case .acknowledge(let ack, let peer):
             await context.endpoint.sendWithoutTransaction(ack, to: peer)
         case .openMedia(let leg):

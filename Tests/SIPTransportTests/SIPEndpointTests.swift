@@ -289,19 +289,32 @@ import Testing
     }
 
     @Test func aSendTheSocketCannotMakeDoesNotLeaveTheEndpointDeaf() async throws {
-        let (endpoint, user) = try await startEndpoint(t1: .milliseconds(5))
+        // A port below the kernel's ephemeral range (32768–60999), so that while the socket is
+        // closed no other socket of the parallel tests, bound to port 0, can be given it.
+        let (endpoint, user) = try await startEndpoint(t1: .milliseconds(5), port: 26_290)
         // A socket bound to loopback cannot send elsewhere (EINVAL): NIO closes it.
         var options = try SIPParser.parse(Array(request("OPTIONS", branch: "unused", port: 1).utf8))
         options.headers.set("Via", endpoint.newVia(transport: .udp))
         let unreachable = SIPPeer(transport: .udp, address: try SocketAddress(ipAddress: "10.255.255.1", port: 5060))
         for await _ in await endpoint.send(request: options, to: unreachable) {}
 
-        // Requests still arrive, on the same port, and are answered.
+        // Requests still arrive, on the same port, and are answered. The socket may still be
+        // being opened again when the failed request's transaction has ended (it ends at its
+        // transport's failure): the phone retransmits, as a phone over UDP does (RFC 3261
+        // §17.1.2.2), and the transaction layer hands the request on once.
         let phone = try await UDPTestPeer()
         var answers = MessageReader(datagrams: phone.received)
         var events = user.events.makeAsyncIterator()
-        try await phone.send(request("OPTIONS", branch: "z9hG4bK-after", callID: "after-failed-send", port: phone.port), to: await endpoint.localAddress)
+        let server = await endpoint.localAddress
+        let after = request("OPTIONS", branch: "z9hG4bK-after", callID: "after-failed-send", port: phone.port)
+        let retransmitting = Task {
+            while !Task.isCancelled {
+                try await phone.send(after, to: server)
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
         let received = try #require(await events.next()).message
+        retransmitting.cancel()
         #expect(received.headers["Call-ID"] == "after-failed-send")
         await endpoint.respond(received.response(status: 200, reason: "OK", toTag: "srv"))
         #expect(try await answers.next()?.status == 200)
