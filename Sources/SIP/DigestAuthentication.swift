@@ -31,9 +31,11 @@ public enum DigestAlgorithm: String, Sendable, CaseIterable {
     }
 }
 
-/// Issues and checks nonces without keeping state: a nonce is its issue time and an HMAC of it
-/// under a secret of this server, so any instance sharing the secret can check it, and a nonce
-/// older than `lifetime` is stale (the phone then retries with a fresh one, RFC 7616 §3.3).
+/// Issues and checks nonces without keeping state: a nonce is its issue time, a random salt and
+/// an HMAC of both under a secret of this server, so any instance sharing the secret can check
+/// it, and a nonce older than `lifetime` is stale (the phone then retries with a fresh one,
+/// RFC 7616 §3.3). The salt makes every challenge's nonce its own, so that the nonce counts of
+/// two phones challenged in the same second never meet (`DigestAuthenticator`).
 public struct DigestNonces: Sendable {
     private let secret: [UInt8]
     public let lifetime: Int64
@@ -44,16 +46,22 @@ public struct DigestNonces: Sendable {
     }
 
     public func make(at now: Int64) -> String {
-        let stamp = String(now, radix: 16)
-        return stamp + "." + signature(stamp)
+        let stamped = String(now, radix: 16) + "." + String(UInt64.random(in: .min ... .max), radix: 36)
+        return stamped + "." + signature(stamped)
     }
 
     public enum Check: Sendable, Equatable { case valid, stale, forged }
 
     public func check(_ nonce: String, at now: Int64) -> Check {
-        let parts = nonce.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, let issued = Int64(parts[0], radix: 16), signature(String(parts[0])) == parts[1] else { return .forged }
+        guard let issued = issueTime(of: nonce) else { return .forged }
         return now - issued <= lifetime && issued <= now + 5 ? .valid : .stale
+    }
+
+    /// When a nonce of this server was made; nil for one it did not make.
+    func issueTime(of nonce: String) -> Int64? {
+        let parts = nonce.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let issued = Int64(parts[0], radix: 16), signature("\(parts[0]).\(parts[1])") == parts[2] else { return nil }
+        return issued
     }
 
     private func signature(_ stamp: String) -> String {
@@ -154,6 +162,13 @@ public struct DigestAuthenticator: Sendable {
 
     private let nonces: DigestNonces
     private let algorithms: [DigestAlgorithm]
+    /// The highest nonce count accepted with each nonce still valid, so that a request captured
+    /// once cannot be played again (RFC 7616 §3.4.1: `nc` lets the server detect replays; a
+    /// REGISTER replayed from elsewhere would otherwise take over the phone's calls).
+    /// Credentials without `qop` carry no count: their nonce is accepted once.
+    private var acceptedCounts: [String: UInt32] = [:]
+    /// When `acceptedCounts` was last cleared of nonces too old to be accepted anyway.
+    private var prunedAt: Int64 = 0
 
     /// `algorithms`: those the challenge offers, most preferred first (RFC 8760 §2.4); credentials
     /// in any other algorithm are challenged again.
@@ -164,8 +179,10 @@ public struct DigestAuthenticator: Sendable {
     }
 
     /// nil when the request carries valid credentials of `user` in `realm`; otherwise the answer
-    /// to send: a challenge (none or stale or forged nonce), or 403 (wrong user or password).
-    public func refusal(
+    /// to send: a challenge (none, stale or forged nonce; `stale=TRUE` also for a nonce count
+    /// already used, so that a phone whose count went wrong retries without asking its user), or
+    /// 403 (wrong user or password).
+    public mutating func refusal(
         of request: SIPMessage, user: String, realm: String, secrets: PhoneSecrets, challenger: Challenger, toTag: String,
         at now: Int64
     ) -> SIPMessage? {
@@ -181,7 +198,21 @@ public struct DigestAuthenticator: Sendable {
         guard credentials.username == user, credentials.isValid(method: request.method ?? "", ha1: ha1) else {
             return request.response(status: 403, reason: "Forbidden", toTag: toTag)
         }
+        // Checked once the credentials are known good, so that guesses cannot use up counts.
+        let count = credentials.qop == nil ? 0 : credentials.nonceCount.flatMap { UInt32($0, radix: 16) } ?? 0
+        if let accepted = acceptedCounts[credentials.nonce], count <= accepted {
+            return challenge(request, realm: realm, stale: true, challenger: challenger, toTag: toTag, at: now)
+        }
+        prune(at: now)
+        acceptedCounts[credentials.nonce] = count
         return nil
+    }
+
+    /// Forgets the counts of nonces that are stale by now (at most once a lifetime's tenth).
+    private mutating func prune(at now: Int64) {
+        guard now - prunedAt >= nonces.lifetime / 10 else { return }
+        prunedAt = now
+        acceptedCounts = acceptedCounts.filter { nonce, _ in nonces.issueTime(of: nonce).map { now - $0 <= nonces.lifetime } ?? false }
     }
 
     private func challenge(_ request: SIPMessage, realm: String, stale: Bool, challenger: Challenger, toTag: String, at now: Int64) -> SIPMessage {

@@ -22,7 +22,7 @@ public struct Registrar<Source: Sendable & Equatable>: Sendable {
     public static var minimumExpiry: Int64 { 60 }
     public static var maximumExpiry: Int64 { 7200 }
 
-    private let authenticator: DigestAuthenticator
+    private var authenticator: DigestAuthenticator
     private var bindings: [String: [Binding]] = [:]
 
     public init(authenticator: DigestAuthenticator) { self.authenticator = authenticator }

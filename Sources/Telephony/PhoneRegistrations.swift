@@ -24,7 +24,8 @@ public actor PhoneRegistrations: AgentReachability {
 
     private let store: any Store
     private var registrar: Registrar<SIPPeer>
-    private let authenticator: DigestAuthenticator
+    /// The proxy's challenges (a phone's INVITE); the registrar has its own.
+    private var authenticator: DigestAuthenticator
     private var domains: [Int64: String] = [:]
     private let logger: Logger
 

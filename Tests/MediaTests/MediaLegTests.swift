@@ -106,7 +106,9 @@ import Testing
 
         // Stopped while it plays: once the other leg's prompt reaches the phone, nothing of the
         // stopped one follows (both legs are driven by the same tick, so it would).
-        stopped.play(Self.prompt(bytes: 160 * 200, tag: 1)) { fixture.log.yield("stopped finished") }
+        // A minute of prompt: however long a loaded machine stalls the test between its first
+        // packet and the stop, it cannot have ended by itself.
+        stopped.play(Self.prompt(bytes: 160 * 3_000, tag: 1)) { fixture.log.yield("stopped finished") }
         let firstOfStopped = try await phone.receive().packet
         stopped.stopPlayback()
         clock.play(Self.prompt(bytes: 160 * 3, tag: 2)) { fixture.log.yield("clock finished") }
@@ -142,7 +144,9 @@ import Testing
         var phone = try await UDPPeer.bind()
         let leg = try await fixture.server.openLeg { _ in }
         leg.configure(Self.format(phone.address))
-        let old = Self.prompt(bytes: 160 * 200, tag: 1)
+        // A minute of prompt: however long a loaded machine stalls the test before the new one
+        // replaces it, it cannot have ended by itself.
+        let old = Self.prompt(bytes: 160 * 3_000, tag: 1)
         let new = Self.prompt(bytes: 160 * 2, tag: 9)
         leg.play(old) { fixture.log.yield("old") }
         let first = try await phone.receive().packet

@@ -25,12 +25,14 @@ import Testing
     func md5(_ text: String) -> String { Insecure.MD5.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined() }
 
     /// What a phone answers a challenge with (MD5, qop=auth).
-    func authorization(nonce: String, password: String = "s3cret-pass", username: String = "101") -> String {
+    /// `count`: the nonce count (`nc`), one more for each request a phone sends with one nonce.
+    func authorization(nonce: String, password: String = "s3cret-pass", username: String = "101", count: Int = 1) -> String {
+        let nc = String(format: "%08x", count)
         let ha1 = md5("\(username):acme.local:\(password)")
         let ha2 = md5("REGISTER:sip:acme.local")
-        let response = md5("\(ha1):\(nonce):00000001:c0ffee:auth:\(ha2)")
+        let response = md5("\(ha1):\(nonce):\(nc):c0ffee:auth:\(ha2)")
         return "Digest username=\"\(username)\", realm=\"acme.local\", nonce=\"\(nonce)\", uri=\"sip:acme.local\", "
-            + "response=\"\(response)\", algorithm=MD5, cnonce=\"c0ffee\", qop=auth, nc=00000001"
+            + "response=\"\(response)\", algorithm=MD5, cnonce=\"c0ffee\", qop=auth, nc=\(nc)"
     }
 
     func nonce(of response: SIPMessage) -> String {
@@ -78,33 +80,34 @@ import Testing
 
     @Test func expiryRules() {
         var registrar = Registrar<String>(authenticator: DigestAuthenticator(nonces: nonces))
-        let auth = authorization(nonce: nonces.make(at: 1_000))
-        let brief = registrar.handle(register(expires: "30", authorization: auth), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 1_000)
+        let nonce = nonces.make(at: 1_000)
+        func auth(_ count: Int) -> String { authorization(nonce: nonce, count: count) }
+        let brief = registrar.handle(register(expires: "30", authorization: auth(1)), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 1_000)
         #expect(brief.status == 423 && brief.headers["Min-Expires"] == "60")
         let long = registrar.handle(
-            register(contact: "<sip:101@127.0.0.1:5062>;expires=99999", cseq: 2, authorization: auth), user: "101", domain: "acme.local",
+            register(contact: "<sip:101@127.0.0.1:5062>;expires=99999", cseq: 2, authorization: auth(2)), user: "101", domain: "acme.local",
             secrets: secrets, from: "phone", at: 1_000)
         #expect(long.headers.values("Contact") == ["<sip:101@127.0.0.1:5062>;expires=7200"])
         let removed = registrar.handle(
-            register(expires: "0", cseq: 3, authorization: auth), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 1_001)
+            register(expires: "0", cseq: 3, authorization: auth(3)), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 1_001)
         #expect(removed.status == 200 && removed.headers.values("Contact").isEmpty)
         #expect(registrar.contacts(of: "101@acme.local", at: 1_001).isEmpty)
-        _ = registrar.handle(register(cseq: 4, authorization: auth), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 1_002)
+        _ = registrar.handle(register(cseq: 4, authorization: auth(4)), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 1_002)
         let all = registrar.handle(
-            register(contact: "*", expires: "0", cseq: 5, authorization: auth), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 1_003)
+            register(contact: "*", expires: "0", cseq: 5, authorization: auth(5)), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 1_003)
         #expect(all.status == 200)
         #expect(registrar.contacts(of: "101@acme.local", at: 1_003).isEmpty)
         let starWithoutZero = registrar.handle(
-            register(contact: "*", cseq: 6, authorization: auth), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 1_004)
+            register(contact: "*", cseq: 6, authorization: auth(6)), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 1_004)
         #expect(starWithoutZero.status == 400)
     }
 
     @Test func pathIsStoredPerBindingAndEchoedWhenThePhoneSupportsIt() {
         var registrar = Registrar<String>(authenticator: DigestAuthenticator(nonces: nonces))
-        let auth = authorization(nonce: nonces.make(at: 1_000))
+        let nonce = nonces.make(at: 1_000)
         let path = [("Path", "<sip:127.0.0.20:5060;lr;received=sip:192.0.2.7:5062>"), ("Path", "<sip:edge.example;lr>")]
         let supporting = registrar.handle(
-            register(authorization: auth, extra: path + [("Supported", "replaces, path")]), user: "101", domain: "acme.local",
+            register(authorization: authorization(nonce: nonce, count: 1), extra: path + [("Supported", "replaces, path")]), user: "101", domain: "acme.local",
             secrets: secrets, from: "proxy", at: 1_000)
         #expect(supporting.status == 200)
         #expect(supporting.headers.values("Path") == ["<sip:127.0.0.20:5060;lr;received=sip:192.0.2.7:5062>", "<sip:edge.example;lr>"])
@@ -113,7 +116,7 @@ import Testing
         #expect(binding?.source == "proxy")
 
         let silent = registrar.handle(
-            register(cseq: 2, authorization: auth, extra: path), user: "101", domain: "acme.local", secrets: secrets, from: "proxy",
+            register(cseq: 2, authorization: authorization(nonce: nonce, count: 2), extra: path), user: "101", domain: "acme.local", secrets: secrets, from: "proxy",
             at: 1_001)
         #expect(silent.status == 200 && silent.headers.values("Path").isEmpty, "no Path echoed to a phone that did not say it supports it")
         #expect(registrar.contacts(of: "101@acme.local", at: 1_001).first?.path.count == 2, "still stored and used")
@@ -121,21 +124,40 @@ import Testing
 
     @Test func eachDeviceKeepsItsOwnSourceAndAnUnregisterRemovesOnlyItsOwn() {
         var registrar = Registrar<String>(authenticator: DigestAuthenticator(nonces: nonces))
-        let auth = authorization(nonce: nonces.make(at: 1_000))
+        let nonce = nonces.make(at: 1_000)
         _ = registrar.handle(
-            register(contact: "<sip:101@10.0.0.1:5062>", authorization: auth, callID: "desk"), user: "101", domain: "acme.local",
+            register(contact: "<sip:101@10.0.0.1:5062>", authorization: authorization(nonce: nonce, count: 1), callID: "desk"), user: "101", domain: "acme.local",
             secrets: secrets, from: "desk phone", at: 1_000)
         _ = registrar.handle(
-            register(contact: "<sip:101@10.0.0.2:5062>", authorization: auth, callID: "soft"), user: "101", domain: "acme.local",
+            register(contact: "<sip:101@10.0.0.2:5062>", authorization: authorization(nonce: nonce, count: 2), callID: "soft"), user: "101", domain: "acme.local",
             secrets: secrets, from: "softphone", at: 1_001)
         #expect(registrar.contacts(of: "101@acme.local", at: 1_002).map(\.source) == ["desk phone", "softphone"])
 
         let gone = registrar.handle(
-            register(contact: "<sip:101@10.0.0.1:5062>", expires: "0", cseq: 2, authorization: auth, callID: "desk"), user: "101",
+            register(contact: "<sip:101@10.0.0.1:5062>", expires: "0", cseq: 2, authorization: authorization(nonce: nonce, count: 3), callID: "desk"), user: "101",
             domain: "acme.local", secrets: secrets, from: "desk phone", at: 1_003)
         #expect(gone.status == 200)
         let left = registrar.contacts(of: "101@acme.local", at: 1_003)
         #expect(left.map(\.contact) == ["sip:101@10.0.0.2:5062"] && left.map(\.source) == ["softphone"])
+    }
+
+    /// A REGISTER captured once and played again, from elsewhere with another Contact, must not
+    /// take over the phone: its nonce count was used already (RFC 7616 §3.4.1), so it gets a
+    /// fresh challenge (`stale=TRUE`) and binds nothing. The phone's next count is accepted.
+    @Test func aReplayedRegisterIsChallengedAgainAndBindsNothing() {
+        var registrar = Registrar<String>(authenticator: DigestAuthenticator(nonces: nonces))
+        let nonce = nonces.make(at: 1_000)
+        let captured = authorization(nonce: nonce, count: 1)
+        #expect(registrar.handle(register(authorization: captured), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 1_000).status == 200)
+        let replay = registrar.handle(
+            register(contact: "<sip:101@203.0.113.66:5060>", cseq: 9, authorization: captured, callID: "attacker"), user: "101",
+            domain: "acme.local", secrets: secrets, from: "attacker", at: 1_010)
+        #expect(replay.status == 401 && replay.headers["WWW-Authenticate"]?.contains("stale=TRUE") == true)
+        #expect(registrar.contacts(of: "101@acme.local", at: 1_010).map(\.source) == ["phone"])
+        let next = registrar.handle(
+            register(cseq: 2, authorization: authorization(nonce: nonce, count: 2)), user: "101", domain: "acme.local", secrets: secrets,
+            from: "phone", at: 1_020)
+        #expect(next.status == 200)
     }
 
     @Test func responsesCarryTheRequestsIdentityAndAToTag() {
@@ -162,7 +184,7 @@ import Testing
         let nonce = nonce(of: challenge)
         #expect(both.handle(register(cseq: 2, authorization: sha256Authorization(nonce: nonce)), user: "101",
                             domain: "acme.local", secrets: secrets, from: "phone", at: 1_001).status == 200)
-        #expect(both.handle(register(cseq: 3, authorization: authorization(nonce: nonce)), user: "101",
+        #expect(both.handle(register(cseq: 3, authorization: authorization(nonce: nonce, count: 2)), user: "101",
                             domain: "acme.local", secrets: secrets, from: "phone", at: 1_001).status == 200)
 
         var md5Only = Registrar<String>(authenticator: DigestAuthenticator(nonces: nonces))

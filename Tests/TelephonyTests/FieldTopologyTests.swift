@@ -182,6 +182,30 @@ import Testing
         #expect(record.hangupDisposition == .callerHangup)
     }
 
+    /// A REGISTER captured on the wire and played again from another address, with the
+    /// attacker's Contact, gets a fresh challenge and binds nothing: the phone keeps its calls.
+    @Test func aReplayedRegisterDoesNotStealThePhone() async throws {
+        let fixture = try await TelephonyFixture()
+        defer { Task { await fixture.stop() } }
+        let phone = try await UDPTestPeer()
+        try await phone.send(fixture.register(phone, cseq: 1), to: fixture.sipPort)
+        let challenge = try await phone.message { $0.isResponse(401, to: "REGISTER") }
+        let nonce = try #require(challenge.headers.values("WWW-Authenticate").first?.split(separator: "nonce=\"").last?.prefix { $0 != "\"" })
+        let captured = TelephonyServerTests.digest(nonce: String(nonce), password: TelephonyFixture.password)
+        try await phone.send(fixture.register(phone, cseq: 2, authorization: captured), to: fixture.sipPort)
+        _ = try await phone.message { $0.isResponse(200, to: "REGISTER") }
+
+        let attacker = try await UDPTestPeer()
+        try await attacker.send(fixture.register(attacker, cseq: 3, authorization: captured), to: fixture.sipPort)
+        let refused = try await attacker.message { $0.isResponse(401, to: "REGISTER") }
+        #expect(refused.headers["WWW-Authenticate"]?.contains("stale=TRUE") == true)
+
+        let caller = try await UDPTestPeer()
+        try await caller.send(fixture.invite("4930555200", from: caller, rtpPort: 4000, callID: "after-replay"), to: fixture.sipPort)
+        _ = try await phone.message { $0.method == "INVITE" }
+        #expect(attacker.messages { $0.method == "INVITE" }.isEmpty)
+    }
+
     /// Storage that cannot be read is no "no such DID" nor "unknown domain": 503 with Retry-After,
     /// so trunks try again (or elsewhere) and phones keep registering.
     @Test func storageThatCannotBeReadAnswersServiceUnavailable() async throws {
