@@ -12,7 +12,7 @@ public enum APIServer {
     public static func makeRouter(store: any Store, calls: CallCenter?, metrics: PrometheusCollectorRegistry) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(factory: PrometheusMetricsFactory(registry: metrics)))
-        router.add(middleware: LogRequestsMiddleware(.info))
+        router.add(middleware: RequestLogMiddleware())
         router.add(middleware: ErrorMiddleware())
 
         let accessControl = AccessControl(store: store)
