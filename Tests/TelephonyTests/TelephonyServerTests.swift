@@ -161,6 +161,17 @@ struct TelephonyFixture {
         return answered
     }
 
+    /// A phone's side of the CANCEL of `invite` (RFC 3261 §9.2): the CANCEL names the INVITE's
+    /// transaction (its Via); the phone answers it 200 and the INVITE 487, and the server ACKs
+    /// the 487.
+    func acceptCancel(of invite: SIPMessage, at phone: UDPTestPeer, tag: String) async throws {
+        let cancel = try await phone.message(within: 20) { $0.method == "CANCEL" && $0.headers["Call-ID"] == invite.headers["Call-ID"] }
+        #expect(cancel.headers["Via"] == invite.headers["Via"])
+        try await phone.send(cancel.response(status: 200, reason: "OK"), to: sipPort)
+        try await phone.send(invite.response(status: 487, reason: "Request Terminated", toTag: tag), to: sipPort)
+        _ = try await phone.message { $0.method == "ACK" && $0.headers["Call-ID"] == invite.headers["Call-ID"] }
+    }
+
     /// A request of the caller inside its dialog with the server.
     func inDialog(_ method: String, cseq: Int, from caller: UDPTestPeer, toTag: String, callID: String) -> SIPMessage {
         .request(method, uri: "sip:qualityrate@127.0.0.1:\(sipPort)", [
@@ -448,11 +459,7 @@ struct TelephonyFixture {
         _ = try await first.message { $0.method == "ACK" }
 
         // The other phone's INVITE is cancelled; its 487 is acknowledged by the server.
-        let cancel = try await second.message { $0.method == "CANCEL" }
-        #expect(cancel.headers["Via"] == toSecond.headers["Via"])
-        try await second.send(cancel.response(status: 200, reason: "OK"), to: fixture.sipPort)
-        try await second.send(toSecond.response(status: 487, reason: "Request Terminated", toTag: "second"), to: fixture.sipPort)
-        _ = try await second.message { $0.method == "ACK" }
+        try await fixture.acceptCancel(of: toSecond, at: second, tag: "second")
         _ = try await caller.message { $0.isResponse(200, to: "INVITE") }
     }
 
