@@ -171,6 +171,18 @@ public struct Via: Sendable, Equatable, CustomStringConvertible {
 
     public var branch: String? { parameters["branch"] ?? nil }
 
+    /// The Via of a new request sent from `host`:`port` over `transport` ("UDP", "TCP"): a fresh
+    /// branch with the RFC 3261 magic cookie (§8.1.1.7), and `rport` (RFC 3581: answers come
+    /// back to the port the request was sent from).
+    public static func forNewRequest(transport: String, host: String, port: Int) -> String {
+        "SIP/2.0/\(transport) \(sentBy(host: host, port: port));branch=z9hG4bK\(String(UInt64.random(in: .min ... .max), radix: 16));rport"
+    }
+
+    /// `host:port`, an IPv6 host in brackets.
+    public static func sentBy(host: String, port: Int) -> String {
+        (host.contains(":") ? "[\(host)]" : host) + ":\(port)"
+    }
+
     public var description: String {
         "SIP/2.0/\(transport) \(host)" + (port.map { ":\($0)" } ?? "") + parameters.description
     }

@@ -56,8 +56,9 @@ public actor SIPEndpoint {
     private var isStopped = false
     private var tcpListener: (any Channel)?
     private var boundAddress: SocketAddress?
-    /// Read by `newVia`, which is nonisolated so that building a request needs no actor hop.
-    private let sentBy: Mutex<String>
+    /// The bound port, read by `newVia`, which is nonisolated so that building a request needs
+    /// no actor hop.
+    private let boundPort: Mutex<Int>
 
     private var connections: [SocketAddress: any Channel] = [:]
     /// Bytes for a TCP peer being connected to, sent once the connection is up.
@@ -92,7 +93,7 @@ public actor SIPEndpoint {
             events: events.continuation, waitingMessages: .init(), capacity: Self.inboundCapacity,
             dropped: Counter(label: "qualityrate_sip_inbound_dropped_total", dimensions: [("queue", "sockets")]))
         lanes = (0..<Self.laneCount).map { _ in AsyncStream.makeStream(bufferingPolicy: .bufferingOldest(Self.laneCapacity)) }
-        sentBy = Mutex(Self.sentBy(host: host, port: port))
+        boundPort = Mutex(port)
         var malformed: [SIPTransportKind: Counter] = [:]
         var unmatched: [SIPTransportKind: Counter] = [:]
         for kind in [SIPTransportKind.udp, .tcp] {
@@ -115,7 +116,7 @@ public actor SIPEndpoint {
         watch(udp)
         tcpListener = tcp
         boundAddress = udp.localAddress
-        sentBy.withLock { $0 = Self.sentBy(host: host, port: udpPort) }
+        boundPort.withLock { $0 = udpPort }
         logger.info(
             "SIP listening",
             metadata: ["sip.udp": "\(udp.localAddress.map(String.init(describing:)) ?? "?")", "sip.tcp": "\(tcp.localAddress.map(String.init(describing:)) ?? "?")"])
@@ -288,9 +289,7 @@ public actor SIPEndpoint {
 
     /// A Via value for a new request from this server: `SIP/2.0/UDP host:port;branch=z9hG4bK<random>;rport`.
     public nonisolated func newVia(transport: SIPTransportKind) -> String {
-        let random = UInt64.random(in: .min ... .max)
-        let branch = String(random, radix: 16)
-        return "SIP/2.0/\(transport.rawValue) \(sentBy.withLock { $0 });branch=z9hG4bK\(branch);rport"
+        Via.forNewRequest(transport: transport.rawValue, host: host, port: boundPort.withLock { $0 })
     }
 
     // MARK: Events
@@ -487,10 +486,6 @@ public actor SIPEndpoint {
         case .request(let method, let uri): "\(method) \(uri)"
         case .response(let status, let reason): "\(status) \(reason)"
         }
-    }
-
-    private static func sentBy(host: String, port: Int) -> String {
-        (host.contains(":") ? "[\(host)]" : host) + ":\(port)"
     }
 }
 

@@ -1,3 +1,4 @@
+import SIP
 import SIPTransport
 
 /// How the server presents itself on the network.
@@ -16,18 +17,16 @@ public struct TelephonySettings: Sendable {
     }
 
     func contact(for transport: SIPTransportKind) -> String {
-        let host = advertisedHost.contains(":") ? "[\(advertisedHost)]" : advertisedHost
-        return transport == .tcp ? "<sip:qualityrate@\(host):\(sipPort);transport=tcp>" : "<sip:qualityrate@\(host):\(sipPort)>"
+        let address = Via.sentBy(host: advertisedHost, port: sipPort)
+        return transport == .tcp ? "<sip:qualityrate@\(address);transport=tcp>" : "<sip:qualityrate@\(address)>"
     }
 
     func isTrunk(_ address: String) -> Bool { trunks.contains { $0.contains(address) } }
 
-    /// A Via value for a new request from this server, with a fresh branch (RFC 3261 §8.1.1.7):
-    /// `SIP/2.0/UDP host:port;branch=z9hG4bK…;rport` (RFC 3581: answers come back to the
-    /// port they were sent from).
+    /// The Via of a new request from this server (the same as `SIPEndpoint.newVia`, for the
+    /// values that build requests without the endpoint).
     func via(transport: SIPTransportKind) -> String {
-        let host = advertisedHost.contains(":") ? "[\(advertisedHost)]" : advertisedHost
-        return "SIP/2.0/\(transport.rawValue) \(host):\(sipPort);branch=z9hG4bK\(String(UInt64.random(in: .min ... .max), radix: 16));rport"
+        Via.forNewRequest(transport: transport.rawValue, host: advertisedHost, port: sipPort)
     }
 }
 
