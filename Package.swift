@@ -25,6 +25,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
+        // Who is let in: bans after failed authentications, limits on concurrent and new calls.
+        // Plain values, no I/O; the SIP and HTTP edges ask them and commit their verdicts.
+        .target(name: "Admission", swiftSettings: strictSwift),
         // The vocabulary of SPEC §1, §3 and §4.3, and the client-time-zone arithmetic they need.
         .target(name: "Domain", swiftSettings: strictSwift),
         // The call-flow engine: per-call state machines that take events and return actions.
@@ -87,7 +90,7 @@ let package = Package(
         .target(
             name: "Telephony",
             dependencies: [
-                "Audio", "CallFlow", "CallRunner", "Domain", "Media", "SIP", "SIPTransport", "Storage",
+                "Admission", "Audio", "CallFlow", "CallRunner", "Domain", "Media", "SIP", "SIPTransport", "Storage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -120,6 +123,7 @@ let package = Package(
         .target(
             name: "HTTPAPI",
             dependencies: [
+                "Admission",
                 "CallFlow",
                 "CallRunner",
                 "Domain",
@@ -137,6 +141,7 @@ let package = Package(
         .executableTarget(
             name: "qualityrate",
             dependencies: [
+                "Admission",
                 "CallRunner",
                 "Media",
                 "SIP",
@@ -199,6 +204,7 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strictSwift),
+        .testTarget(name: "AdmissionTests", dependencies: ["Admission"], swiftSettings: strictSwift),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: strictSwift),
         .testTarget(name: "CallFlowTests", dependencies: ["CallFlow", "Domain"], swiftSettings: strictSwift),
         .testTarget(
@@ -216,7 +222,7 @@ let package = Package(
         .testTarget(
             name: "TelephonyTests",
             dependencies: [
-                "Audio", "CallFlow", "CallRunner", "Domain", "Media", "SIP", "SIPTransport", "Storage", "Telephony", "TestSupport",
+                "Admission", "Audio", "CallFlow", "CallRunner", "Domain", "Media", "SIP", "SIPTransport", "Storage", "Telephony", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 // To break a server's database under it, as a failing disk would.
                 .product(name: "GRDB", package: "GRDB.swift"),

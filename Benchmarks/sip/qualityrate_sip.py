@@ -100,7 +100,9 @@ class Server:
         self.credentials = json.loads(setup.stdout)
         command = [str(self.binary), "serve", "--database", str(self.database),
                    "--http", f"127.0.0.1:{self.http_port}", "--sip", f"127.0.0.1:{self.sip_port}",
-                   "--trunk", "127.0.0.1/32", "--rtp-ports", self.rtp_ports, "--log-level", self.log_level]
+                   "--trunk", "127.0.0.1/32", "--rtp-ports", self.rtp_ports, "--log-level", self.log_level,
+                   # The benchmark measures what the machine carries, not the admission limits.
+                   "--max-calls", "20000", "--max-call-rate", "100000", "--max-call-rate-per-source", "100000"]
         self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60

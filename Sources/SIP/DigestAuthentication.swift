@@ -181,9 +181,11 @@ public struct DigestAuthenticator: Sendable {
     /// nil when the request carries valid credentials of `user` in `realm`; otherwise the answer
     /// to send: a challenge (none, stale or forged nonce; `stale=TRUE` also for a nonce count
     /// already used, so that a phone whose count went wrong retries without asking its user), or
-    /// 403 (wrong user or password).
+    /// 403 (wrong user or password). `secrets` is nil for a user, phone or domain that does not
+    /// exist: it is challenged and refused exactly like a wrong password, so that a scan cannot
+    /// tell which exist.
     public mutating func refusal(
-        of request: SIPMessage, user: String, realm: String, secrets: PhoneSecrets, challenger: Challenger, toTag: String,
+        of request: SIPMessage, user: String, realm: String, secrets: PhoneSecrets?, challenger: Challenger, toTag: String,
         at now: Int64
     ) -> SIPMessage? {
         let credentials = request.headers.values(challenger.credentialsHeader).compactMap(DigestCredentials.init)
@@ -194,8 +196,9 @@ public struct DigestAuthenticator: Sendable {
         case .stale: return challenge(request, realm: realm, stale: true, challenger: challenger, toTag: toTag, at: now)
         case .valid: break
         }
-        let ha1 = credentials.algorithm == .md5 ? secrets.ha1MD5 : secrets.ha1SHA256
-        guard credentials.username == user, credentials.isValid(method: request.method ?? "", ha1: ha1) else {
+        guard let secrets, credentials.username == user,
+            credentials.isValid(method: request.method ?? "", ha1: credentials.algorithm == .md5 ? secrets.ha1MD5 : secrets.ha1SHA256)
+        else {
             return request.response(status: 403, reason: "Forbidden", toTag: toTag)
         }
         // Checked once the credentials are known good, so that guesses cannot use up counts.

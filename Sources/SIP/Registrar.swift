@@ -40,11 +40,11 @@ public struct Registrar<Source: Sendable & Equatable>: Sendable {
     }
 
     /// Answers a REGISTER for the phone `user` of the client whose domain (and realm) is `domain`;
-    /// `secrets` is nil when there is no such phone, or it has no password.
+    /// `secrets` is nil when there is no such phone or domain, or the phone has no password: the
+    /// REGISTER is then challenged and refused (403) as with a wrong password.
     public mutating func handle(
         _ request: SIPMessage, user: String, domain: String, secrets: PhoneSecrets?, from source: Source, at now: Int64
     ) -> SIPMessage {
-        guard let secrets else { return request.response(status: 404, reason: "Not Found", toTag: Self.tag(request)) }
         if let refusal = authenticator.refusal(
             of: request, user: user, realm: domain, secrets: secrets, challenger: .registrar, toTag: Self.tag(request), at: now)
         {

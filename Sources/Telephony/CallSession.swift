@@ -17,6 +17,8 @@ struct SessionContext: Sendable {
     let dialogs: DialogTable
     let calls: CallCenter
     let settings: TelephonySettings
+    /// Where the call holds its place among the server's concurrent calls, until its loop ends.
+    let gate: CallGate
     /// Runs a piece of the call's work as a task of the server's group.
     let spawn: @Sendable (@escaping CallTasks.Job) -> Void
     let logger: Logger
@@ -155,6 +157,7 @@ actor CallSession: TelephonyPort {
         inputs.finish()
         for mediaLeg in media.values { mediaLeg.close() }
         media.removeAll()
+        context.gate.ended()
     }
 
     private func perform(_ actions: [CallLegs.Action]) async {

@@ -1,6 +1,8 @@
+public import Admission
 public import CallRunner
 public import Domain
 import Foundation
+import Metrics
 public import Logging
 public import SIP
 public import SIPTransport
@@ -27,6 +29,8 @@ public actor PhoneRegistrations: AgentReachability {
     /// The proxy's challenges (a phone's INVITE); the registrar has its own.
     private var authenticator: DigestAuthenticator
     private var domains: [Int64: String] = [:]
+    /// Failed REGISTERs and INVITEs counted per source and per account (`--ban-*` options).
+    private var bans: AuthenticationBans<String>
     private let logger: Logger
 
     /// What a REGISTER's To names, as storage knows it.
@@ -40,62 +44,72 @@ public actor PhoneRegistrations: AgentReachability {
 
     /// `digestAlgorithms`: what phones are challenged with, most preferred first.
     public init(
-        store: any Store, nonceSecret: [UInt8], digestAlgorithms: [DigestAlgorithm] = DigestAlgorithm.defaultChallenges, logger: Logger
+        store: any Store, nonceSecret: [UInt8], digestAlgorithms: [DigestAlgorithm] = DigestAlgorithm.defaultChallenges,
+        bans: AuthenticationBans<String>.Policy = .standard, logger: Logger
     ) {
         self.store = store
+        self.bans = AuthenticationBans(policy: bans)
         self.logger = logger
         authenticator = DigestAuthenticator(nonces: DigestNonces(secret: nonceSecret), algorithms: digestAlgorithms)
         registrar = Registrar(authenticator: authenticator)
     }
 
-    /// The answer to a REGISTER: 404 for a domain or phone this server does not have, else the
-    /// registrar's (401 challenge, 403 wrong credentials, 423, 200 with the bindings). Throws
-    /// when storage cannot be read: that is no answer about the phone (the caller says 503).
-    public func register(_ request: SIPMessage, from peer: SIPPeer) async throws -> SIPMessage {
+    /// The answer to a REGISTER: the registrar's (401 challenge, 403 wrong credentials, 423, 200
+    /// with the bindings). A domain or phone this server does not have is challenged and refused
+    /// like a wrong password, so a scan cannot tell which exist; `source` (the address the
+    /// REGISTER comes from, as `TelephonyServer.originatingAddress` finds it) is refused with 403
+    /// unheard while it is banned for failed attempts. Throws when storage cannot be read: that is
+    /// no answer about the phone (the caller says 503).
+    public func register(_ request: SIPMessage, from peer: SIPPeer, source: String) async throws -> SIPMessage {
         let now = Int64(Date().timeIntervalSince1970)
         guard let to = request.headers["To"].flatMap(NameAddress.init), let user = to.uri.user else {
             return request.response(status: 400, reason: "Bad To header", toTag: Registrar<SIPPeer>.tag(request))
         }
-        // Why a phone is refused goes to the log (never its credentials): an engineer setting up
-        // a softphone sees the cause, where the phone only shows "404" or "403".
-        var metadata: Logger.Metadata = ["sip_user": "\(user)", "sip_domain": "\(to.uri.host)", "source": "\(peer)"]
-        let client: Client
+        let account = "\(user)@\(to.uri.host)".lowercased()
+        if let refusal = banRefusal(request, source: source, account: account, toTag: Registrar<SIPPeer>.tag(request), at: now) {
+            return refusal
+        }
+        // Why a phone is refused goes to the log (never its credentials), once its credentials
+        // are refused: an engineer setting up a softphone sees the cause, where the phone only
+        // shows "403".
+        var metadata: Logger.Metadata = ["sip_user": "\(user)", "sip_domain": "\(to.uri.host)", "source": "\(source)"]
+        let realm: String
         let secrets: PhoneSecrets?
+        /// Scanners try names and domains all day: an unknown domain is info, not notice.
+        let cause: (text: String, level: Logger.Level)?
         switch try await phone(user, domain: to.uri.host) {
         case .noClient:
-            // Scanners try domains all day: info, not notice.
-            logger.info(
-                "REGISTER refused: no client has this domain (a phone registers as NAME@DOMAIN with its client's domain)",
-                metadata: metadata)
-            return request.response(status: 404, reason: "Unknown domain", toTag: Registrar<SIPPeer>.tag(request))
+            (realm, secrets) = (to.uri.host, nil)
+            cause = ("no client has this domain (a phone registers as NAME@DOMAIN with its client's domain)", .info)
         case .noPhone(let found, let kind):
             metadata["client_id"] = "\(found.id)"
             if let kind { metadata["extension_type"] = "\(kind.rawValue)" }
-            logger.notice("REGISTER refused: the client has no phone of this name", metadata: metadata)
-            (client, secrets) = (found, nil)
+            (realm, secrets, cause) = (found.domain, nil, ("the client has no phone of this name", .notice))
         case .noPassword(let found, let extensionID):
             metadata["client_id"] = "\(found.id)"
             metadata["extension_id"] = "\(extensionID)"
-            logger.notice(
-                "REGISTER refused: the phone has no SIP password; set one with PUT /api/ver1.0/client/{client_id}/extension/{extension_id}",
-                metadata: metadata)
-            (client, secrets) = (found, nil)
+            (realm, secrets) = (found.domain, nil)
+            cause = ("the phone has no SIP password; set one with PUT /api/ver1.0/client/{client_id}/extension/{extension_id}", .notice)
         case .phone(let found, let phoneSecrets):
-            (client, secrets) = (found, phoneSecrets)
+            (realm, secrets, cause) = (found.domain, phoneSecrets, nil)
         }
         registrar.removeExpired(at: now)
-        let answer = registrar.handle(request, user: user, domain: client.domain, secrets: secrets, from: peer, at: now)
+        let answer = registrar.handle(request, user: user, domain: realm, secrets: secrets, from: peer, at: now)
         switch answer.status {
         case 403:
             let credentials = request.headers["Authorization"].flatMap(DigestCredentials.init)
-            if let credentials, credentials.username != user {
+            if let cause {
+                logger.log(level: cause.level, "REGISTER refused: \(cause.text)", metadata: metadata)
+            } else if let credentials, credentials.username != user {
                 metadata["digest_username"] = "\(credentials.username)"
                 logger.notice("REGISTER refused: the digest username is not the phone's name", metadata: metadata)
             } else {
                 metadata["digest_algorithm"] = "\(credentials?.algorithm.rawValue ?? "?")"
                 logger.notice("REGISTER refused: wrong password", metadata: metadata)
             }
+            failed(source: source, account: account, at: now)
         case 200:
+            bans.succeeded(source: source, account: account, at: now)
             metadata["bindings"] = "\(answer.headers.values("Contact").count)"
             logger.info(request.headers["Expires"] == "0" ? "phone unregistered" : "phone registered", metadata: metadata)
         default:
@@ -104,16 +118,66 @@ public actor PhoneRegistrations: AgentReachability {
         return answer
     }
 
-    /// nil when `request` (an INVITE from a phone `user` of `client`) carries valid
-    /// Proxy-Authorization credentials; otherwise the answer to send (407 challenge, 403).
-    /// Throws when storage cannot be read.
-    public func refusal(of request: SIPMessage, user: String, client: Client, toTag: String) async throws -> SIPMessage? {
-        guard case .phone(_, let secrets) = try await phone(user, domain: client.domain) else {
-            return request.response(status: 403, reason: "Forbidden", toTag: toTag)
+    /// nil when `request` (an INVITE from `user` at `domain`, the client's when there is one)
+    /// carries valid Proxy-Authorization credentials of a phone; otherwise the answer to send
+    /// (407 challenge, 403) — the same whether or not the domain and phone exist. Throws when
+    /// storage cannot be read.
+    public func refusal(of request: SIPMessage, user: String, domain: String, client: Client?, source: String, toTag: String) async throws
+        -> SIPMessage?
+    {
+        let now = Int64(Date().timeIntervalSince1970)
+        let account = "\(user)@\(domain)".lowercased()
+        if let refusal = banRefusal(request, source: source, account: account, toTag: toTag, at: now) { return refusal }
+        var secrets: PhoneSecrets?
+        if let client, case .phone(_, let found) = try await phone(user, domain: client.domain) { secrets = found }
+        let answer = authenticator.refusal(
+            of: request, user: user, realm: client?.domain ?? domain, secrets: secrets, challenger: .proxy, toTag: toTag, at: now)
+        switch answer?.status {
+        case nil: bans.succeeded(source: source, account: account, at: now)
+        case 403:
+            logger.notice(
+                "INVITE refused: wrong or unknown credentials", metadata: ["sip_user": "\(user)", "sip_domain": "\(domain)", "source": "\(source)"])
+            failed(source: source, account: account, at: now)
+        default: break
         }
-        return authenticator.refusal(
-            of: request, user: user, realm: client.domain, secrets: secrets, challenger: .proxy, toTag: toTag,
-            at: Int64(Date().timeIntervalSince1970))
+        return answer
+    }
+
+    /// 403 before anything is looked up when `source` is banned, or `account` is guarded and
+    /// `source` never signed in as it (`AuthenticationBans`).
+    private func banRefusal(_ request: SIPMessage, source: String, account: String, toTag: String, at now: Int64) -> SIPMessage? {
+        switch bans.verdict(source: source, account: account, at: now) {
+        case .allowed: return nil
+        case .sourceBanned: Self.refusedWhileBanned[0].increment()
+        case .accountGuarded: Self.refusedWhileBanned[1].increment()
+        }
+        return request.response(status: 403, reason: "Forbidden", toTag: toTag)
+    }
+
+    private func failed(source: String, account: String, at now: Int64) {
+        Self.failures.increment()
+        for ban in bans.failed(source: source, account: account, at: now) {
+            switch ban {
+            case .source(let banned, let seconds, let failures):
+                Self.bansStarted[0].increment()
+                logger.warning(
+                    "SIP source banned after failed authentications",
+                    metadata: ["source": "\(banned)", "failures": "\(failures)", "ban_seconds": "\(seconds)"])
+            case .account(let guarded, let seconds, let failures):
+                Self.bansStarted[1].increment()
+                logger.warning(
+                    "SIP account guarded after failed authentications from many addresses: only addresses it signed in from may try it",
+                    metadata: ["account": "\(guarded)", "failures": "\(failures)", "ban_seconds": "\(seconds)"])
+            }
+        }
+    }
+
+    private static let failures = Counter(label: "qualityrate_auth_failures_total", dimensions: [("protocol", "sip")])
+    private static let bansStarted = ["source", "account"].map {
+        Counter(label: "qualityrate_auth_bans_total", dimensions: [("protocol", "sip"), ("scope", $0)])
+    }
+    private static let refusedWhileBanned = ["source", "account"].map {
+        Counter(label: "qualityrate_auth_refused_total", dimensions: [("protocol", "sip"), ("scope", $0)])
     }
 
     /// Every live device of the phone `name` of `clientID`, oldest registration first: a phone

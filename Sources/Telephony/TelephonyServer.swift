@@ -19,6 +19,8 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
     private let store: any Store
     private var settings: TelephonySettings
     private let dialogs = DialogTable()
+    /// The limits on concurrent and new calls (`--max-calls`, `--max-call-rate…`).
+    private let gate: CallGate
     private let logger: Logger
     private var calls: CallCenter?
     /// Where the calls' own work runs (a session's event loop, a call's start): the group the
@@ -29,8 +31,9 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
 
     public init(
         endpoint: SIPEndpoint, media: MediaServer, registrations: PhoneRegistrations, store: any Store, settings: TelephonySettings,
-        tasks: CallTasks, logger: Logger
+        gate: CallGate, tasks: CallTasks, logger: Logger
     ) {
+        self.gate = gate
         self.tasks = tasks
         self.endpoint = endpoint
         self.media = media
@@ -65,7 +68,7 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
         case "REGISTER":
             let answer: SIPMessage
             do {
-                answer = try await registrations.register(request, from: peer)
+                answer = try await registrations.register(request, from: peer, source: originatingAddress(of: request, from: peer))
             } catch {
                 answer = storageUnavailable(request, toTag: Registrar<SIPPeer>.tag(request), error: error)
             }
@@ -77,7 +80,16 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
             ok.headers.add("Accept", "application/sdp, application/dtmf-relay, application/dtmf")
             await endpoint.respond(ok)
         case "INVITE" where DialogTable.key(ofReceived: request) == nil:
-            await arriving(request, from: peer)
+            // Admission first, before anything is looked up: under a flood the refusals must
+            // stay cheap, and OPTIONS, REGISTER and calls in progress must still be answered.
+            switch gate.admit(from: peer.address.ipAddress ?? "\(peer.address)") {
+            case .admitted:
+                await arriving(request, from: peer)
+            case .refused(let refusal, let retryAfter):
+                var response = request.response(status: 503, reason: refusal.reason, toTag: Identifiers.tag())
+                response.headers.add("Retry-After", String(retryAfter))
+                await refuse(response)
+            }
         case "INVITE", "BYE", "INFO", "ACK":
             await inDialog(request)
         case "SUBSCRIBE", "NOTIFY", "MESSAGE", "PUBLISH", "REFER", "UPDATE", "PRACK":
@@ -109,8 +121,18 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
 
     // MARK: TelephonyProvider
 
+    /// A call the API starts takes a place among the concurrent calls like an arriving one.
     public func makePort(for callUUID: CallUUID, clientID: Int64) async throws -> any TelephonyPort {
-        guard let calls, let client = try await store.client(id: clientID) else { throw CallCenterError.telephonyUnavailable }
+        guard let calls else { throw CallCenterError.telephonyUnavailable }
+        guard case .admitted = gate.admit(from: "api") else { throw CallCenterError.telephonyUnavailable }
+        let client: Client
+        do {
+            guard let found = try await store.client(id: clientID) else { throw CallCenterError.telephonyUnavailable }
+            client = found
+        } catch {
+            gate.ended()
+            throw error
+        }
         return CallSession(
             context: context(calls), callUUID: callUUID, clientID: clientID, domain: client.domain,
             presentedCaller: NameAddress(displayName: "\"Callback\"", uri: SIPURI(user: "callback", host: client.domain)))
@@ -123,21 +145,27 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
         case trunk(DID, Client)
     }
 
-    /// An INVITE outside a dialog: a call from a phone of a client (its From domain is the
-    /// client's; digest-authenticated), or from a trunk to a DID; else 403.
+    /// An INVITE outside a dialog, admitted by the gate: a call from a phone of a client (its
+    /// From domain is the client's; digest-authenticated), or from a trunk to a DID; else 403.
+    /// The admitted place passes to the call's session, or is given back here when none starts.
     private func arriving(_ invite: SIPMessage, from peer: SIPPeer) async {
         let localTag = Identifiers.tag()
         guard let calls, let uri = Self.requestURI(of: invite), let dialled = uri.user,
             let from = invite.headers["From"].flatMap(NameAddress.init)
         else {
+            gate.ended()
             await refuse(invite.response(status: 400, reason: "Bad Request (Request-URI or From)", toTag: localTag))
             return
         }
         let origin: Origin
         do {
-            guard let found = try await self.origin(of: invite, dialled: dialled, from: from, peer: peer, localTag: localTag) else { return }
+            guard let found = try await self.origin(of: invite, dialled: dialled, from: from, peer: peer, localTag: localTag) else {
+                gate.ended()
+                return
+            }
             origin = found
         } catch {
+            gate.ended()
             await refuse(storageUnavailable(invite, toTag: localTag, error: error))
             return
         }
@@ -174,8 +202,12 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
     /// Who an INVITE outside a dialog comes from; nil when it was refused (answered here).
     /// Throws when storage cannot be read: not knowing a DID or a phone is no "404".
     private func origin(of invite: SIPMessage, dialled: String, from: NameAddress, peer: SIPPeer, localTag: String) async throws -> Origin? {
-        if let client = try await registrations.client(domain: from.uri.host), let user = from.uri.user {
-            if let refusal = try await registrations.refusal(of: invite, user: user, client: client, toTag: localTag) {
+        let source = originatingAddress(of: invite, from: peer)
+        let user = from.uri.user ?? ""
+        if let client = try await registrations.client(domain: from.uri.host) {
+            if let refusal = try await registrations.refusal(
+                of: invite, user: user, domain: from.uri.host, client: client, source: source, toTag: localTag)
+            {
                 await refuse(refusal)
                 return nil
             }
@@ -186,8 +218,15 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
             return .phone(client, user: user)
         }
         guard settings.isTrunk(peer.address.ipAddress ?? "") else {
-            logger.notice("INVITE refused: not from a trunk nor a phone", metadata: ["source": "\(peer.address)"])
-            await refuse(invite.response(status: 403, reason: "Forbidden (not a trunk)", toTag: localTag))
+            // Neither a trunk nor a client's phone: challenged and refused exactly like a phone
+            // with a wrong password (407, then 403), so a scan cannot tell which domains and
+            // phones exist. The credentials cannot be right: there are no secrets to match.
+            let refusal = try await registrations.refusal(
+                of: invite, user: user, domain: from.uri.host, client: nil, source: source, toTag: localTag)
+            if refusal?.status == 403 {
+                logger.info("INVITE refused: not from a trunk nor a phone of a client", metadata: ["source": "\(source)"])
+            }
+            await refuse(refusal ?? invite.response(status: 403, reason: "Forbidden", toTag: localTag))
             return nil
         }
         guard let did = try await store.did(number: dialled), let client = try await store.client(id: did.clientID) else {
@@ -195,6 +234,18 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
             return nil
         }
         return .trunk(did, client)
+    }
+
+    /// The address a request was sent from, for the bans on failed authentication. A request
+    /// relayed by a proxy of ours (one in the `--trunk` ranges, as Kamailio in front is) is
+    /// counted against the address of the phone behind it: the bottom Via is the phone's, with
+    /// the `received` address the proxy saw it come from (RFC 3261 §18.2.1), so one guessing
+    /// phone cannot get the proxy — and every phone behind it — banned.
+    func originatingAddress(of request: SIPMessage, from peer: SIPPeer) -> String {
+        let address = peer.address.ipAddress ?? "\(peer.address)"
+        let vias = request.headers.values("Via")
+        guard settings.isTrunk(address), vias.count > 1, let origin = vias.last.flatMap(Via.init) else { return address }
+        return (origin.parameters["received"] ?? nil) ?? origin.host
     }
 
     /// The answer when storage fails under a request: 503 with Retry-After (RFC 3261 §21.5.4),
@@ -235,7 +286,7 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
     private func context(_ calls: CallCenter) -> SessionContext {
         SessionContext(
             endpoint: endpoint, media: media, registrations: registrations, sounds: SoundLibrary(store: store), dialogs: dialogs,
-            calls: calls, settings: settings, spawn: spawn, logger: logger)
+            calls: calls, settings: settings, gate: gate, spawn: spawn, logger: logger)
     }
 
     private nonisolated func spawn(_ job: @escaping CallTasks.Job) {

@@ -1,3 +1,4 @@
+import Admission
 import ArgumentParser
 import CallRunner
 import Foundation
@@ -37,6 +38,8 @@ struct Serve: AsyncParsableCommand {
         """)
     var digestAlgorithms = "MD5"
 
+    @OptionGroup var limits: LimitOptions
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -49,6 +52,7 @@ struct Serve: AsyncParsableCommand {
         _ = try trunkRanges()
         _ = try rtpPortRange()
         _ = try digestChallenges()
+        try limits.validate()
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level: expected trace, debug, info, notice, warning, error or critical")
         }
@@ -73,13 +77,14 @@ struct Serve: AsyncParsableCommand {
 
         let tasks = CallTasks()
         let registrations = PhoneRegistrations(
-            store: store, nonceSecret: (0..<32).map { _ in UInt8.random(in: 0...255) }, digestAlgorithms: try digestChallenges(), logger: logger)
+            store: store, nonceSecret: (0..<32).map { _ in UInt8.random(in: 0...255) }, digestAlgorithms: try digestChallenges(),
+            bans: limits.banPolicy, logger: logger)
         let telephony = TelephonyServer(
             endpoint: SIPEndpoint(host: sipAddress.host, port: sipAddress.port, logger: logger),
             media: MediaServer(host: sipAddress.host, ports: try rtpPortRange(), logger: logger),
             registrations: registrations, store: store,
             settings: TelephonySettings(advertisedHost: sipAddress.host, sipPort: sipAddress.port, trunks: trunks),
-            tasks: tasks, logger: logger)
+            gate: CallGate(limits: limits.callLimits), tasks: tasks, logger: logger)
         let directory = CachingCallDirectory(caching: StoreCallDirectory(store: store))
         let calls = CallCenter(
             services: CallServices(
@@ -96,7 +101,7 @@ struct Serve: AsyncParsableCommand {
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("starting", metadata: [
             "http": "\(http)", "sip": "\(sip)", "trunks": "\(trunks)", "rtp_ports": "\(rtpPorts)",
-            "digest_algorithms": "\(digestAlgorithms)",
+            "digest_algorithms": "\(digestAlgorithms)", "limits": "\(limits.summary)",
             "database": "\(database.database)",
         ])
         try await services.run()

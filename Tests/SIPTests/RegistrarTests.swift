@@ -67,9 +67,27 @@ import Testing
         #expect(otherUser.status == 403)
     }
 
-    @Test func unknownPhonesStaleAndForgedNonces() {
+    /// A scan learns nothing: a phone that does not exist is challenged, and its credentials
+    /// refused, with the same answers as an existing phone's wrong password.
+    @Test func anUnknownPhoneIsAnsweredLikeAWrongPassword() {
         var registrar = Registrar<String>(authenticator: DigestAuthenticator(nonces: nonces))
-        #expect(registrar.handle(register(), user: "999", domain: "acme.local", secrets: nil, from: "phone", at: 1_000).status == 404)
+        let unknownChallenge = registrar.handle(register(), user: "999", domain: "acme.local", secrets: nil, from: "phone", at: 1_000)
+        let knownChallenge = registrar.handle(register(), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 1_000)
+        #expect(unknownChallenge.status == 401 && knownChallenge.status == 401)
+        #expect(unknownChallenge.startLine == knownChallenge.startLine)
+        #expect(unknownChallenge.headers.values("WWW-Authenticate").count == knownChallenge.headers.values("WWW-Authenticate").count)
+        let unknown = registrar.handle(
+            register(authorization: authorization(nonce: nonces.make(at: 1_000))), user: "101", domain: "acme.local", secrets: nil,
+            from: "phone", at: 1_000)
+        let wrong = registrar.handle(
+            register(authorization: authorization(nonce: nonces.make(at: 1_000), password: "guess")), user: "101", domain: "acme.local",
+            secrets: secrets, from: "phone", at: 1_000)
+        #expect(unknown.status == 403 && unknown.startLine == wrong.startLine)
+        #expect(registrar.contacts(of: "101@acme.local", at: 1_000).isEmpty)
+    }
+
+    @Test func staleAndForgedNonces() {
+        var registrar = Registrar<String>(authenticator: DigestAuthenticator(nonces: nonces))
         let stale = registrar.handle(
             register(authorization: authorization(nonce: nonces.make(at: 1_000))), user: "101", domain: "acme.local", secrets: secrets, from: "phone", at: 2_000)
         #expect(stale.status == 401 && stale.headers["WWW-Authenticate"]?.contains("stale=TRUE") == true)

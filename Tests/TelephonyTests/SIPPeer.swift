@@ -88,4 +88,9 @@ extension SIPMessage {
     func isResponse(_ status: Int, to method: String) -> Bool {
         self.status == status && headers["CSeq"].flatMap(CSeq.init)?.method == method
     }
+
+    /// A final response to `method`, whatever its status.
+    func isResponse(to method: String) -> Bool {
+        (status ?? 0) >= 200 && headers["CSeq"].flatMap(CSeq.init)?.method == method
+    }
 }

@@ -1,6 +1,6 @@
 """What the server must refuse: a REGISTER with a wrong password (403, and no binding: a call to
 that phone does not reach the address that tried to register), an INVITE to a DID from outside
---trunk (403) and an INVITE to a DID nobody has (404). Also the positive half of registration
+--trunk (challenged like a phone, then 403) and an INVITE to a DID nobody has (404). Also the positive half of registration
 over TCP, since every other test registers over UDP, and in SHA-256, since every other test
 registers in MD5."""
 
@@ -55,7 +55,7 @@ def test_invite_from_outside_the_trunk_range_is_refused(api: API, numbers: Numbe
     ivr = api.create_rating_ivr(numbers.extension(), max_rate=5)
     did = numbers.did()
     api.create_did(did, ivr)  # the DID exists: only the source address is wrong
-    sipp.start("trunk_call_403.xml", "call-from-127.0.0.2", keys={**OFFER, "did": did}, local_ip="127.0.0.2",
+    sipp.start("outsider_call_refused.xml", "call-from-127.0.0.2", keys={**OFFER, "did": did}, local_ip="127.0.0.2",
                seconds=15).expect_success()
 
 
