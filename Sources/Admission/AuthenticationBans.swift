@@ -85,14 +85,15 @@ public struct AuthenticationBans<Source: Hashable & Sendable>: Sendable {
         return .allowed
     }
 
-    /// Counts a failed authentication; returns the bans it starts.
-    public mutating func failed(source: Source, account: String, at now: Int64) -> [Ban] {
+    /// Counts a failed authentication; returns the bans it starts. `account` is nil when the
+    /// attempt named none (a refresh token): only the source's count grows.
+    public mutating func failed(source: Source, account: String?, at now: Int64) -> [Ban] {
         var started: [Ban] = []
         let fresh = Counter(windowStart: now, failures: 0, lastUsed: now)
         if let seconds = Self.count(&sources[source, default: fresh], policy.sourceFailures, policy, now) {
             started.append(.source(source, seconds: seconds, failures: policy.sourceFailures))
         }
-        if let seconds = Self.count(&accounts[account, default: fresh], policy.accountFailures, policy, now) {
+        if let account, let seconds = Self.count(&accounts[account, default: fresh], policy.accountFailures, policy, now) {
             started.append(.account(account, seconds: seconds, failures: policy.accountFailures))
         }
         trim(at: now)

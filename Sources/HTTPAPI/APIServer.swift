@@ -1,4 +1,5 @@
 public import Access
+public import Admission
 public import CallRunner
 public import Hummingbird
 public import Logging
@@ -9,7 +10,10 @@ public import Storage
 /// the OpenAPI document and API browser, `/health` and `/metrics`.
 public enum APIServer {
     /// `calls` places the calls the API starts (callbacks); nil answers them 503.
-    public static func makeRouter(store: any Store, calls: CallCenter?, metrics: PrometheusCollectorRegistry) -> Router<APIRequestContext> {
+    public static func makeRouter(
+        store: any Store, calls: CallCenter?, metrics: PrometheusCollectorRegistry, loginBans: AuthenticationBans<String>.Policy = .standard,
+        logger: Logger = Logger(label: "qualityrate")
+    ) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(factory: PrometheusMetricsFactory(registry: metrics)))
         router.add(middleware: RequestLogMiddleware())
@@ -17,7 +21,7 @@ public enum APIServer {
 
         let accessControl = AccessControl(store: store)
         var open = RouteTable()
-        open.post("oauth/token", OAuthRoutes(accessControl: accessControl).token)
+        open.post("oauth/token", OAuthRoutes(accessControl: accessControl, bans: LoginBans(policy: loginBans, logger: logger)).token)
         open.get("health") { _, _ -> Response in
             do {
                 try await store.checkHealth()
@@ -61,10 +65,14 @@ public enum APIServer {
     }
 
     public static func makeApplication(
-        store: any Store, calls: CallCenter?, host: String, port: Int, metrics: PrometheusCollectorRegistry, logger: Logger
+        store: any Store, calls: CallCenter?, host: String, port: Int, metrics: PrometheusCollectorRegistry, limits: HTTPLimits = HTTPLimits(),
+        logger: Logger
     ) -> some ApplicationProtocol {
-        Application(
-            router: makeRouter(store: store, calls: calls, metrics: metrics),
+        let counts = HTTPConnectionCounts(limits: limits)
+        return Application(
+            router: makeRouter(store: store, calls: calls, metrics: metrics, loginBans: limits.loginBans, logger: logger),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [HTTPConnectionGuard(counts: counts, logger: logger)], idleTimeout: limits.idleTimeout)),
             configuration: .init(address: .hostname(host, port: port), serverName: "QualityRate"),
             logger: logger)
     }

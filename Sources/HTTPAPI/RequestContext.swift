@@ -1,15 +1,19 @@
 public import Access
 import Domain
 public import Hummingbird
+public import NIOCore
 import Storage
 
 /// The per-request context: Hummingbird's core storage plus the authenticated principal.
-public struct APIRequestContext: RequestContext {
+public struct APIRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     var principal: Principal?
+    /// The client's address (nil in router tests): what bans after failed sign-ins count.
+    public let remoteAddress: SocketAddress?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
     }
 
     /// JSON and form bodies are small; anything larger is refused with 413 before it is read.

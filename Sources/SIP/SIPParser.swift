@@ -156,6 +156,10 @@ public struct SIPStreamFramer: Sendable {
         buffer.append(contentsOf: bytes)
     }
 
+    /// Whether bytes of a message not yet complete are waiting (after `nextMessage` returned
+    /// nil): a peer that stops half-way through a message holds them.
+    public var holdsPartialMessage: Bool { buffer.contains { $0 != 0x0D && $0 != 0x0A } }
+
     /// The next whole message, or nil until more bytes arrive.
     public mutating func nextMessage() throws(SIPParseError) -> SIPMessage? {
         // CRLF keep-alives between messages (RFC 5626 §4.4.1) carry nothing.

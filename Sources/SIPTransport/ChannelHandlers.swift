@@ -1,5 +1,6 @@
+import Logging
 import Metrics
-import NIOCore
+public import NIOCore
 import SIP
 import Synchronization
 
@@ -78,27 +79,134 @@ final class UDPInboundHandler: ChannelInboundHandler, Sendable {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {}
 }
 
+/// What a SIP/TCP client may hold (issue "Security and resilience at the edges"). A connection
+/// is closed after `idleTimeout` without a byte from its peer — unless it carries a phone's
+/// registration, which keeps it until the binding expires (as Kamailio's registrar does; the
+/// server reaches the phone over it) — and after `partialMessageTimeout` holding part of a
+/// message (a peer sending a message byte by byte). Past `maximumConnections` in all or
+/// `maximumConnectionsPerAddress` from one address, a new connection is closed at once and the
+/// cause logged: no SIP request has been read yet that a 503 could answer.
+public struct SIPConnectionLimits: Sendable {
+    public var maximumConnections: Int
+    public var maximumConnectionsPerAddress: Int
+    public var idleTimeout: TimeAmount
+    public var partialMessageTimeout: TimeAmount
+
+    public init(
+        maximumConnections: Int = 1_000, maximumConnectionsPerAddress: Int = 64, idleTimeout: TimeAmount = .seconds(120),
+        partialMessageTimeout: TimeAmount = .seconds(10)
+    ) {
+        self.maximumConnections = maximumConnections
+        self.maximumConnectionsPerAddress = maximumConnectionsPerAddress
+        self.idleTimeout = idleTimeout
+        self.partialMessageTimeout = partialMessageTimeout
+    }
+}
+
+/// The accepted SIP/TCP connections, in all and per address.
+final class SIPConnectionCounts: Sendable {
+    private struct State {
+        var total = 0
+        var perAddress: [String: Int] = [:]
+    }
+
+    let limits: SIPConnectionLimits
+    private let state = Mutex(State())
+    private let refused = Counter(label: "qualityrate_sip_tcp_connections_refused_total")
+    private let timedOut = Counter(label: "qualityrate_sip_tcp_connections_timed_out_total")
+    private let open = Gauge(label: "qualityrate_sip_tcp_connections")
+
+    init(limits: SIPConnectionLimits) { self.limits = limits }
+
+    /// Takes a place for a connection from `address`; the cause when there is none.
+    func open(from address: String) -> String? {
+        let (refusal, total): (String?, Int) = state.withLock { state in
+            if state.total >= limits.maximumConnections {
+                return ("\(state.total) SIP/TCP connections are open, the maximum", state.total)
+            }
+            if state.perAddress[address, default: 0] >= limits.maximumConnectionsPerAddress {
+                return ("\(limits.maximumConnectionsPerAddress) SIP/TCP connections from this address are open, the maximum per address", state.total)
+            }
+            state.total += 1
+            state.perAddress[address, default: 0] += 1
+            return (nil, state.total)
+        }
+        if refusal != nil { refused.increment() }
+        open.record(total)
+        return refusal
+    }
+
+    func close(from address: String) {
+        open.record(state.withLock { state in
+            state.total -= 1
+            let left = state.perAddress[address, default: 1] - 1
+            state.perAddress[address] = left > 0 ? left : nil
+            return state.total
+        })
+    }
+
+    func closedByTimeout() { timedOut.increment() }
+}
+
+/// Asks a connection's handler to keep it open until `deadline` at least: it carries a
+/// registration that lasts until then.
+struct KeepConnection: Sendable {
+    let deadline: NIODeadline
+}
+
 /// Frames one TCP connection's stream into messages. After a framing error it reads no more:
-/// the endpoint answers if it can and closes the connection.
-final class TCPConnectionHandler: ChannelInboundHandler {
+/// the endpoint answers if it can and closes the connection. Connections this server accepted
+/// hold a place among `counts` and close by its timeouts; those it opened itself do not.
+final class TCPConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
 
     private let events: EndpointInbox
+    private let counts: SIPConnectionCounts?
+    private let logger: Logger
     // `SIPStreamFramer` refuses a message over 64 KiB before keeping more than that and one
     // read's worth of bytes, so an endless stream cannot grow this.
     private var framer = SIPStreamFramer()
     private var remote: SocketAddress?
+    private var counted: String?
     private var failed = false
+    private var lastRead = NIODeadline.now()
+    private var partialSince: NIODeadline?
+    private var keepUntil = NIODeadline.uptimeNanoseconds(0)
+    private var timer: Scheduled<Void>?
+    private var scheduledAt: NIODeadline?
 
-    init(events: EndpointInbox) { self.events = events }
+    init(events: EndpointInbox, counts: SIPConnectionCounts?, logger: Logger) {
+        self.events = events
+        self.counts = counts
+        self.logger = logger
+    }
 
     func channelActive(context: ChannelHandlerContext) {
         remote = context.channel.remoteAddress
-        events.yield(.connectionOpened(context.channel))
+        if let counts {
+            let address = remote?.ipAddress ?? "unknown"
+            if let refusal = counts.open(from: address) {
+                logger.notice("SIP/TCP connection refused: \(refusal)", metadata: ["source": "\(address)"])
+                remote = nil
+                context.close(promise: nil)
+                return
+            }
+            counted = address
+            lastRead = .now()
+            scheduleCheck(context, at: lastRead + counts.limits.idleTimeout)
+        }
+        if let remote { events.yield(.connectionOpened(context.channel)) }
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        if let counted, let counts {
+            counts.close(from: counted)
+            self.counted = nil
+        }
         if let remote { events.yield(.connectionClosed(context.channel, remote: remote)) }
         context.fireChannelInactive()
     }
@@ -106,19 +214,64 @@ final class TCPConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !failed, let remote else { return }
         let chunk = unwrapInboundIn(data)
+        lastRead = .now()
         framer.append(chunk.readableBytesView)
         let peer = SIPPeer(transport: .tcp, address: remote)
         do {
             while let message = try framer.nextMessage() { events.yield(.message(message, from: peer)) }
+            partialSince = framer.holdsPartialMessage ? (partialSince ?? lastRead) : nil
         } catch {
             failed = true
             // The framer keeps its buffer to itself: the 400 is read from the segment that broke
             // the framing, which holds the offending head when the message came in one segment.
             events.yield(.malformed(error, bytes: Array(chunk.readableBytesView), from: peer))
         }
+        if let partialSince, let counts { scheduleCheck(context, at: partialSince + counts.limits.partialMessageTimeout) }
+    }
+
+    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard let keep = event as? KeepConnection else {
+            context.triggerUserOutboundEvent(event, promise: promise)
+            return
+        }
+        keepUntil = max(keepUntil, keep.deadline)
+        promise?.succeed()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    /// One timer per connection, for the earliest deadline; each firing re-reads the state.
+    private func scheduleCheck(_ context: ChannelHandlerContext, at deadline: NIODeadline) {
+        if let scheduledAt, scheduledAt <= deadline { return }  // an earlier check comes first
+        timer?.cancel()
+        scheduledAt = deadline
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            timer = nil
+            scheduledAt = nil
+            check(context)
+        }
+    }
+
+    private func check(_ context: ChannelHandlerContext) {
+        guard let counts, counted != nil else { return }
+        let now = NIODeadline.now()
+        if let partialSince, now - partialSince >= counts.limits.partialMessageTimeout {
+            close(context, because: "part of a message held too long")
+            return
+        }
+        let idleDeadline = max(lastRead + counts.limits.idleTimeout, keepUntil)
+        if now >= idleDeadline {
+            close(context, because: "idle")
+            return
+        }
+        scheduleCheck(context, at: min(idleDeadline, partialSince.map { $0 + counts.limits.partialMessageTimeout } ?? idleDeadline))
+    }
+
+    private func close(_ context: ChannelHandlerContext, because cause: String) {
+        counts?.closedByTimeout()
+        logger.debug("SIP/TCP connection closed", metadata: ["cause": "\(cause)", "sip.peer": "\(remote.map { "\($0)" } ?? "?")"])
         context.close(promise: nil)
     }
 }

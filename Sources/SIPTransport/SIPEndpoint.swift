@@ -61,6 +61,8 @@ public actor SIPEndpoint {
     private let boundPort: Mutex<Int>
 
     private var connections: [SocketAddress: any Channel] = [:]
+    /// The accepted TCP connections, against `SIPConnectionLimits`.
+    private let connectionCounts: SIPConnectionCounts
     /// Bytes for a TCP peer being connected to, sent once the connection is up.
     private var pendingWrites: [SocketAddress: [(bytes: [UInt8], owner: TransactionID?)]] = [:]
 
@@ -79,9 +81,10 @@ public actor SIPEndpoint {
     public static let laneCapacity = 256
 
     public init(
-        host: String, port: Int, timers: SIPTimerValues = .standard,
+        host: String, port: Int, timers: SIPTimerValues = .standard, connectionLimits: SIPConnectionLimits = SIPConnectionLimits(),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) {
+        connectionCounts = SIPConnectionCounts(limits: connectionLimits)
         self.host = host
         self.port = port
         self.timers = timers
@@ -157,6 +160,11 @@ public actor SIPEndpoint {
         return DatagramBootstrap(group: eventLoopGroup)
             // A SIP message may be 64 KiB; NIO's default datagram buffer is 2 KiB.
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: SIPParser.maxMessageSize + 1))
+            // A burst (a trunk's busy hour, a flood) waits in the kernel while the loop reads:
+            // with Linux's default of 208 KiB, a few hundred INVITEs fill it and the rest are
+            // dropped unanswered. 1 MiB holds about a thousand — a second or so of work, a longer
+            // queue would only delay everyone; the kernel caps it at net.core.rmem_max.
+            .channelOption(.socketOption(.so_rcvbuf), value: 1 << 20)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(UDPInboundHandler(events: inbox))
@@ -197,13 +205,14 @@ public actor SIPEndpoint {
     private func bind() async throws -> (udp: any Channel, tcp: any Channel) {
         let inbox = inbox
         let udpBootstrap = udpBootstrap
+        let (counts, logger) = (connectionCounts, logger)
         let tcpBootstrap = ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(TCPConnectionHandler(events: inbox))
+                    try channel.pipeline.syncOperations.addHandler(TCPConnectionHandler(events: inbox, counts: counts, logger: logger))
                 }
             }
         var attempts = 0
@@ -428,11 +437,27 @@ public actor SIPEndpoint {
                 pendingWrites[peer.address]?.append((bytes, owner))
             } else if let connection = connections[peer.address] {
                 write(bytes, to: connection)
+                if let seconds = Self.registrationLifetime(message) {
+                    // The phone is reached over this connection while its binding lives.
+                    connection.triggerUserOutboundEvent(KeepConnection(deadline: .now() + .seconds(seconds + 30)), promise: nil)
+                }
             } else {
                 pendingWrites[peer.address] = [(bytes, owner)]
                 connect(to: peer.address)
             }
         }
+    }
+
+    /// The longest binding a 2xx to a REGISTER grants (RFC 3261 §10.3 step 8: each Contact with
+    /// its `expires`), in seconds; nil for any other message.
+    static func registrationLifetime(_ message: SIPMessage) -> Int64? {
+        guard let status = message.status, (200..<300).contains(status),
+            message.headers["CSeq"].flatMap(CSeq.init)?.method == "REGISTER"
+        else { return nil }
+        let headerExpiry = message.headers["Expires"].flatMap { Int64($0) } ?? 0
+        return message.headers.values("Contact").compactMap(NameAddress.init)
+            .map { contact in (contact.parameters["expires"] ?? nil).flatMap { Int64($0) } ?? headerExpiry }
+            .max()
     }
 
     private func write(_ bytes: [UInt8], to connection: any Channel) {
@@ -441,13 +466,13 @@ public actor SIPEndpoint {
     }
 
     private func connect(to address: SocketAddress) {
-        let inbox = inbox
+        let (inbox, logger) = (inbox, logger)
         ClientBootstrap(group: eventLoopGroup)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(TimeAmount(timers.transactionTimeout))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(TCPConnectionHandler(events: inbox))
+                    try channel.pipeline.syncOperations.addHandler(TCPConnectionHandler(events: inbox, counts: nil, logger: logger))
                 }
             }
             .connect(to: address)

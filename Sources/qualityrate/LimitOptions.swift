@@ -60,3 +60,83 @@ struct LimitOptions: ParsableArguments {
             + "\(maxCalls) calls, \(maxCallRate)/s, \(maxCallRatePerSource)/s per source"
     }
 }
+
+/// `serve`'s limits on connections: HTTP and SIP/TCP clients, and the timeouts that close the
+/// ones that hold a socket without using it.
+struct ConnectionOptions: ParsableArguments {
+    @Option(name: .customLong("http-max-connections"), help: "HTTP connections open at once (lowered to fit the open-file limit).")
+    var httpMaxConnections = 1_000
+
+    @Option(name: .customLong("http-max-connections-per-address"), help: "HTTP connections from one address (at most a quarter of all).")
+    var httpMaxConnectionsPerAddress = 100
+
+    @Option(name: .customLong("http-idle-timeout"), help: "Seconds an HTTP connection may stay idle, or take to send its request head.")
+    var httpIdleTimeout: Int64 = 30
+
+    @Option(name: .customLong("http-body-timeout"), help: "Seconds an HTTP request may take to send its body.")
+    var httpBodyTimeout: Int64 = 60
+
+    @Option(name: .customLong("sip-tcp-max-connections"), help: "SIP/TCP connections accepted at once (lowered to fit the open-file limit).")
+    var sipTCPMaxConnections = 1_000
+
+    @Option(name: .customLong("sip-tcp-max-connections-per-address"), help: "SIP/TCP connections from one address (at most a quarter of all).")
+    var sipTCPMaxConnectionsPerAddress = 64
+
+    @Option(name: .customLong("sip-tcp-idle-timeout"), help: """
+        Seconds a SIP/TCP connection may go without a byte from its peer; one carrying a registration stays while the binding lasts.
+        """)
+    var sipTCPIdleTimeout: Int64 = 120
+
+    @Option(name: .customLong("sip-tcp-partial-timeout"), help: "Seconds a SIP/TCP peer may take to finish a message it started.")
+    var sipTCPPartialTimeout: Int64 = 10
+
+    func validate() throws {
+        for (name, value) in [
+            ("--http-max-connections", httpMaxConnections), ("--http-max-connections-per-address", httpMaxConnectionsPerAddress),
+            ("--sip-tcp-max-connections", sipTCPMaxConnections), ("--sip-tcp-max-connections-per-address", sipTCPMaxConnectionsPerAddress),
+        ] where value < 1 {
+            throw ValidationError("\(name): expected a whole number of at least 1, got \(value)")
+        }
+        for (name, value) in [
+            ("--http-idle-timeout", httpIdleTimeout), ("--http-body-timeout", httpBodyTimeout), ("--sip-tcp-idle-timeout", sipTCPIdleTimeout),
+            ("--sip-tcp-partial-timeout", sipTCPPartialTimeout),
+        ] where value < 1 {
+            throw ValidationError("\(name): expected seconds, at least 1, got \(value)")
+        }
+    }
+}
+
+/// How the open-file limit is shared, so that the sockets of idle or hostile clients can never
+/// starve the calls' RTP sockets or the database: a reserve for the database, listeners and event
+/// loops; an eighth of the rest for HTTP connections and an eighth for SIP/TCP; the remaining
+/// three quarters for RTP, two sockets per call — and no more calls than the RTP port range has
+/// room for, two legs each, so that a call beyond is refused for what it is ("too many calls")
+/// rather than for the port it would not find. Each cap is the option's value or the budget's
+/// share, whichever is lower, and one address gets at most a quarter of a cap — so one client
+/// cannot take every place, and `/health` is answered while a scanner holds its share.
+struct DescriptorBudget: CustomStringConvertible {
+    static let reserve = 64
+
+    let openFileLimit: Int
+    let httpConnections: Int
+    let httpConnectionsPerAddress: Int
+    let sipTCPConnections: Int
+    let sipTCPConnectionsPerAddress: Int
+    let calls: Int
+
+    init(openFileLimit: Int, connections: ConnectionOptions, maximumCalls: Int, rtpPorts: ClosedRange<Int>) {
+        self.openFileLimit = openFileLimit
+        let shared = max(openFileLimit - Self.reserve, 16)
+        httpConnections = min(connections.httpMaxConnections, max(shared / 8, 4))
+        httpConnectionsPerAddress = min(connections.httpMaxConnectionsPerAddress, max(httpConnections / 4, 1))
+        sipTCPConnections = min(connections.sipTCPMaxConnections, max(shared / 8, 4))
+        sipTCPConnectionsPerAddress = min(connections.sipTCPMaxConnectionsPerAddress, max(sipTCPConnections / 4, 1))
+        let legs = rtpPorts.count(where: { $0.isMultiple(of: 2) })
+        calls = min(maximumCalls, max(shared * 3 / 4 / 2, 1), max(legs / 2, 1))
+    }
+
+    var description: String {
+        "open files \(openFileLimit): HTTP \(httpConnections) (\(httpConnectionsPerAddress) per address), "
+            + "SIP/TCP \(sipTCPConnections) (\(sipTCPConnectionsPerAddress) per address), calls \(calls)"
+    }
+}

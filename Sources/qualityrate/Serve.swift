@@ -3,6 +3,7 @@ import ArgumentParser
 import CallRunner
 import Foundation
 import HTTPAPI
+import NIOCore
 import Hummingbird
 import Logging
 import Media
@@ -40,6 +41,8 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var limits: LimitOptions
 
+    @OptionGroup var connections: ConnectionOptions
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -53,6 +56,7 @@ struct Serve: AsyncParsableCommand {
         _ = try rtpPortRange()
         _ = try digestChallenges()
         try limits.validate()
+        try connections.validate()
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level: expected trace, debug, info, notice, warning, error or critical")
         }
@@ -73,18 +77,27 @@ struct Serve: AsyncParsableCommand {
         let address = try ListenAddress(parsing: http, option: "--http")
         let sipAddress = try ListenAddress(parsing: sip, option: "--sip")
         let trunks = try trunkRanges()
-        raiseOpenFileLimit(logger: logger)
+        let budget = DescriptorBudget(
+            openFileLimit: raiseOpenFileLimit(logger: logger), connections: connections, maximumCalls: limits.maxCalls,
+            rtpPorts: try rtpPortRange())
+        var callLimits = limits.callLimits
+        callLimits.maximumCalls = budget.calls
 
         let tasks = CallTasks()
         let registrations = PhoneRegistrations(
             store: store, nonceSecret: (0..<32).map { _ in UInt8.random(in: 0...255) }, digestAlgorithms: try digestChallenges(),
             bans: limits.banPolicy, logger: logger)
         let telephony = TelephonyServer(
-            endpoint: SIPEndpoint(host: sipAddress.host, port: sipAddress.port, logger: logger),
+            endpoint: SIPEndpoint(
+                host: sipAddress.host, port: sipAddress.port,
+                connectionLimits: SIPConnectionLimits(
+                    maximumConnections: budget.sipTCPConnections, maximumConnectionsPerAddress: budget.sipTCPConnectionsPerAddress,
+                    idleTimeout: .seconds(connections.sipTCPIdleTimeout), partialMessageTimeout: .seconds(connections.sipTCPPartialTimeout)),
+                logger: logger),
             media: MediaServer(host: sipAddress.host, ports: try rtpPortRange(), logger: logger),
             registrations: registrations, store: store,
             settings: TelephonySettings(advertisedHost: sipAddress.host, sipPort: sipAddress.port, trunks: trunks),
-            gate: CallGate(limits: limits.callLimits), tasks: tasks, logger: logger)
+            gate: CallGate(limits: callLimits), tasks: tasks, logger: logger)
         let directory = CachingCallDirectory(caching: StoreCallDirectory(store: store))
         let calls = CallCenter(
             services: CallServices(
@@ -93,7 +106,12 @@ struct Serve: AsyncParsableCommand {
                 interactive: HTTPInteractiveClient(), timers: tasks, logger: logger),
             telephony: telephony)
         let application = APIServer.makeApplication(
-            store: store, calls: calls, host: address.host, port: address.port, metrics: registry, logger: logger)
+            store: store, calls: calls, host: address.host, port: address.port, metrics: registry,
+            limits: HTTPLimits(
+                loginBans: limits.banPolicy, maximumConnections: budget.httpConnections,
+                maximumConnectionsPerAddress: budget.httpConnectionsPerAddress, idleTimeout: .seconds(connections.httpIdleTimeout),
+                bodyTimeout: .seconds(connections.httpBodyTimeout)),
+            logger: logger)
         let services = ServiceGroup(configuration: .init(
             // Stopped in reverse order: telephony first (calls hung up, sockets closed), then
             // HTTP, then what is left of the calls' work.
@@ -101,7 +119,7 @@ struct Serve: AsyncParsableCommand {
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("starting", metadata: [
             "http": "\(http)", "sip": "\(sip)", "trunks": "\(trunks)", "rtp_ports": "\(rtpPorts)",
-            "digest_algorithms": "\(digestAlgorithms)", "limits": "\(limits.summary)",
+            "digest_algorithms": "\(digestAlgorithms)", "limits": "\(limits.summary)", "descriptor_budget": "\(budget)",
             "database": "\(database.database)",
         ])
         try await services.run()
@@ -163,12 +181,21 @@ struct CallTasksService: Service {
     }
 }
 
-/// Every call leg holds a socket: lift the soft limit on open files to the hard one.
-func raiseOpenFileLimit(logger: Logger) {
+/// Every call leg holds a socket: lift the soft limit on open files to the hard one. Returns the
+/// limit in force, which `DescriptorBudget` shares out.
+func raiseOpenFileLimit(logger: Logger) -> Int {
     var limit = rlimit()
-    guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-    limit.rlim_cur = limit.rlim_max
-    if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) != 0 { logger.warning("could not raise the open-file limit") }
+    guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1_024 }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = rlimit(rlim_cur: limit.rlim_max, rlim_max: limit.rlim_max)
+        var wanted = raised
+        if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &wanted) == 0 {
+            limit = raised
+        } else {
+            logger.warning("could not raise the open-file limit")
+        }
+    }
+    return Int(clamping: limit.rlim_cur)
 }
 
 /// `HOST:PORT`, with IPv6 hosts in brackets (`[::1]:8080`).

@@ -124,17 +124,19 @@ class QualityRateServer(LoggingProcess):
     taking trunk calls from `trunk` (127.0.0.1/32 unless a proxy in front is the trunk)."""
 
     def __init__(self, workdir: Path, options: tuple[str, ...] = (), sip_host: str = "127.0.0.1",
-                 trunk: str = "127.0.0.1/32") -> None:
+                 trunk: str = "127.0.0.1/32", prefix: tuple[str, ...] = (), rtp_ports: int = 400) -> None:
         self.workdir = workdir
         self.options = options
+        # A command the server runs under, e.g. `prlimit --nofile=400:400 --`.
+        self.prefix = prefix
         self.sip_host = sip_host
         self.trunk = trunk
         self.database = workdir / "sip.sqlite"
         self.log_path = workdir / "serve.log"
         self.http_port = free_port((socket.SOCK_STREAM,))
         self.sip_port = free_port(host=sip_host)
-        self.rtp_low = PortBlocks(21000, 28800).take(400)
-        self.rtp_high = self.rtp_low + 399
+        self.rtp_low = PortBlocks(21000, 28800).take(rtp_ports)
+        self.rtp_high = self.rtp_low + rtp_ports - 1
         self.process: subprocess.Popen[bytes] | None = None
         self.credentials: Credentials | None = None
 
@@ -159,7 +161,7 @@ class QualityRateServer(LoggingProcess):
         printed = json.loads(setup.stdout)
         self.credentials = Credentials(int(printed["client_id"]), printed["app_id"], printed["app_secret"])
         command = [
-            str(BINARY), "serve", "--database", str(self.database), "--http", f"127.0.0.1:{self.http_port}",
+            *self.prefix, str(BINARY), "serve", "--database", str(self.database), "--http", f"127.0.0.1:{self.http_port}",
             "--sip", self.sip_address, "--trunk", self.trunk,
             "--rtp-ports", f"{self.rtp_low}-{self.rtp_high}", "--log-level", "debug", *self.options,
         ]

@@ -4,6 +4,7 @@ import Hummingbird
 /// `POST /oauth/token` (SPEC §5): form-encoded in, the token JSON or an OAuth error out.
 struct OAuthRoutes {
     let accessControl: AccessControl
+    let bans: LoginBans
 
     @Sendable func token(_ request: Request, context: APIRequestContext) async throws -> Response {
         try request.requireContentType("application/x-www-form-urlencoded", sentAs: "a form")
@@ -17,8 +18,26 @@ struct OAuthRoutes {
         let tokenRequest = TokenRequest(
             grantType: form["grant_type"], clientID: form["client_id"], clientSecret: form["client_secret"],
             username: form["username"], password: form["password"], refreshToken: form["refresh_token"])
+        // What is being guessed: the user's password (password grant), else the application's
+        // secret; a refresh token names no account.
+        let account: String? =
+            switch tokenRequest.grantType {
+            case "password": tokenRequest.username.map { "user:\($0.lowercased())" }
+            case "refresh_token": nil
+            default: tokenRequest.clientID.map { "application:\($0)" }
+            }
+        let source = context.remoteAddress?.ipAddress ?? "unknown"
+        if let seconds = bans.retryAfter(source: source, account: account) {
+            var response = Self.oauthError(
+                code: "temporarily_unavailable",
+                description: "too many failed sign-ins from this address or for this account; try again in \(seconds) s",
+                status: .tooManyRequests)
+            response.headers[.retryAfter] = String(seconds)
+            return response
+        }
         do {
             let grant = try await accessControl.issueToken(tokenRequest)
+            bans.succeeded(source: source, account: account)
             var json = JSONBytes()
             json.beginObject()
             json.field("access_token", grant.accessToken)
@@ -36,6 +55,12 @@ struct OAuthRoutes {
                 case .invalidClient, .invalidGrant: .unauthorized
                 case .invalidRequest, .unsupportedGrantType, .unauthorizedClient: .badRequest
                 }
+            if status == .unauthorized {
+                // A wrong application secret counts against the application even in the
+                // password grant: the secret is checked first.
+                let guessed = if case .invalidClient = error { tokenRequest.clientID.map { "application:\($0)" } } else { account }
+                bans.failed(source: source, account: guessed)
+            }
             return Self.oauthError(code: error.code, description: error.description, status: status)
         }
     }
