@@ -273,6 +273,7 @@ let package = Package(
                 "Domain",
                 "Storage",
                 "Access",
+                "Admission",
                 "HTTPAPI",
                 "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),

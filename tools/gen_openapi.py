@@ -111,7 +111,7 @@ components = {
             "description": "An error of the token endpoint (OAuth 2 style, RFC 6749 §5.2).",
             "required": ["error", "error_description"],
             "properties": {
-                "error": {"type": "string", "enum": ["invalid_request", "unsupported_grant_type", "unauthorized_client", "invalid_client", "invalid_grant"]},
+                "error": {"type": "string", "enum": ["invalid_request", "unsupported_grant_type", "unauthorized_client", "invalid_client", "invalid_grant", "temporarily_unavailable"]},
                 "error_description": {"type": "string"},
             },
         },
@@ -316,6 +316,15 @@ paths = {
                              {"error": "invalid_grant", "error_description": "the refresh token is unknown or expired"}),
             "413": R("PayloadTooLarge"),
             "415": {"description": "The body is not `application/x-www-form-urlencoded`.", "content": {"application/json": {"schema": ref("Error")}}},
+            "429": {**json_resp("Too many failed sign-ins (`temporarily_unavailable`): from this address (`serve --ban-after`, "
+                                "default 10 in 60 s), or for this application or user from addresses it never signed in from "
+                                "(`--ban-account-after`, default 30). Nothing is checked until the ban ends; each further ban of the "
+                                "address within a day is twice as long.",
+                                {"allOf": [ref("OAuthError"), {"properties": {"error": {"enum": ["temporarily_unavailable"]}}}]},
+                                {"error": "temporarily_unavailable",
+                                 "error_description": "too many failed sign-ins from this address or for this account; try again in 60 s"}),
+                    "headers": {"Retry-After": {"required": True, "description": "Seconds until the ban ends.",
+                                                "schema": {"type": "integer", "minimum": 1}}}},
             "500": R("InternalError"),
         },
     }},

@@ -177,6 +177,43 @@ enum OpenAPIDocument {
                   }
                 }
               },
+              "429": {
+                "description": "Too many failed sign-ins (`temporarily_unavailable`): from this address (`serve --ban-after`, default 10 in 60 s), or for this application or user from addresses it never signed in from (`--ban-account-after`, default 30). Nothing is checked until the ban ends; each further ban of the address within a day is twice as long.",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "allOf": [
+                        {
+                          "$ref": "#/components/schemas/OAuthError"
+                        },
+                        {
+                          "properties": {
+                            "error": {
+                              "enum": [
+                                "temporarily_unavailable"
+                              ]
+                            }
+                          }
+                        }
+                      ]
+                    },
+                    "example": {
+                      "error": "temporarily_unavailable",
+                      "error_description": "too many failed sign-ins from this address or for this account; try again in 60 s"
+                    }
+                  }
+                },
+                "headers": {
+                  "Retry-After": {
+                    "required": true,
+                    "description": "Seconds until the ban ends.",
+                    "schema": {
+                      "type": "integer",
+                      "minimum": 1
+                    }
+                  }
+                }
+              },
               "500": {
                 "$ref": "#/components/responses/InternalError"
               }
@@ -2641,7 +2678,8 @@ enum OpenAPIDocument {
                   "unsupported_grant_type",
                   "unauthorized_client",
                   "invalid_client",
-                  "invalid_grant"
+                  "invalid_grant",
+                  "temporarily_unavailable"
                 ]
               },
               "error_description": {

@@ -44,10 +44,11 @@ struct APIFixture {
     /// Runs `body` against the server listening on 127.0.0.1 (an ephemeral port); `calls` is
     /// where the API places its calls (nil: no telephony).
     func withServer<Value: Sendable>(
-        calls: CallCenter? = nil, logger: Logger = Logger(label: "test"), _ body: @Sendable (Client) async throws -> Value
+        calls: CallCenter? = nil, limits: HTTPLimits = HTTPLimits(), logger: Logger = Logger(label: "test"),
+        _ body: @Sendable (Client) async throws -> Value
     ) async throws -> Value {
         let app = APIServer.makeApplication(
-            store: store, calls: calls, host: "127.0.0.1", port: 0, metrics: PrometheusCollectorRegistry(), logger: logger)
+            store: store, calls: calls, host: "127.0.0.1", port: 0, metrics: PrometheusCollectorRegistry(), limits: limits, logger: logger)
         return try await app.test(.live) { client in try await body(Client(http: client)) }
     }
 

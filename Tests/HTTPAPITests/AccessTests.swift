@@ -1,6 +1,7 @@
 import Access
 import Domain
 import Foundation
+import HTTPAPI
 import Storage
 import Testing
 
@@ -102,6 +103,33 @@ import Testing
                 "username": fixture.acme.username, "password": fixture.acme.password,
             ])
             trustedPassword.expectError(.badRequest, code: "unauthorized_client")
+        }
+    }
+
+    /// Password guessing on the password grant: past `--ban-after` failures the address is
+    /// answered 429 with Retry-After — even with the right password — before any hash is checked.
+    @Test func aPasswordGuesserIsAnswered429UntilItsBanEnds() async throws {
+        let fixture = try await APIFixture()
+        let admin = try #require(try await fixture.store.user(username: fixture.acme.username))
+        let app = try await Provisioning(store: fixture.store).registerApplication(
+            userID: admin.id, name: "wallboard", type: .passwordCredentials, access: .callAPI)
+        let limits = HTTPLimits(loginBans: .init(sourceFailures: 3, accountFailures: 100, window: 60, firstBan: 120, longestBan: 120))
+        try await fixture.withServer(limits: limits) { client in
+            func signIn(_ password: String) async throws -> APIFixture.Reply {
+                try await client.postForm("/oauth/token", [
+                    "grant_type": "password", "client_id": app.appID, "client_secret": app.appSecret,
+                    "username": fixture.acme.username, "password": password,
+                ])
+            }
+            for guess in ["a", "b", "c"] { try await signIn(guess).expectError(.unauthorized, code: "invalid_grant") }
+            let banned = try await signIn(fixture.acme.password)
+            banned.expectError(.tooManyRequests, code: "temporarily_unavailable", mentioning: "try again in")
+            #expect(banned.headers[.retryAfter].flatMap { Int($0) }.map { (110...120).contains($0) } == true)
+            // The client-credentials grant from the same address is refused alike.
+            let trusted = try await client.postForm("/oauth/token", [
+                "grant_type": "client_credentials", "client_id": fixture.acme.appID, "client_secret": fixture.acme.appSecret,
+            ])
+            #expect(trusted.status == .tooManyRequests)
         }
     }
 
