@@ -391,6 +391,59 @@ import Testing
         await again.close()
     }
 
+    /// A connection that sends nothing, and one that stops half-way through a message, are
+    /// closed by their timeouts; one that carries a registration outlives them.
+    @Test func idleAndHalfFinishedConnectionsAreClosedButARegisteredOneStays() async throws {
+        let (endpoint, user) = try await startEndpoint(
+            connectionLimits: SIPConnectionLimits(idleTimeout: .milliseconds(300), partialMessageTimeout: .milliseconds(300)))
+        var events = user.events.makeAsyncIterator()
+        let registered = try await TCPTestConnection.connect(to: await endpoint.localAddress)
+        var registeredAnswers = MessageReader(stream: registered.received)
+        try await registered.send(request(
+            "REGISTER", branch: "z9hG4bK-reg", callID: "tcp-reg", port: registered.port, transport: "TCP",
+            extraHeaders: "Contact: <sip:101@127.0.0.1>\r\n"))
+        let received = try #require(await events.next()).message
+        var ok = received.response(status: 200, reason: "OK", toTag: "srv")
+        ok.headers.add("Contact", "<sip:101@127.0.0.1:\(registered.port);transport=tcp>;expires=60")
+        await endpoint.respond(ok)
+        #expect(try await registeredAnswers.next()?.status == 200)
+
+        let idle = try await TCPTestConnection.connect(to: await endpoint.localAddress)
+        var idleAnswers = MessageReader(stream: idle.received)
+        let halfway = try await TCPTestConnection.connect(to: await endpoint.localAddress)
+        var halfwayAnswers = MessageReader(stream: halfway.received)
+        try await halfway.send("OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1")
+        #expect(try await idleAnswers.next() == nil, "the idle connection is closed")
+        #expect(try await halfwayAnswers.next() == nil, "the half-finished message's connection is closed")
+
+        // Both are gone, past the idle timeout: the registered phone's connection still carries.
+        try await registered.send(request("OPTIONS", branch: "z9hG4bK-after", callID: "tcp-after", port: registered.port, transport: "TCP"))
+        #expect(try #require(await events.next()).message.headers["Call-ID"] == "tcp-after")
+        await endpoint.stop()
+        await registered.close()
+    }
+
+    @Test func connectionsBeyondTheCapPerAddressAreClosedAtOnce() async throws {
+        let (endpoint, user) = try await startEndpoint(connectionLimits: SIPConnectionLimits(maximumConnectionsPerAddress: 2))
+        var events = user.events.makeAsyncIterator()
+        // Each connection is known accepted (its request reached the user) before the next opens:
+        // accepted connections become active on different event loops, in no fixed order.
+        var open: [TCPTestConnection] = []
+        for index in 0..<2 {
+            let connection = try await TCPTestConnection.connect(to: await endpoint.localAddress)
+            try await connection.send(request("OPTIONS", branch: "z9hG4bK-cap\(index)", callID: "cap-\(index)", port: connection.port, transport: "TCP"))
+            #expect(try #require(await events.next()).message.headers["Call-ID"] == "cap-\(index)")
+            open.append(connection)
+        }
+        let third = try await TCPTestConnection.connect(to: await endpoint.localAddress)
+        var thirdAnswers = MessageReader(stream: third.received)
+        #expect(try await thirdAnswers.next() == nil, "closed at once")
+        let (first, second) = (open[0], open[1])
+        await endpoint.stop()
+        await first.close()
+        await second.close()
+    }
+
     @Test func aClientTransactionConnectsAndReadsTheAnswerFromTheConnection() async throws {
         let (endpoint, _) = try await startEndpoint()
         let agent = try await TCPTestListener()

@@ -62,18 +62,21 @@ func endpointOptions(t1: Duration = SIPTimerValues.standard.t1) -> (timers: SIPT
 }
 
 /// An endpoint on 127.0.0.1 with a free port and a recording user.
-func startEndpoint(t1: Duration = SIPTimerValues.standard.t1, port: Int = 0) async throws -> (SIPEndpoint, RecordingUser) {
+func startEndpoint(
+    t1: Duration = SIPTimerValues.standard.t1, port: Int = 0, connectionLimits: SIPConnectionLimits = SIPConnectionLimits()
+) async throws -> (SIPEndpoint, RecordingUser) {
     let user = RecordingUser()
-    return (try await startEndpoint(serving: user, t1: t1, port: port), user)
+    return (try await startEndpoint(serving: user, t1: t1, port: port, connectionLimits: connectionLimits), user)
 }
 
 /// An endpoint on 127.0.0.1 (by default on a free port), running for `user` (the test owns its
 /// `run()`).
-func startEndpoint(serving user: some SIPTransactionUser, t1: Duration = SIPTimerValues.standard.t1, port: Int = 0) async throws
-    -> SIPEndpoint
-{
+func startEndpoint(
+    serving user: some SIPTransactionUser, t1: Duration = SIPTimerValues.standard.t1, port: Int = 0,
+    connectionLimits: SIPConnectionLimits = SIPConnectionLimits()
+) async throws -> SIPEndpoint {
     let (timers, logger) = endpointOptions(t1: t1)
-    let endpoint = SIPEndpoint(host: "127.0.0.1", port: port, timers: timers, logger: logger)
+    let endpoint = SIPEndpoint(host: "127.0.0.1", port: port, timers: timers, connectionLimits: connectionLimits, logger: logger)
     try await endpoint.start(user: user)
     Task { await endpoint.run() }
     return endpoint

@@ -364,6 +364,9 @@ def test_slow_and_idle_connections_are_closed_and_calls_and_health_work_under_40
               f"by their timeouts within {closed_in:.1f} s more; /health and a rated call worked throughout")
         assert _metric(server, "qualityrate_sip_tcp_connections_timed_out_total") >= 1
         assert _metric(server, "qualityrate_http_connections_refused_total") >= 1
+        # Every place was given back: no SIP/TCP connection left counted, only this scrape's HTTP one.
+        assert _metric(server, "qualityrate_sip_tcp_connections ") == 0
+        assert _metric(server, "qualityrate_http_connections ") == 1
         with urllib.request.urlopen(f"{server.base_url}/health", timeout=5) as response:
             assert json.load(response)["status"] == "ok"
         _rated_call(sipp, api, "4930777320", "after", ivr, since_count=1)
