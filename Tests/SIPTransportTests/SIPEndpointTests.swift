@@ -395,7 +395,7 @@ import Testing
     /// closed by their timeouts; one that carries a registration outlives them.
     @Test func idleAndHalfFinishedConnectionsAreClosedButARegisteredOneStays() async throws {
         let (endpoint, user) = try await startEndpoint(
-            connectionLimits: SIPConnectionLimits(idleTimeout: .milliseconds(300), partialMessageTimeout: .milliseconds(300)))
+            connectionLimits: SIPConnectionLimits(idleTimeout: .seconds(3), partialMessageTimeout: .seconds(3)))
         var events = user.events.makeAsyncIterator()
         let registered = try await TCPTestConnection.connect(to: await endpoint.localAddress)
         var registeredAnswers = MessageReader(stream: registered.received)
