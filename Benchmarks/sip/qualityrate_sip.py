@@ -70,8 +70,14 @@ def process_cpu_seconds(pid: int) -> float:
 class Server:
     """`qualityrate setup` + `qualityrate serve` on a new SQLite file in `workdir`, all on 127.0.0.1."""
 
-    def __init__(self, binary: pathlib.Path, workdir: pathlib.Path, rtp_ports: str, log_level: str = "warning"):
+    def __init__(self, binary: pathlib.Path, workdir: pathlib.Path, rtp_ports: str, log_level: str = "warning",
+                 options: tuple[str, ...] | None = None, trunk: str = "127.0.0.1/32"):
         self.binary = binary
+        # The benchmark measures what the machine carries, not the admission limits, unless the
+        # options it is given say otherwise (the flood benchmark keeps the defaults).
+        self.options = options if options is not None else (
+            "--max-calls", "20000", "--max-call-rate", "100000", "--max-call-rate-per-source", "100000")
+        self.trunk = trunk
         self.workdir = workdir
         self.database = workdir / "qualityrate.sqlite"
         self.http_port = free_port()
@@ -100,9 +106,7 @@ class Server:
         self.credentials = json.loads(setup.stdout)
         command = [str(self.binary), "serve", "--database", str(self.database),
                    "--http", f"127.0.0.1:{self.http_port}", "--sip", f"127.0.0.1:{self.sip_port}",
-                   "--trunk", "127.0.0.1/32", "--rtp-ports", self.rtp_ports, "--log-level", self.log_level,
-                   # The benchmark measures what the machine carries, not the admission limits.
-                   "--max-calls", "20000", "--max-call-rate", "100000", "--max-call-rate-per-source", "100000"]
+                   "--trunk", self.trunk, "--rtp-ports", self.rtp_ports, "--log-level", self.log_level, *self.options]
         self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60

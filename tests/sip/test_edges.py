@@ -233,7 +233,7 @@ def test_a_burst_of_5000_invites_is_held_to_the_limits_and_the_server_keeps_answ
                 legit = sipp.start("trunk_call_info.xml", "during", keys={**OFFER, "did": "4930777310", "rtp_port": "9"},
                                    seconds=40)
             # About 500 INVITEs a second, what a debug build on two shared cores refuses as fast as
-            # they come; the full-speed burst against a release build is `scripts/bench-sip`'s.
+            # they come; the full-speed burst against a release build is `scripts/bench-flood`'s.
             time.sleep(0.002)
         sent_for = time.monotonic() - started
         assert legit is not None
