@@ -44,6 +44,7 @@ let package = Package(
         .target(
             name: "SIPTransport",
             dependencies: [
+                "Admission",
                 "SIP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

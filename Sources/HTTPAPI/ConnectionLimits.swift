@@ -32,52 +32,32 @@ public struct HTTPLimits: Sendable {
     }
 }
 
-/// The open connections, in all and per address, shared by every connection's guard.
+/// The open connections' places (`ConnectionPlaces`), shared by every connection's guard.
 final class HTTPConnectionCounts: Sendable {
-    private struct State {
-        var total = 0
-        var perAddress: [String: Int] = [:]
-    }
-
-    enum Refusal: Equatable {
-        case tooManyConnections, tooManyFromAddress
-
-        var reason: String {
-            switch self {
-            case .tooManyConnections: "too many HTTP connections to this server"
-            case .tooManyFromAddress: "too many HTTP connections from your address"
-            }
-        }
-    }
-
-    private let state = Mutex(State())
+    private let places: Mutex<ConnectionPlaces>
     let limits: HTTPLimits
     private static let refused = Counter(label: "qualityrate_http_connections_refused_total")
     private static let closedByTimeout = Counter(label: "qualityrate_http_connections_timed_out_total")
     private let open = Gauge(label: "qualityrate_http_connections")
 
-    init(limits: HTTPLimits) { self.limits = limits }
+    init(limits: HTTPLimits) {
+        self.limits = limits
+        places = Mutex(ConnectionPlaces(maximum: limits.maximumConnections, maximumPerAddress: limits.maximumConnectionsPerAddress))
+    }
 
-    /// Takes a place for a connection from `address`, or says why there is none.
-    func open(from address: String) -> Refusal? {
-        let (refusal, total): (Refusal?, Int) = state.withLock { state in
-            if state.total >= limits.maximumConnections { return (.tooManyConnections, state.total) }
-            if state.perAddress[address, default: 0] >= limits.maximumConnectionsPerAddress { return (.tooManyFromAddress, state.total) }
-            state.total += 1
-            state.perAddress[address, default: 0] += 1
-            return (nil, state.total)
-        }
-        if refusal != nil { Self.refused.increment() }
-        open.record(total)
-        return refusal
+    /// Takes a place for a connection from `address`; why there is none, for the client to read.
+    func open(from address: String) -> String? {
+        let (refusal, count) = places.withLock { ($0.take(from: address), $0.open) }
+        open.record(count)
+        guard let refusal else { return nil }
+        Self.refused.increment()
+        return refusal == .full ? "too many HTTP connections to this server" : "too many HTTP connections from your address"
     }
 
     func close(from address: String) {
-        open.record(state.withLock { state in
-            state.total -= 1
-            let left = state.perAddress[address, default: 1] - 1
-            state.perAddress[address] = left > 0 ? left : nil
-            return state.total
+        open.record(places.withLock { places in
+            places.release(from: address)
+            return places.open
         })
     }
 
@@ -143,7 +123,7 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         guard address == nil else { return }
         let from = context.channel.remoteAddress?.ipAddress ?? "unknown"
         if let refusal = counts.open(from: from) {
-            logger.notice("HTTP connection refused: \(refusal.reason)", metadata: ["source": "\(from)"])
+            logger.notice("HTTP connection refused: \(refusal)", metadata: ["source": "\(from)"])
             refuse(context, refusal)
             return
         }
@@ -152,8 +132,8 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// 503 with the cause, before the request is read, then the connection is closed: the
     /// client learns why at once (a load balancer's health check as well as a person).
-    private func refuse(_ context: ChannelHandlerContext, _ refusal: HTTPConnectionCounts.Refusal) {
-        let body = #"{"error":"service_unavailable","error_description":"\#(refusal.reason); try again later"}"#
+    private func refuse(_ context: ChannelHandlerContext, _ reason: String) {
+        let body = #"{"error":"service_unavailable","error_description":"\#(reason); try again later"}"#
         var head = HTTPResponse(status: .serviceUnavailable)
         head.headerFields[.contentType] = "application/json"
         head.headerFields[.contentLength] = String(body.utf8.count)

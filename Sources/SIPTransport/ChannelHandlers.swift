@@ -1,3 +1,4 @@
+import Admission
 import Logging
 import Metrics
 public import NIOCore
@@ -103,45 +104,34 @@ public struct SIPConnectionLimits: Sendable {
     }
 }
 
-/// The accepted SIP/TCP connections, in all and per address.
+/// The accepted SIP/TCP connections' places (`ConnectionPlaces`).
 final class SIPConnectionCounts: Sendable {
-    private struct State {
-        var total = 0
-        var perAddress: [String: Int] = [:]
-    }
-
     let limits: SIPConnectionLimits
-    private let state = Mutex(State())
+    private let places: Mutex<ConnectionPlaces>
     private let refused = Counter(label: "qualityrate_sip_tcp_connections_refused_total")
     private let timedOut = Counter(label: "qualityrate_sip_tcp_connections_timed_out_total")
     private let open = Gauge(label: "qualityrate_sip_tcp_connections")
 
-    init(limits: SIPConnectionLimits) { self.limits = limits }
+    init(limits: SIPConnectionLimits) {
+        self.limits = limits
+        places = Mutex(ConnectionPlaces(maximum: limits.maximumConnections, maximumPerAddress: limits.maximumConnectionsPerAddress))
+    }
 
-    /// Takes a place for a connection from `address`; the cause when there is none.
+    /// Takes a place for a connection from `address`; the cause, for the log, when there is none.
     func open(from address: String) -> String? {
-        let (refusal, total): (String?, Int) = state.withLock { state in
-            if state.total >= limits.maximumConnections {
-                return ("\(state.total) SIP/TCP connections are open, the maximum", state.total)
-            }
-            if state.perAddress[address, default: 0] >= limits.maximumConnectionsPerAddress {
-                return ("\(limits.maximumConnectionsPerAddress) SIP/TCP connections from this address are open, the maximum per address", state.total)
-            }
-            state.total += 1
-            state.perAddress[address, default: 0] += 1
-            return (nil, state.total)
-        }
-        if refusal != nil { refused.increment() }
-        open.record(total)
-        return refusal
+        let (refusal, count) = places.withLock { ($0.take(from: address), $0.open) }
+        open.record(count)
+        guard let refusal else { return nil }
+        refused.increment()
+        return refusal == .full
+            ? "\(limits.maximumConnections) SIP/TCP connections are open, the maximum"
+            : "\(limits.maximumConnectionsPerAddress) SIP/TCP connections from this address are open, the maximum per address"
     }
 
     func close(from address: String) {
-        open.record(state.withLock { state in
-            state.total -= 1
-            let left = state.perAddress[address, default: 1] - 1
-            state.perAddress[address] = left > 0 ? left : nil
-            return state.total
+        open.record(places.withLock { places in
+            places.release(from: address)
+            return places.open
         })
     }
 

@@ -100,3 +100,19 @@ import Testing
         #expect((500...550).contains(admitted))
     }
 }
+
+@Suite struct ConnectionPlacesTests {
+    @Test func placesInAllAndPerAddressAreGivenAndTakenBack() {
+        var places = ConnectionPlaces(maximum: 3, maximumPerAddress: 2)
+        #expect(places.take(from: "a") == nil)
+        #expect(places.take(from: "a") == nil)
+        #expect(places.take(from: "a") == .fullForAddress)
+        #expect(places.take(from: "b") == nil)
+        #expect(places.take(from: "c") == .full)
+        places.release(from: "a")
+        #expect(places.take(from: "c") == nil)
+        // Releasing for an address that holds nothing changes nothing.
+        places.release(from: "z")
+        #expect(places.open == 3)
+    }
+}
