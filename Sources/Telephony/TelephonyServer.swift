@@ -82,7 +82,9 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
         case "INVITE" where DialogTable.key(ofReceived: request) == nil:
             // Admission first, before anything is looked up: under a flood the refusals must
             // stay cheap, and OPTIONS, REGISTER and calls in progress must still be answered.
-            switch gate.admit(from: peer.address.ipAddress ?? "\(peer.address)") {
+            // Behind a proxy of ours the source is the trunk or phone behind it, so one trunk's
+            // burst through Kamailio is held to its own rate, not everyone's.
+            switch gate.admit(from: originatingAddress(of: request, from: peer)) {
             case .admitted:
                 await arriving(request, from: peer)
             case .refused(let refusal, let retryAfter):
@@ -236,7 +238,8 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
         return .trunk(did, client)
     }
 
-    /// The address a request was sent from, for the bans on failed authentication. A request
+    /// The address a request was sent from, for the bans on failed authentication and the rate
+    /// of new calls per source. A request
     /// relayed by a proxy of ours (one in the `--trunk` ranges, as Kamailio in front is) is
     /// counted against the address of the phone behind it: the bottom Via is the phone's, with
     /// the `received` address the proxy saw it come from (RFC 3261 §18.2.1), so one guessing
