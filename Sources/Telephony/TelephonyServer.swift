@@ -239,11 +239,11 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
     }
 
     /// The address a request was sent from, for the bans on failed authentication and the rate
-    /// of new calls per source. A request
-    /// relayed by a proxy of ours (one in the `--trunk` ranges, as Kamailio in front is) is
-    /// counted against the address of the phone behind it: the bottom Via is the phone's, with
-    /// the `received` address the proxy saw it come from (RFC 3261 §18.2.1), so one guessing
-    /// phone cannot get the proxy — and every phone behind it — banned.
+    /// of new calls per source. A request relayed by a proxy of ours (one in the `--trunk`
+    /// ranges, as Kamailio in front is) is counted against the address of the phone or trunk
+    /// behind it: the bottom Via is theirs, with the `received` address the proxy saw it come
+    /// from (RFC 3261 §18.2.1), so one guessing phone cannot get the proxy — and every phone
+    /// behind it — banned.
     func originatingAddress(of request: SIPMessage, from peer: SIPPeer) -> String {
         let address = peer.address.ipAddress ?? "\(peer.address)"
         let vias = request.headers.values("Via")
