@@ -113,6 +113,9 @@ struct CallLegs {
         var awaitingAnswerInACK = false
         /// The agent (phone extension name) this leg rings or reached; nil for the caller's leg.
         var agent: String?
+        /// This server's SRTP master key and salt for the leg, sent in its SDP when the leg is
+        /// `RTP/SAVP` (RFC 4568); fresh for every leg.
+        var srtpKeySalt = Identifiers.srtpKeySalt()
     }
 
     let settings: Settings
@@ -147,7 +150,8 @@ struct CallLegs {
     /// refusal (488) instead when the offer cannot be answered.
     mutating func offer(_ invite: SIPMessage, from peer: SIPPeer, localTag: String, leg id: LegID, localPort: Int) -> ([Action], refusal: SIPMessage?) {
         var leg = Leg(state: .offered(invite: invite), peer: peer, localTag: localTag, localPort: localPort)
-        let reply = OfferAnswer.reply(toBody: invite.body, localAddress: settings.telephony.advertisedHost, localPort: localPort)
+        let reply = OfferAnswer.reply(
+            toBody: invite.body, localAddress: settings.telephony.advertisedHost, localPort: localPort, srtpKeySalt: leg.srtpKeySalt)
         var actions: [Action] = []
         if let refusal = apply(reply, to: &leg, id: id, actions: &actions) {
             return ([.closeMedia(leg: id)], invite.response(status: 488, reason: refusal, toTag: localTag))
@@ -249,7 +253,8 @@ struct CallLegs {
     private mutating func reoffer(_ request: SIPMessage, on id: LegID) -> [Action] {
         guard var leg = legs[id] else { return [] }
         var actions: [Action] = []
-        let reply = OfferAnswer.reply(toBody: request.body, localAddress: settings.telephony.advertisedHost, localPort: leg.localPort)
+        let reply = OfferAnswer.reply(
+            toBody: request.body, localAddress: settings.telephony.advertisedHost, localPort: leg.localPort, srtpKeySalt: leg.srtpKeySalt)
         if let refusal = apply(reply, to: &leg, id: id, actions: &actions) {
             return [.respond(request.response(status: 488, reason: refusal))]
         }
@@ -268,7 +273,7 @@ struct CallLegs {
         guard var leg = legs[id], leg.awaitingAnswerInACK else { return [] }
         leg.awaitingAnswerInACK = false
         legs[id] = leg
-        guard let audio = OfferAnswer.accept(body: ack.body) else {
+        guard let audio = OfferAnswer.accept(body: ack.body, offer: leg.localDescription) else {
             return [.log(.warning, "no usable SDP answer in the ACK of a late offer: hanging up", ["leg": "\(id)"])] + hangUp(id) + partyLeft(on: id)
         }
         var actions: [Action] = []
@@ -376,7 +381,10 @@ struct CallLegs {
             legs[id] = nil
             return [.log(.warning, "no media port to ring a phone", ["agent": "\(agent)"])] + unreachableIfLast(agent)
         }
-        let offer = OfferAnswer.offer(localAddress: settings.telephony.advertisedHost, localPort: port)
+        // SRTP keys travel only in SIP that TLS protects (RFC 4568 §8.3): a phone reached over
+        // TLS is offered RTP/SAVP, others plain RTP.
+        let offer = OfferAnswer.offer(
+            localAddress: settings.telephony.advertisedHost, localPort: port, srtpKeySalt: device.peer.transport == .tls ? leg.srtpKeySalt : nil)
         var from = settings.presentedCaller
         from.parameters = SIPParameters([("tag", leg.localTag)])
         let invite = SIPMessage.invite(
@@ -406,7 +414,7 @@ struct CallLegs {
             var actions: [Action] = [
                 .registerDialog(.init(callID: dialog.id.callID, localTag: leg.localTag), leg: id), acknowledgement(of: dialog, on: leg),
             ]
-            if let audio = OfferAnswer.accept(body: response.body) {
+            if let audio = OfferAnswer.accept(body: response.body, offer: leg.localDescription) {
                 actions.append(.configureMedia(leg: id, Self.format(audio, signalledFrom: leg.peer)))
                 leg.codec = Self.codec(audio)
             }
@@ -546,6 +554,7 @@ struct CallLegs {
         return MediaFormat(
             remote: remote, codec: codec(audio), payloadType: UInt8(truncatingIfNeeded: audio.payloadType),
             telephoneEventPayloadType: audio.telephoneEventPayloadType.map { UInt8(truncatingIfNeeded: $0) },
-            symmetricHost: peer.address.ipAddress)
+            symmetricHost: peer.address.ipAddress,
+            srtp: audio.srtp.flatMap { MediaFormat.SRTPKeys(sendKeySalt: $0.localKeySalt, receiveKeySalt: $0.remoteKeySalt) })
     }
 }
