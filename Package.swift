@@ -142,8 +142,9 @@ let package = Package(
                 "Access",
                 "Audio",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                // `HTTPServerBuilder`: HTTP/1.1 or HTTPS (the builder HummingbirdTLS makes).
+                // HTTP/1.1 or HTTPS (`HTTPServerBuilder`, HummingbirdTLS on swift-nio-ssl).
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -167,7 +168,6 @@ let package = Package(
                 "HTTPAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
