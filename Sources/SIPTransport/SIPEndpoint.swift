@@ -580,8 +580,12 @@ public actor SIPEndpoint {
         }
     }
 
+    /// …nor SRTP master keys: an SDP `a=crypto` line (RFC 4568) keeps its tag and suite, not its key.
     static func loggable(_ bytes: [UInt8]) -> String {
         String(decoding: bytes, as: UTF8.self).split(separator: "\r\n", omittingEmptySubsequences: false).map { line in
+            if line.hasPrefix("a=crypto:") {
+                return line.split(separator: " ").prefix(2).joined(separator: " ") + " (key not logged)"
+            }
             let name = line.prefix { $0 != ":" }.trimmingCharacters(in: .whitespaces).lowercased()
             return name == "authorization" || name == "proxy-authorization" ? "\(line.prefix { $0 != ":" }): (credentials not logged)" : String(line)
         }.joined(separator: "\r\n")
