@@ -417,6 +417,12 @@ struct CallLegs {
             if let audio = OfferAnswer.accept(body: response.body, offer: leg.localDescription) {
                 actions.append(.configureMedia(leg: id, Self.format(audio, signalledFrom: leg.peer)))
                 leg.codec = Self.codec(audio)
+            } else {
+                // No G.711 in it, or plain RTP (or no key of ours) to an RTP/SAVP offer: the leg
+                // sends and reads nothing (RFC 3264 §6: an answer keeps the offer's transport).
+                actions.append(.log(.warning, "a phone's answer has no usable SDP: its leg has no media", [
+                    "agent": "\(agent)", "srtp_offered": "\(leg.localDescription?.isSecure ?? false)",
+                ]))
             }
             legs[id] = leg
             // The first device to answer is the agent's; one answering after it, or after this

@@ -194,8 +194,11 @@ extension Serve {
         }
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
-        // Checks that the key is the certificate's.
-        _ = try NIOSSLContext(configuration: configuration)
+        do {
+            _ = try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw ValidationError("--tls-key: '\(tlsKey)' is not the private key of the certificate in '\(tlsCertificate)' (\(error))")
+        }
         return configuration
     }
 
