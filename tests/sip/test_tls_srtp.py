@@ -88,8 +88,11 @@ def test_the_api_is_served_over_https_only(watched: QualityRateServer, certifica
     assert not answer.startswith(b"HTTP/1.1 200"), answer
 
 
-def test_garbage_instead_of_tls_is_refused_and_sip_over_tls_goes_on(watched: QualityRateServer) -> None:
+def test_garbage_instead_of_tls_is_refused_and_sip_over_tls_goes_on(
+    watched: QualityRateServer, certificates: TLSCertificates
+) -> None:
     host, port = watched.sip_tls_address.split(":")
+    refused_before = metric(watched, "qualityrate_sip_messages_malformed_total", 'transport="tls"')
     for garbage in (b"REGISTER sip:acme.test SIP/2.0\r\n\r\n", bytes(range(256)) * 8, b"\x16\x03\x01\x00\x05hello"):
         with socket.create_connection((host, int(port)), timeout=5) as connection:
             connection.sendall(garbage)
@@ -99,16 +102,18 @@ def test_garbage_instead_of_tls_is_refused_and_sip_over_tls_goes_on(watched: Qua
                     pass
             except (ConnectionResetError, socket.timeout):
                 pass
-    context = ssl.create_default_context(cafile=None)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    with socket.create_connection((host, int(port)), timeout=5) as raw, context.wrap_socket(raw) as tls:
+    # The SIP listener presents the certificate: verified against the test CA, for 127.0.0.1.
+    context = certificates.client_context()
+    with socket.create_connection((host, int(port)), timeout=5) as raw, \
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
         tls.sendall(b"OPTIONS sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKtls1\r\n"
                     b"From: <sip:probe@127.0.0.1>;tag=1\r\nTo: <sip:127.0.0.1>\r\nCall-ID: tls-probe\r\n"
                     b"CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
         answer = tls.recv(4096).decode(errors="replace")
     assert answer.startswith("SIP/2.0 200"), answer
     assert "Via: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKtls1" in answer, answer
+    refused = metric(watched, "qualityrate_sip_messages_malformed_total", 'transport="tls"') - refused_before
+    assert refused == 3, f"each connection that was not TLS counted once, got {refused}"
 
 
 def test_baresip_over_tls_and_srtp_dials_the_voice_menu_and_rates(
