@@ -280,8 +280,11 @@ public enum OfferAnswer {
     }
 
     /// `srtpKeySalt`: the key this server answers an `RTP/SAVP` offer with (see `answer`).
-    public static func reply(toBody body: [UInt8], localAddress: String, localPort: Int, srtpKeySalt: [UInt8]? = nil) -> Reply {
-        if body.isEmpty { return .offer(offer(localAddress: localAddress, localPort: localPort)) }
+    /// `offersSRTP`: a late offer of ours is `RTP/SAVP` with that key (the request came over TLS).
+    public static func reply(
+        toBody body: [UInt8], localAddress: String, localPort: Int, srtpKeySalt: [UInt8]? = nil, offersSRTP: Bool = false
+    ) -> Reply {
+        if body.isEmpty { return .offer(offer(localAddress: localAddress, localPort: localPort, srtpKeySalt: offersSRTP ? srtpKeySalt : nil)) }
         guard let received = SessionDescription(parsing: body) else { return .notAcceptable("Not Acceptable Here (the body is not an SDP offer)") }
         switch Result(catching: { () throws(Failure) in try answer(received, localAddress: localAddress, localPort: localPort, srtpKeySalt: srtpKeySalt) }) {
         case .success(let (answer, audio)):

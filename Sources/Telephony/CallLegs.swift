@@ -151,7 +151,8 @@ struct CallLegs {
     mutating func offer(_ invite: SIPMessage, from peer: SIPPeer, localTag: String, leg id: LegID, localPort: Int) -> ([Action], refusal: SIPMessage?) {
         var leg = Leg(state: .offered(invite: invite), peer: peer, localTag: localTag, localPort: localPort)
         let reply = OfferAnswer.reply(
-            toBody: invite.body, localAddress: settings.telephony.advertisedHost, localPort: localPort, srtpKeySalt: leg.srtpKeySalt)
+            toBody: invite.body, localAddress: settings.telephony.advertisedHost, localPort: localPort, srtpKeySalt: leg.srtpKeySalt,
+            offersSRTP: Self.offersSRTP(over: peer))
         var actions: [Action] = []
         if let refusal = apply(reply, to: &leg, id: id, actions: &actions) {
             return ([.closeMedia(leg: id)], invite.response(status: 488, reason: refusal, toTag: localTag))
@@ -254,7 +255,8 @@ struct CallLegs {
         guard var leg = legs[id] else { return [] }
         var actions: [Action] = []
         let reply = OfferAnswer.reply(
-            toBody: request.body, localAddress: settings.telephony.advertisedHost, localPort: leg.localPort, srtpKeySalt: leg.srtpKeySalt)
+            toBody: request.body, localAddress: settings.telephony.advertisedHost, localPort: leg.localPort, srtpKeySalt: leg.srtpKeySalt,
+            offersSRTP: Self.offersSRTP(over: leg.peer))
         if let refusal = apply(reply, to: &leg, id: id, actions: &actions) {
             return [.respond(request.response(status: 488, reason: refusal))]
         }
@@ -381,10 +383,8 @@ struct CallLegs {
             legs[id] = nil
             return [.log(.warning, "no media port to ring a phone", ["agent": "\(agent)"])] + unreachableIfLast(agent)
         }
-        // SRTP keys travel only in SIP that TLS protects (RFC 4568 §8.3): a phone reached over
-        // TLS is offered RTP/SAVP, others plain RTP.
         let offer = OfferAnswer.offer(
-            localAddress: settings.telephony.advertisedHost, localPort: port, srtpKeySalt: device.peer.transport == .tls ? leg.srtpKeySalt : nil)
+            localAddress: settings.telephony.advertisedHost, localPort: port, srtpKeySalt: Self.offersSRTP(over: device.peer) ? leg.srtpKeySalt : nil)
         var from = settings.presentedCaller
         from.parameters = SIPParameters([("tag", leg.localTag)])
         let invite = SIPMessage.invite(
@@ -549,6 +549,10 @@ struct CallLegs {
     private func deliver(_ event: Call.Event) -> [Action] {
         isFinished ? [] : [.deliver(event)]
     }
+
+    /// Whether this server's own offers on a leg are `RTP/SAVP`: SDES keys travel only in SIP
+    /// that TLS protects (RFC 4568 §8.3), so over TLS, and plain RTP elsewhere.
+    private static func offersSRTP(over peer: SIPPeer) -> Bool { peer.transport == .tls }
 
     private static func codec(_ audio: NegotiatedAudio) -> G711Codec { audio.codec == .pcmu ? .pcmu : .pcma }
 

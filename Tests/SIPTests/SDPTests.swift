@@ -166,6 +166,13 @@ import Testing
         #expect(audio.srtp == nil && !answer.isSecure && answer.crypto.isEmpty)
     }
 
+    @Test func aLateOfferIsSecureOnlyWhenAsked() {
+        #expect(OfferAnswer.reply(toBody: [], localAddress: "127.0.0.1", localPort: 1, srtpKeySalt: Self.key, offersSRTP: true)
+            == .offer(OfferAnswer.offer(localAddress: "127.0.0.1", localPort: 1, srtpKeySalt: Self.key)))
+        #expect(OfferAnswer.reply(toBody: [], localAddress: "127.0.0.1", localPort: 1, srtpKeySalt: Self.key)
+            == .offer(OfferAnswer.offer(localAddress: "127.0.0.1", localPort: 1)))
+    }
+
     @Test func readsTheAnswerToOurSecureOffer() throws {
         let offer = OfferAnswer.offer(localAddress: "127.0.0.1", localPort: 30000, srtpKeySalt: Self.key)
         let text = String(decoding: offer.serialized(sessionID: 1, version: 1), as: UTF8.self)

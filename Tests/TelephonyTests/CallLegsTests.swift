@@ -202,6 +202,26 @@ import Testing
         #expect(refusal.map { if case .response(_, let reason) = $0.startLine { reason.contains("AES_CM_128_HMAC_SHA1_80") } else { false } } == true)
     }
 
+    /// An INVITE without SDP over TLS: the 200 offers RTP/SAVP with our key, the ACK's answer
+    /// gives the phone's. Over UDP the late offer is plain RTP.
+    @Test func aLateOfferOverTLSIsSRTP() throws {
+        let phone = SIPPeer(transport: .tls, address: try SocketAddress(ipAddress: "192.0.2.21", port: 40_123))
+        var call = legs()
+        let (_, refusal) = call.offer(invite(body: ""), from: phone, localTag: "srv", leg: call.newLegID(), localPort: 20_000)
+        #expect(refusal == nil)
+        let ok = try #require(responses(call.handle(.answerCaller)).first)
+        let offer = try #require(SessionDescription(parsing: ok.body))
+        #expect(offer.isSecure && offer.crypto.map(\.tag) == [1])
+        let answer = Self.savpOffer.replacing("crypto:3", with: "crypto:1")
+        let keys = try #require(srtpKeys(call.handle(.request(fromCaller("ACK", cseq: 1, body: answer), leg: 1))).first ?? nil)
+        #expect(keys.send.concatenated == offer.crypto[0].keySalt && keys.receive.concatenated == Array(0..<30))
+
+        var plain = legs()
+        _ = plain.offer(invite(body: ""), from: trunk, localTag: "srv", leg: plain.newLegID(), localPort: 20_000)
+        let plainOK = try #require(responses(plain.handle(.answerCaller)).first)
+        #expect(try #require(SessionDescription(parsing: plainOK.body)).isSecure == false)
+    }
+
     /// A phone reached over TLS is offered RTP/SAVP with our key; one over UDP, plain RTP. Its
     /// answer's key is what its SRTP is read with.
     @Test func phonesOverTLSAreOfferedSRTP() throws {
