@@ -152,7 +152,7 @@ public struct CryptoAttribute: Sendable, Equatable {
     /// Parses what follows `a=crypto:`; nil for a malformed line or one this server cannot use.
     public init?(parsing value: Substring) {
         let fields = value.split(separator: " ", omittingEmptySubsequences: true)
-        guard fields.count == 3, fields[0].count <= 9, fields[0].allSatisfy(\.isASCII), let tag = Int(fields[0]), tag >= 0 else {
+        guard fields.count == 3, (1...9).contains(fields[0].count), fields[0].allSatisfy({ ("0"..."9").contains($0) }), let tag = Int(fields[0]) else {
             return nil
         }
         let suite = String(fields[1])

@@ -135,6 +135,7 @@ import Testing
             "1 AES_CM_128_HMAC_SHA1_80 \(Self.keyBase64)",  // not inline:
             "x AES_CM_128_HMAC_SHA1_80 inline:\(Self.keyBase64)",
             "1234567890 AES_CM_128_HMAC_SHA1_80 inline:\(Self.keyBase64)",  // a tag of 10 digits
+            "+1 AES_CM_128_HMAC_SHA1_80 inline:\(Self.keyBase64)",  // digits only
             "1 AES_CM_128_HMAC_SHA1_80", "", "1",
         ] {
             #expect(CryptoAttribute(parsing: refused[...]) == nil, "\(refused)")
