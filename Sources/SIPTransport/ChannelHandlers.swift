@@ -148,9 +148,9 @@ struct KeepConnection: Sendable {
 }
 
 /// Frames one TCP connection's stream into messages — over TLS, the stream NIOSSL's handler
-/// decrypted (TLS connections hold places and time out as TCP ones do). After a framing error it reads no more:
-/// the endpoint answers if it can and closes the connection. Connections this server accepted
-/// hold a place among `counts` and close by its timeouts; those it opened itself do not.
+/// decrypted. After a framing error it reads no more: the endpoint answers if it can and closes
+/// the connection. Connections this server accepted (TCP or TLS) hold a place among `counts`
+/// and close by its timeouts; those it opened itself do not.
 final class TCPConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
