@@ -2,6 +2,8 @@ public import Access
 public import Admission
 public import CallRunner
 public import Hummingbird
+public import HummingbirdCore
+public import HummingbirdTLS
 public import Logging
 public import Prometheus
 public import Storage
@@ -64,15 +66,18 @@ public enum APIServer {
         return router
     }
 
+    /// `tls`: HTTPS with that certificate and key (`--https`); nil: HTTP.
     public static func makeApplication(
         store: any Store, calls: CallCenter?, host: String, port: Int, metrics: PrometheusCollectorRegistry, limits: HTTPLimits = HTTPLimits(),
-        logger: Logger
-    ) -> some ApplicationProtocol {
+        tls: TLSConfiguration? = nil, logger: Logger
+    ) throws -> some ApplicationProtocol {
         let counts = HTTPConnectionCounts(limits: limits)
+        let http1: HTTPServerBuilder = .http1(configuration: .init(
+            additionalChannelHandlers: [HTTPConnectionGuard(counts: counts, logger: logger)], idleTimeout: limits.idleTimeout))
         return Application(
             router: makeRouter(store: store, calls: calls, metrics: metrics, loginBans: limits.loginBans, logger: logger),
-            server: .http1(configuration: .init(
-                additionalChannelHandlers: [HTTPConnectionGuard(counts: counts, logger: logger)], idleTimeout: limits.idleTimeout)),
+            // HTTPS: TLS (swift-nio-ssl) under the same HTTP/1.1 channel, with its limits.
+            server: try tls.map { try .tls(http1, tlsConfiguration: $0) } ?? http1,
             configuration: .init(address: .hostname(host, port: port), serverName: "QualityRate"),
             logger: logger)
     }

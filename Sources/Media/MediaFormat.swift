@@ -1,4 +1,5 @@
 public import NIOCore
+public import RTP
 
 /// The G.711 law a leg's audio is in (RFC 3551: PCMU is payload type 0, PCMA 8).
 public enum G711Codec: Sendable, Hashable {
@@ -25,15 +26,38 @@ public struct MediaFormat: Sendable, Equatable {
     /// can only be reached at the address its packets leave the NAT from; naming the address
     /// its signalling came from keeps other hosts from taking the stream over. nil: never.
     public var symmetricHost: String?
+    /// SRTP (RFC 3711): what this leg sends is protected with `send`, what it receives must
+    /// authenticate under `receive`; nil: plain RTP.
+    public var srtp: SRTPKeys?
+
+    public struct SRTPKeys: Sendable, Equatable {
+        public var send: SRTPKeyMaterial
+        public var receive: SRTPKeyMaterial
+
+        public init(send: SRTPKeyMaterial, receive: SRTPKeyMaterial) {
+            self.send = send
+            self.receive = receive
+        }
+
+        /// From the 30-byte key ‖ salt values of SDES; nil unless both are that long.
+        public init?(sendKeySalt: [UInt8], receiveKeySalt: [UInt8]) {
+            guard let send = SRTPKeyMaterial(concatenated: sendKeySalt), let receive = SRTPKeyMaterial(concatenated: receiveKeySalt) else {
+                return nil
+            }
+            self.init(send: send, receive: receive)
+        }
+    }
 
     public init(
-        remote: SocketAddress?, codec: G711Codec, payloadType: UInt8, telephoneEventPayloadType: UInt8?, symmetricHost: String? = nil
+        remote: SocketAddress?, codec: G711Codec, payloadType: UInt8, telephoneEventPayloadType: UInt8?, symmetricHost: String? = nil,
+        srtp: SRTPKeys? = nil
     ) {
         self.remote = remote
         self.codec = codec
         self.payloadType = payloadType
         self.telephoneEventPayloadType = telephoneEventPayloadType
         self.symmetricHost = symmetricHost
+        self.srtp = srtp
     }
 
     /// This format after RTP arrived from `source`: sending there instead when symmetric RTP

@@ -53,7 +53,9 @@ public final class MediaLeg: Sendable {
     }
 }
 
-/// Relays RTP between two legs, both ways, and stops each leg's playback: payloads converted
+/// Relays RTP between two legs, both ways, and stops each leg's playback: SRTP decrypted on the
+/// leg it arrives on and encrypted again (under the other leg's key) on the leg it leaves from,
+/// so an SRTP leg and a plain one can be bridged; payloads converted
 /// µ-law↔A-law when the legs' codecs differ, payload types rewritten to the receiving leg's
 /// (telephone events to its telephone-event type, dropped if it has none), sent from the
 /// receiving leg's socket to its remote. Keys are still read on both legs. A leg already in a
@@ -111,6 +113,9 @@ final class LegState {
     private let metrics: MediaMetrics
     private let onKey: @Sendable (Character) -> Void
     private var format: MediaFormat?
+    /// The leg's SRTP, one context per direction, when its format asks for it.
+    private var srtpSender: SRTPContext?
+    private var srtpReceiver: SRTPContext?
     private var keyDetector: KeyPressDetector?
     private var player: PromptPlayer
     private var onFinished: (@Sendable () -> Void)?
@@ -136,6 +141,11 @@ final class LegState {
     }
 
     func configure(_ format: MediaFormat) {
+        // The same keys (a re-INVITE for hold) keep their contexts: ROC and replay window go on.
+        if format.srtp != self.format?.srtp {
+            srtpSender = format.srtp.map { SRTPContext($0.send) }
+            srtpReceiver = format.srtp.map { SRTPContext($0.receive) }
+        }
         self.format = format
         unreachable = nil
         // A re-INVITE that keeps the payload type keeps the detector, so a press in progress
@@ -192,17 +202,33 @@ final class LegState {
     }
 
     func received(_ datagram: ByteBuffer, from source: SocketAddress) {
-        followSymmetric(source)
-        // Most of what arrives is a caller's audio while a prompt plays, going nowhere: it is
-        // dropped on its first two bytes (RTP version, payload type), without copying it out.
-        if peer == nil, datagram.readableBytes >= 12, let start = datagram.getInteger(at: datagram.readerIndex, as: UInt16.self),
-            start >> 14 == 2, UInt8(start & 0x7F) != format?.telephoneEventPayloadType
-        {
-            metrics.packetsReceived.increment()
-            metrics.unrelayedDropped.increment()
-            return
+        var bytes: [UInt8]
+        if srtpReceiver != nil {
+            // SRTP: nothing is used, not even its source address, before it authenticates.
+            do {
+                bytes = try srtpReceiver!.unprotect(Array(datagram.readableBytesView))
+            } catch .malformed {
+                metrics.malformedDropped.increment()
+                return
+            } catch {
+                metrics.srtpRefused.increment()
+                return
+            }
+            followSymmetric(source)
+        } else {
+            followSymmetric(source)
+            // Most of what arrives is a caller's audio while a prompt plays, going nowhere: it is
+            // dropped on its first two bytes (RTP version, payload type), without copying it out.
+            if peer == nil, datagram.readableBytes >= 12, let start = datagram.getInteger(at: datagram.readerIndex, as: UInt16.self),
+                start >> 14 == 2, UInt8(start & 0x7F) != format?.telephoneEventPayloadType
+            {
+                metrics.packetsReceived.increment()
+                metrics.unrelayedDropped.increment()
+                return
+            }
+            bytes = Array(datagram.readableBytesView)
         }
-        guard let packet = RTPPacket(parsing: Array(datagram.readableBytesView)) else {
+        guard let packet = RTPPacket(parsing: bytes) else {
             metrics.malformedDropped.increment()
             return
         }
@@ -282,6 +308,12 @@ final class LegState {
             }
         } else {
             outgoing.writeBytes(packet.payload)
+        }
+        if srtpSender != nil {
+            // The header was written here, so it is RTP: `protect` cannot refuse it.
+            guard let protected = try? srtpSender!.protect(Array(outgoing.readableBytesView)) else { return }
+            outgoing.clear()
+            outgoing.writeBytes(protected)
         }
         channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: outgoing), promise: nil)
     }

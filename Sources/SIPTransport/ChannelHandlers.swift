@@ -2,6 +2,7 @@ import Admission
 import Logging
 import Metrics
 public import NIOCore
+import NIOSSL
 import SIP
 import Synchronization
 
@@ -11,11 +12,13 @@ enum EndpointEvent: Sendable {
     case malformed(SIPParseError, bytes: [UInt8], from: SIPPeer)
     case timerFired(TransactionID, SIPTimer, serial: UInt64)
     case transportFailed(TransactionID)
-    case connectionOpened(any Channel)
-    case connectionClosed(any Channel, remote: SocketAddress)
+    case connectionOpened(any Channel, SIPTransportKind)
+    case connectionClosed(any Channel, remote: SocketAddress, SIPTransportKind)
     case connectFinished(SocketAddress, Result<any Channel, any Error>)
     /// The UDP socket closed: by `stop`, or by NIO after a send it counts as fatal.
     case udpClosed(any Channel)
+    /// A TLS connection failed (handshake, bad records): logged, then closed.
+    case tlsFailed(SocketAddress?, String)
 }
 
 /// Where the handlers and timers put events: one stream, in the order they happened (a TCP
@@ -144,14 +147,17 @@ struct KeepConnection: Sendable {
     let deadline: NIODeadline
 }
 
-/// Frames one TCP connection's stream into messages. After a framing error it reads no more:
-/// the endpoint answers if it can and closes the connection. Connections this server accepted
-/// hold a place among `counts` and close by its timeouts; those it opened itself do not.
+/// Frames one TCP connection's stream into messages — over TLS, the stream NIOSSL's handler
+/// decrypted. After a framing error it reads no more: the endpoint answers if it can and closes
+/// the connection. Connections this server accepted (TCP or TLS) hold a place among `counts`
+/// and close by its timeouts; those it opened itself do not.
 final class TCPConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
 
     private let events: EndpointInbox
+    /// `.tcp`, or `.tls` behind a `NIOSSLServerHandler` (its decrypted stream).
+    private let transport: SIPTransportKind
     private let counts: SIPConnectionCounts?
     private let logger: Logger
     // `SIPStreamFramer` refuses a message over 64 KiB before keeping more than that and one
@@ -166,8 +172,9 @@ final class TCPConnectionHandler: ChannelDuplexHandler {
     private var timer: Scheduled<Void>?
     private var scheduledAt: NIODeadline?
 
-    init(events: EndpointInbox, counts: SIPConnectionCounts?, logger: Logger) {
+    init(events: EndpointInbox, transport: SIPTransportKind = .tcp, counts: SIPConnectionCounts?, logger: Logger) {
         self.events = events
+        self.transport = transport
         self.counts = counts
         self.logger = logger
     }
@@ -186,7 +193,7 @@ final class TCPConnectionHandler: ChannelDuplexHandler {
             lastRead = .now()
             scheduleCheck(context, at: lastRead + counts.limits.idleTimeout)
         }
-        if let remote { events.yield(.connectionOpened(context.channel)) }
+        if let remote { events.yield(.connectionOpened(context.channel, transport)) }
         context.fireChannelActive()
     }
 
@@ -197,7 +204,7 @@ final class TCPConnectionHandler: ChannelDuplexHandler {
             counts.close(from: counted)
             self.counted = nil
         }
-        if let remote { events.yield(.connectionClosed(context.channel, remote: remote)) }
+        if let remote { events.yield(.connectionClosed(context.channel, remote: remote, transport)) }
         context.fireChannelInactive()
     }
 
@@ -206,7 +213,7 @@ final class TCPConnectionHandler: ChannelDuplexHandler {
         let chunk = unwrapInboundIn(data)
         lastRead = .now()
         framer.append(chunk.readableBytesView)
-        let peer = SIPPeer(transport: .tcp, address: remote)
+        let peer = SIPPeer(transport: transport, address: remote)
         do {
             while let message = try framer.nextMessage() { events.yield(.message(message, from: peer)) }
             partialSince = framer.holdsPartialMessage ? (partialSince ?? lastRead) : nil
@@ -228,7 +235,13 @@ final class TCPConnectionHandler: ChannelDuplexHandler {
         promise?.succeed()
     }
 
+    /// A reset, or over TLS a failed handshake or garbage instead of TLS records (NIOSSL's
+    /// error): the connection is closed, its transactions fail with it. A peer closing without
+    /// TLS close_notify (most do) is no failure.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if transport == .tls, (error as? NIOSSLError) != .uncleanShutdown {
+            events.yield(.tlsFailed(remote, String(describing: error)))
+        }
         context.close(promise: nil)
     }
 

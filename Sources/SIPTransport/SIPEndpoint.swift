@@ -2,10 +2,25 @@ public import Logging
 import Metrics
 public import NIOCore
 public import NIOPosix
+public import NIOSSL
 public import SIP
 import Synchronization
 
-/// SIP over UDP and TCP (RFC 3261 §18) around the transaction layer (`TransactionLayer`, §17):
+/// Where SIP over TLS (RFC 3261 §26.2.1) is served, and with which certificate and key.
+public struct SIPTLSListener: Sendable {
+    public var host: String
+    public var port: Int
+    /// A server context (`TLSConfiguration.makeServerConfiguration`).
+    public var context: NIOSSLContext
+
+    public init(host: String, port: Int, context: NIOSSLContext) {
+        self.host = host
+        self.port = port
+        self.context = context
+    }
+}
+
+/// SIP over UDP, TCP and TLS (RFC 3261 §18) around the transaction layer (`TransactionLayer`, §17):
 /// the NIO handlers parse bytes on their event loops and feed this actor, which hands each
 /// message to the layer and performs what it returns — bytes to sockets, timers on an event
 /// loop, deliveries to the transaction user. The user is called from lanes, one per group of
@@ -20,6 +35,7 @@ import Synchronization
 public actor SIPEndpoint {
     private let host: String
     private let port: Int
+    private let tls: SIPTLSListener?
     private let timers: SIPTimerValues
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
@@ -55,13 +71,18 @@ public actor SIPEndpoint {
     private var timerLoop: (any EventLoop)?
     private var isStopped = false
     private var tcpListener: (any Channel)?
+    private var tlsListener: (any Channel)?
     private var boundAddress: SocketAddress?
+    private var tlsBoundAddress: SocketAddress?
     /// The bound port, read by `newVia`, which is nonisolated so that building a request needs
     /// no actor hop.
     private let boundPort: Mutex<Int>
+    private let tlsBoundPort: Mutex<Int>
 
-    private var connections: [SocketAddress: any Channel] = [:]
-    /// The accepted TCP connections, against `SIPConnectionLimits`.
+    /// TCP and TLS connections, by transport and remote address: a phone registered over one
+    /// is reached over it (RFC 3261 §18.2.2, RFC 5626 §5).
+    private var connections: [SIPPeer: any Channel] = [:]
+    /// The accepted TCP and TLS connections, against `SIPConnectionLimits`.
     private let connectionCounts: SIPConnectionCounts
     /// Bytes for a TCP peer being connected to, sent once the connection is up.
     private var pendingWrites: [SocketAddress: [(bytes: [UInt8], owner: TransactionID?)]] = [:]
@@ -80,13 +101,16 @@ public actor SIPEndpoint {
     /// Requests waiting for the user in one lane.
     public static let laneCapacity = 256
 
+    /// `tls`: also serve SIP over TLS there (none: UDP and TCP only).
     public init(
-        host: String, port: Int, timers: SIPTimerValues = .standard, connectionLimits: SIPConnectionLimits = SIPConnectionLimits(),
+        host: String, port: Int, tls: SIPTLSListener? = nil, timers: SIPTimerValues = .standard,
+        connectionLimits: SIPConnectionLimits = SIPConnectionLimits(),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) {
         connectionCounts = SIPConnectionCounts(limits: connectionLimits)
         self.host = host
         self.port = port
+        self.tls = tls
         self.timers = timers
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
@@ -97,9 +121,10 @@ public actor SIPEndpoint {
             dropped: Counter(label: "qualityrate_sip_inbound_dropped_total", dimensions: [("queue", "sockets")]))
         lanes = (0..<Self.laneCount).map { _ in AsyncStream.makeStream(bufferingPolicy: .bufferingOldest(Self.laneCapacity)) }
         boundPort = Mutex(port)
+        tlsBoundPort = Mutex(tls?.port ?? port)
         var malformed: [SIPTransportKind: Counter] = [:]
         var unmatched: [SIPTransportKind: Counter] = [:]
-        for kind in [SIPTransportKind.udp, .tcp] {
+        for kind in SIPTransportKind.allCases {
             let transport = [("transport", kind.rawValue.lowercased())]
             malformed[kind] = Counter(label: "qualityrate_sip_messages_malformed_total", dimensions: transport)
             unmatched[kind] = Counter(label: "qualityrate_sip_responses_unmatched_total", dimensions: transport)
@@ -123,6 +148,35 @@ public actor SIPEndpoint {
         logger.info(
             "SIP listening",
             metadata: ["sip.udp": "\(udp.localAddress.map(String.init(describing:)) ?? "?")", "sip.tcp": "\(tcp.localAddress.map(String.init(describing:)) ?? "?")"])
+        if let tls {
+            do {
+                let listener = try await tlsBootstrap(tls.context).bind(host: tls.host, port: tls.port).get()
+                tlsListener = listener
+                tlsBoundAddress = listener.localAddress
+                tlsBoundPort.withLock { $0 = listener.localAddress?.port ?? tls.port }
+                logger.info("SIP over TLS listening", metadata: ["sip.tls": "\(listener.localAddress.map(String.init(describing:)) ?? "?")"])
+            } catch {
+                try? await udp.close()
+                try? await tcp.close()
+                throw error
+            }
+        }
+    }
+
+    /// The TLS listener: each connection's bytes go through NIOSSL (the handshake with this
+    /// server's certificate, then decryption) before the SIP framing.
+    private func tlsBootstrap(_ context: NIOSSLContext) -> ServerBootstrap {
+        let (inbox, counts, logger) = (inbox, connectionCounts, logger)
+        return ServerBootstrap(group: eventLoopGroup)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                    try channel.pipeline.syncOperations.addHandler(TCPConnectionHandler(events: inbox, transport: .tls, counts: counts, logger: logger))
+                }
+            }
     }
 
     /// The endpoint's work — the messages from the sockets, the timers, the lanes to the user —
@@ -238,6 +292,10 @@ public actor SIPEndpoint {
         return boundAddress
     }
 
+    /// The TLS listener's bound address, the host:port of this server's Via over TLS; nil
+    /// without TLS. Only after `start`.
+    public var tlsLocalAddress: SocketAddress? { tlsBoundAddress }
+
     /// Closes the sockets and cancels the timers; requesters' streams finish, and `run()` returns
     /// once the user has been handed what was queued.
     public func stop() async {
@@ -245,11 +303,12 @@ public actor SIPEndpoint {
         for (_, timer) in runningTimers { timer.scheduled.cancel() }
         runningTimers = [:]
         perform(layer.stop())
-        let channels = [udpChannel, tcpListener].compactMap { $0 } + Array(connections.values)
+        let channels = [udpChannel, tcpListener, tlsListener].compactMap { $0 } + Array(connections.values)
         connections = [:]
         pendingWrites = [:]
         udpChannel = nil
         tcpListener = nil
+        tlsListener = nil
         for channel in channels { try? await channel.close() }
         events.continuation.finish()
         for lane in lanes { lane.continuation.finish() }
@@ -296,9 +355,11 @@ public actor SIPEndpoint {
         transmit(message, to: peer, owner: nil)
     }
 
-    /// A Via value for a new request from this server: `SIP/2.0/UDP host:port;branch=z9hG4bK<random>;rport`.
+    /// A Via value for a new request from this server: `SIP/2.0/UDP host:port;branch=z9hG4bK<random>;rport`
+    /// (over TLS, the TLS listener's port).
     public nonisolated func newVia(transport: SIPTransportKind) -> String {
-        Via.forNewRequest(transport: transport.rawValue, host: host, port: boundPort.withLock { $0 })
+        let port = transport == .tls ? tlsBoundPort.withLock { $0 } : boundPort.withLock { $0 }
+        return Via.forNewRequest(transport: transport.rawValue, host: host, port: port)
     }
 
     // MARK: Events
@@ -317,14 +378,19 @@ public actor SIPEndpoint {
             perform(layer.timerFired(timer, for: owner))
         case .transportFailed(let owner):
             perform(layer.transportFailed(owner))
-        case .connectionOpened(let channel):
-            if let remote = channel.remoteAddress { connections[remote] = channel }
-        case .connectionClosed(let channel, let remote):
-            guard connections[remote] === channel else { return }
-            connections[remote] = nil
-            perform(layer.connectionClosed(SIPPeer(transport: .tcp, address: remote)))
+        case .connectionOpened(let channel, let transport):
+            if let remote = channel.remoteAddress { connections[SIPPeer(transport: transport, address: remote)] = channel }
+        case .connectionClosed(let channel, let remote, let transport):
+            let peer = SIPPeer(transport: transport, address: remote)
+            guard connections[peer] === channel else { return }
+            connections[peer] = nil
+            perform(layer.connectionClosed(peer))
+        case .tlsFailed(let remote, let error):
+            malformed[.tls]?.increment()
+            logger.notice("SIP TLS connection closed after an error", metadata: ["sip.peer": "\(remote.map { "\($0)" } ?? "?")", "error": "\(error)"])
         case .connectFinished(let address, .success(let channel)):
-            if connections[address] == nil { connections[address] = channel }
+            let peer = SIPPeer(transport: .tcp, address: address)
+            if connections[peer] == nil { connections[peer] = channel }
             for pending in pendingWrites.removeValue(forKey: address) ?? [] { write(pending.bytes, to: channel) }
         case .connectFinished(let address, .failure(let error)):
             logger.warning("SIP TCP connect failed", metadata: ["sip.peer": "\(address)", "error": "\(error)"])
@@ -375,7 +441,7 @@ public actor SIPEndpoint {
             logger.warning("SIP message dropped", metadata: ["sip.peer": "\(peer)", "sip.reason": "\(error)"])
         }
         // Its transactions fail when it has closed (`connectionClosed`).
-        if peer.transport == .tcp { connections[peer.address]?.close(promise: nil) }
+        if peer.transport.isReliable { connections[peer]?.close(promise: nil) }
     }
 
     /// Enough lanes that a user busy with one call (a database read, a media port) seldom holds
@@ -435,16 +501,31 @@ public actor SIPEndpoint {
             // While a connect is finishing, later messages queue behind the first: order matters.
             if pendingWrites[peer.address] != nil {
                 pendingWrites[peer.address]?.append((bytes, owner))
-            } else if let connection = connections[peer.address] {
-                write(bytes, to: connection)
-                if let seconds = Self.registrationLifetime(message) {
-                    // The phone is reached over this connection while its binding lives.
-                    connection.triggerUserOutboundEvent(KeepConnection(deadline: .now() + .seconds(seconds + 30)), promise: nil)
-                }
+            } else if let connection = connections[peer] {
+                write(message, bytes, to: connection)
             } else {
                 pendingWrites[peer.address] = [(bytes, owner)]
                 connect(to: peer.address)
             }
+        case .tls:
+            // A TLS peer is reached over the connection it opened (its registration's or its
+            // request's): this server opens no TLS connections of its own, since it would have
+            // to verify a phone's certificate it has no trust anchor for.
+            guard let connection = connections[peer] else {
+                logger.warning("SIP over TLS not sent: the peer's connection is closed", metadata: ["sip.peer": "\(peer)"])
+                if let owner { inbox.yield(.transportFailed(owner)) }
+                return
+            }
+            write(message, bytes, to: connection)
+        }
+    }
+
+    /// Writes on an open TCP or TLS connection; a 2xx to a REGISTER keeps the connection open
+    /// while the binding lives: the phone is reached over it.
+    private func write(_ message: SIPMessage, _ bytes: [UInt8], to connection: any Channel) {
+        write(bytes, to: connection)
+        if let seconds = Self.registrationLifetime(message) {
+            connection.triggerUserOutboundEvent(KeepConnection(deadline: .now() + .seconds(seconds + 30)), promise: nil)
         }
     }
 
@@ -499,8 +580,12 @@ public actor SIPEndpoint {
         }
     }
 
+    /// …nor SRTP master keys: an SDP `a=crypto` line (RFC 4568) keeps its tag and suite, not its key.
     static func loggable(_ bytes: [UInt8]) -> String {
         String(decoding: bytes, as: UTF8.self).split(separator: "\r\n", omittingEmptySubsequences: false).map { line in
+            if line.hasPrefix("a=crypto:") {
+                return line.split(separator: " ").prefix(2).joined(separator: " ") + " (key not logged)"
+            }
             let name = line.prefix { $0 != ":" }.trimmingCharacters(in: .whitespaces).lowercased()
             return name == "authorization" || name == "proxy-authorization" ? "\(line.prefix { $0 != ":" }): (credentials not logged)" : String(line)
         }.joined(separator: "\r\n")

@@ -1,7 +1,14 @@
 public import NIOCore
 public import SIP
 
-public enum SIPTransportKind: String, Sendable { case udp = "UDP", tcp = "TCP" }
+public enum SIPTransportKind: String, Sendable, CaseIterable {
+    case udp = "UDP", tcp = "TCP"
+    /// SIP over TLS over TCP (RFC 3261 §26.2.1); Via `SIP/2.0/TLS`.
+    case tls = "TLS"
+
+    /// TCP and TLS: no retransmissions by the transaction layer (RFC 3261 §17.1.1.1).
+    public var isReliable: Bool { self != .udp }
+}
 
 /// Where a message came from, or goes to.
 public struct SIPPeer: Sendable, Hashable, CustomStringConvertible {
@@ -37,7 +44,8 @@ public protocol SIPTransactionUser: Sendable {
 extension SIPPeer {
     /// The peer a SIP URI names, when its host is an IP address (the Record-Route and Path URIs
     /// proxies put in are): its port or 5060, its `transport` parameter or `otherwise`'s
-    /// transport. A URI naming a host by name gives `otherwise`: this server resolves no names
+    /// transport (a `sips:` URI: TLS, RFC 3261 §19.1.2). A URI naming a host by name gives
+    /// `otherwise`: this server resolves no names
     /// (no RFC 3263 lookups), and a request goes where the dialog or registration came from.
     public init(uri: SIPURI, otherwise fallback: SIPPeer) {
         let host = uri.host.hasPrefix("[") ? String(uri.host.dropFirst().dropLast()) : uri.host
@@ -47,6 +55,8 @@ extension SIPPeer {
         }
         let transport: SIPTransportKind =
             switch (uri.parameters["transport"] ?? nil)?.lowercased() {
+            case _ where uri.scheme.lowercased() == "sips": .tls
+            case "tls": .tls
             case "tcp": .tcp
             case "udp": .udp
             default: fallback.transport

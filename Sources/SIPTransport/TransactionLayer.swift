@@ -165,7 +165,7 @@ public struct TransactionLayer: Sendable {
     public mutating func start(_ request: SIPMessage, to peer: SIPPeer) -> Result<(ClientTransactionKey?, [Output]), StartRefusal> {
         if request.method == "ACK" { return .success((nil, [.transmit(request, to: peer, owner: nil)])) }
         guard let key = ClientTransactionKey(request), clients[key] == nil else { return .failure(.branchNotUnique) }
-        var transaction = ClientTransaction(request: request, reliable: peer.transport == .tcp, timers: timers)
+        var transaction = ClientTransaction(request: request, reliable: peer.transport.isReliable, timers: timers)
         let actions = transaction.start()
         clients[key] = ClientEntry(transaction: transaction, request: request, peer: peer)
         return .success((key, perform(actions, client: key)))
@@ -224,7 +224,7 @@ public struct TransactionLayer: Sendable {
     // MARK: Transactions
 
     private mutating func open(_ key: ServerTransactionKey, for request: SIPMessage, from peer: SIPPeer) {
-        let transaction = ServerTransaction(method: key.method, reliable: peer.transport == .tcp, timers: timers)
+        let transaction = ServerTransaction(method: key.method, reliable: peer.transport.isReliable, timers: timers)
         servers[key] = ServerEntry(transaction: transaction, request: request, peer: peer)
     }
 

@@ -113,6 +113,9 @@ struct CallLegs {
         var awaitingAnswerInACK = false
         /// The agent (phone extension name) this leg rings or reached; nil for the caller's leg.
         var agent: String?
+        /// This server's SRTP master key and salt for the leg, sent in its SDP when the leg is
+        /// `RTP/SAVP` (RFC 4568); fresh for every leg.
+        var srtpKeySalt = Identifiers.srtpKeySalt()
     }
 
     let settings: Settings
@@ -147,7 +150,9 @@ struct CallLegs {
     /// refusal (488) instead when the offer cannot be answered.
     mutating func offer(_ invite: SIPMessage, from peer: SIPPeer, localTag: String, leg id: LegID, localPort: Int) -> ([Action], refusal: SIPMessage?) {
         var leg = Leg(state: .offered(invite: invite), peer: peer, localTag: localTag, localPort: localPort)
-        let reply = OfferAnswer.reply(toBody: invite.body, localAddress: settings.telephony.advertisedHost, localPort: localPort)
+        let reply = OfferAnswer.reply(
+            toBody: invite.body, localAddress: settings.telephony.advertisedHost, localPort: localPort, srtpKeySalt: leg.srtpKeySalt,
+            offersSRTP: Self.offersSRTP(over: peer))
         var actions: [Action] = []
         if let refusal = apply(reply, to: &leg, id: id, actions: &actions) {
             return ([.closeMedia(leg: id)], invite.response(status: 488, reason: refusal, toTag: localTag))
@@ -249,7 +254,9 @@ struct CallLegs {
     private mutating func reoffer(_ request: SIPMessage, on id: LegID) -> [Action] {
         guard var leg = legs[id] else { return [] }
         var actions: [Action] = []
-        let reply = OfferAnswer.reply(toBody: request.body, localAddress: settings.telephony.advertisedHost, localPort: leg.localPort)
+        let reply = OfferAnswer.reply(
+            toBody: request.body, localAddress: settings.telephony.advertisedHost, localPort: leg.localPort, srtpKeySalt: leg.srtpKeySalt,
+            offersSRTP: Self.offersSRTP(over: leg.peer))
         if let refusal = apply(reply, to: &leg, id: id, actions: &actions) {
             return [.respond(request.response(status: 488, reason: refusal))]
         }
@@ -268,7 +275,7 @@ struct CallLegs {
         guard var leg = legs[id], leg.awaitingAnswerInACK else { return [] }
         leg.awaitingAnswerInACK = false
         legs[id] = leg
-        guard let audio = OfferAnswer.accept(body: ack.body) else {
+        guard let audio = OfferAnswer.accept(body: ack.body, offer: leg.localDescription) else {
             return [.log(.warning, "no usable SDP answer in the ACK of a late offer: hanging up", ["leg": "\(id)"])] + hangUp(id) + partyLeft(on: id)
         }
         var actions: [Action] = []
@@ -376,7 +383,8 @@ struct CallLegs {
             legs[id] = nil
             return [.log(.warning, "no media port to ring a phone", ["agent": "\(agent)"])] + unreachableIfLast(agent)
         }
-        let offer = OfferAnswer.offer(localAddress: settings.telephony.advertisedHost, localPort: port)
+        let offer = OfferAnswer.offer(
+            localAddress: settings.telephony.advertisedHost, localPort: port, srtpKeySalt: Self.offersSRTP(over: device.peer) ? leg.srtpKeySalt : nil)
         var from = settings.presentedCaller
         from.parameters = SIPParameters([("tag", leg.localTag)])
         let invite = SIPMessage.invite(
@@ -406,9 +414,15 @@ struct CallLegs {
             var actions: [Action] = [
                 .registerDialog(.init(callID: dialog.id.callID, localTag: leg.localTag), leg: id), acknowledgement(of: dialog, on: leg),
             ]
-            if let audio = OfferAnswer.accept(body: response.body) {
+            if let audio = OfferAnswer.accept(body: response.body, offer: leg.localDescription) {
                 actions.append(.configureMedia(leg: id, Self.format(audio, signalledFrom: leg.peer)))
                 leg.codec = Self.codec(audio)
+            } else {
+                // No G.711 in it, or plain RTP (or no key of ours) to an RTP/SAVP offer: the leg
+                // sends and reads nothing (RFC 3264 §6: an answer keeps the offer's transport).
+                actions.append(.log(.warning, "a phone's answer has no usable SDP: its leg has no media", [
+                    "agent": "\(agent)", "srtp_offered": "\(leg.localDescription?.isSecure ?? false)",
+                ]))
             }
             legs[id] = leg
             // The first device to answer is the agent's; one answering after it, or after this
@@ -536,6 +550,10 @@ struct CallLegs {
         isFinished ? [] : [.deliver(event)]
     }
 
+    /// Whether this server's own offers on a leg are `RTP/SAVP`: SDES keys travel only in SIP
+    /// that TLS protects (RFC 4568 §8.3), so over TLS, and plain RTP elsewhere.
+    private static func offersSRTP(over peer: SIPPeer) -> Bool { peer.transport == .tls }
+
     private static func codec(_ audio: NegotiatedAudio) -> G711Codec { audio.codec == .pcmu ? .pcmu : .pcma }
 
     /// The leg's media format; RTP from the host its SIP came from may move where it is sent
@@ -546,6 +564,7 @@ struct CallLegs {
         return MediaFormat(
             remote: remote, codec: codec(audio), payloadType: UInt8(truncatingIfNeeded: audio.payloadType),
             telephoneEventPayloadType: audio.telephoneEventPayloadType.map { UInt8(truncatingIfNeeded: $0) },
-            symmetricHost: peer.address.ipAddress)
+            symmetricHost: peer.address.ipAddress,
+            srtp: audio.srtp.flatMap { MediaFormat.SRTPKeys(sendKeySalt: $0.localKeySalt, receiveKeySalt: $0.remoteKeySalt) })
     }
 }

@@ -53,6 +53,7 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
         try await endpoint.start(user: self)
         // `--sip HOST:0` (tests) binds any free port: Contact headers must name the real one.
         if let port = await endpoint.localAddress.port { settings.sipPort = port }
+        if let port = await endpoint.tlsLocalAddress?.port { settings.sipTLSPort = port }
     }
 
     /// The SIP endpoint's work, in the caller's task (the service group's); returns once

@@ -7,18 +7,31 @@ public struct TelephonySettings: Sendable {
     /// be reached, so it is refused at start-up).
     public var advertisedHost: String
     public var sipPort: Int
+    /// The port of SIP over TLS (`--sip-tls`), on the same advertised host; nil without TLS.
+    public var sipTLSPort: Int?
     /// Source ranges calls to DIDs are accepted from (`--trunk`).
     public var trunks: [AddressRange]
 
-    public init(advertisedHost: String, sipPort: Int, trunks: [AddressRange]) {
+    public init(advertisedHost: String, sipPort: Int, sipTLSPort: Int? = nil, trunks: [AddressRange]) {
         self.advertisedHost = advertisedHost
         self.sipPort = sipPort
+        self.sipTLSPort = sipTLSPort
         self.trunks = trunks
     }
 
+    /// The Contact of this server's dialogs over `transport`; over TLS the TLS port with
+    /// `transport=tls`, so the phone's in-dialog requests come back over TLS (RFC 3261 §26.2.1).
     func contact(for transport: SIPTransportKind) -> String {
-        let address = Via.sentBy(host: advertisedHost, port: sipPort)
-        return transport == .tcp ? "<sip:qualityrate@\(address);transport=tcp>" : "<sip:qualityrate@\(address)>"
+        let address = Via.sentBy(host: advertisedHost, port: port(for: transport))
+        switch transport {
+        case .udp: return "<sip:qualityrate@\(address)>"
+        case .tcp: return "<sip:qualityrate@\(address);transport=tcp>"
+        case .tls: return "<sip:qualityrate@\(address);transport=tls>"
+        }
+    }
+
+    private func port(for transport: SIPTransportKind) -> Int {
+        transport == .tls ? sipTLSPort ?? sipPort : sipPort
     }
 
     func isTrunk(_ address: String) -> Bool { trunks.contains { $0.contains(address) } }
@@ -26,13 +39,20 @@ public struct TelephonySettings: Sendable {
     /// The Via of a new request from this server (the same as `SIPEndpoint.newVia`, for the
     /// values that build requests without the endpoint).
     func via(transport: SIPTransportKind) -> String {
-        Via.forNewRequest(transport: transport.rawValue, host: advertisedHost, port: sipPort)
+        Via.forNewRequest(transport: transport.rawValue, host: advertisedHost, port: port(for: transport))
     }
 }
 
 /// Random tokens for tags and Call-IDs (RFC 3261 §19.3: at least 32 bits of randomness).
 enum Identifiers {
     static func tag() -> String { String(UInt64.random(in: 1...UInt64.max), radix: 36) }
+
+    /// An SRTP master key and salt (RFC 4568 §6.1: 30 random bytes for AES_CM_128_HMAC_SHA1_80),
+    /// from the system's cryptographic generator.
+    static func srtpKeySalt() -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<CryptoAttribute.keySaltLength).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    }
 
     static func callID(host: String) -> String {
         String(UInt64.random(in: 1...UInt64.max), radix: 36) + String(UInt64.random(in: 1...UInt64.max), radix: 36) + "@" + host

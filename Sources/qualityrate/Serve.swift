@@ -8,6 +8,7 @@ import Hummingbird
 import Logging
 import Media
 import Metrics
+import NIOSSL
 import Prometheus
 import SIP
 import SIPTransport
@@ -21,11 +22,23 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOption
 
-    @Option(name: .long, help: "HTTP listening address, HOST:PORT.")
-    var http = "127.0.0.1:8080"
+    @Option(name: .long, help: "HTTP listening address, HOST:PORT (default 127.0.0.1:8080).")
+    var http: String?
+
+    @Option(name: .long, help: "Serve the API over HTTPS instead of HTTP, at HOST:PORT (needs --tls-certificate and --tls-key).")
+    var https: String?
 
     @Option(name: .long, help: "SIP listening address (UDP and TCP), HOST:PORT; HOST is also put in Contact headers and SDP.")
     var sip = "127.0.0.1:5060"
+
+    @Option(name: .customLong("sip-tls"), help: "Also serve SIP over TLS at HOST:PORT (needs --tls-certificate and --tls-key); HOST as --sip's.")
+    var sipTLS: String?
+
+    @Option(name: .customLong("tls-certificate"), help: "PEM file of the certificate chain for --sip-tls and --https (server certificate first).")
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM file of the private key of --tls-certificate.")
+    var tlsKey: String?
 
     @Option(name: .long, help: "Source range (CIDR) that calls to DIDs are accepted from; repeat for several (default 127.0.0.0/8).")
     var trunk: [String] = []
@@ -47,8 +60,10 @@ struct Serve: AsyncParsableCommand {
     var logLevel = "info"
 
     func validate() throws {
-        _ = try ListenAddress(parsing: http, option: "--http")
+        _ = try apiAddress()
         let sipAddress = try ListenAddress(parsing: sip, option: "--sip")
+        _ = try sipTLSAddress()
+        _ = try tlsConfiguration()
         guard !["0.0.0.0", "::"].contains(sipAddress.host) else {
             throw ValidationError("--sip: give the address phones and trunks reach this server at, not a wildcard (\(sipAddress.host))")
         }
@@ -74,8 +89,9 @@ struct Serve: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
         let store = try openStore(database.database, logger: logger)
-        let address = try ListenAddress(parsing: http, option: "--http")
+        let address = try apiAddress()
         let sipAddress = try ListenAddress(parsing: sip, option: "--sip")
+        let tls = try tlsConfiguration()
         let trunks = try trunkRanges()
         let budget = DescriptorBudget(
             openFileLimit: raiseOpenFileLimit(logger: logger), connections: connections, maximumCalls: limits.maxCalls,
@@ -90,6 +106,7 @@ struct Serve: AsyncParsableCommand {
         let telephony = TelephonyServer(
             endpoint: SIPEndpoint(
                 host: sipAddress.host, port: sipAddress.port,
+                tls: try sipTLSAddress().map { SIPTLSListener(host: $0.host, port: $0.port, context: try NIOSSLContext(configuration: required(tls))) },
                 connectionLimits: SIPConnectionLimits(
                     maximumConnections: budget.sipTCPConnections, maximumConnectionsPerAddress: budget.sipTCPConnectionsPerAddress,
                     idleTimeout: .seconds(connections.sipTCPIdleTimeout), partialMessageTimeout: .seconds(connections.sipTCPPartialTimeout)),
@@ -105,12 +122,13 @@ struct Serve: AsyncParsableCommand {
                 queues: QueueRegistry(directory: directory, reachability: registrations),
                 interactive: HTTPInteractiveClient(), timers: tasks, logger: logger),
             telephony: telephony)
-        let application = APIServer.makeApplication(
+        let application = try APIServer.makeApplication(
             store: store, calls: calls, host: address.host, port: address.port, metrics: registry,
             limits: HTTPLimits(
                 loginBans: limits.banPolicy, maximumConnections: budget.httpConnections,
                 maximumConnectionsPerAddress: budget.httpConnectionsPerAddress, idleTimeout: .seconds(connections.httpIdleTimeout),
                 bodyTimeout: .seconds(connections.httpBodyTimeout)),
+            tls: https != nil ? try required(tls) : nil,
             logger: logger)
         let services = ServiceGroup(configuration: .init(
             // Stopped in reverse order: telephony first (calls hung up, sockets closed), then
@@ -118,7 +136,8 @@ struct Serve: AsyncParsableCommand {
             services: [CallTasksService(tasks: tasks), application, TelephonyService(telephony: telephony, calls: calls)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("starting", metadata: [
-            "http": "\(http)", "sip": "\(sip)", "trunks": "\(trunks)", "rtp_ports": "\(rtpPorts)",
+            https != nil ? "https" : "http": "\(address.host):\(address.port)", "sip": "\(sip)", "sip_tls": "\(sipTLS ?? "none")",
+            "trunks": "\(trunks)", "rtp_ports": "\(rtpPorts)",
             "digest_algorithms": "\(digestAlgorithms)", "limits": "\(limits.summary)", "descriptor_budget": "\(budget)",
             "database": "\(database.database)",
         ])
@@ -128,6 +147,67 @@ struct Serve: AsyncParsableCommand {
 }
 
 extension Serve {
+    /// Where the API listens: `--https`, else `--http` (one or the other: an API that takes
+    /// secrets and tokens is not also served in clear once it has a certificate).
+    func apiAddress() throws -> ListenAddress {
+        if let https {
+            guard http == nil else { throw ValidationError("--http and --https: the API listens at one address; give one of them") }
+            return try ListenAddress(parsing: https, option: "--https")
+        }
+        return try ListenAddress(parsing: http ?? "127.0.0.1:8080", option: "--http")
+    }
+
+    /// `--sip-tls`, on the host of `--sip` (the host put in Contact headers and SDP).
+    func sipTLSAddress() throws -> ListenAddress? {
+        guard let sipTLS else { return nil }
+        let address = try ListenAddress(parsing: sipTLS, option: "--sip-tls")
+        guard address.host == (try ListenAddress(parsing: sip, option: "--sip")).host else {
+            throw ValidationError("--sip-tls: give the host of --sip (it is the address put in Contact headers and SDP), got '\(address.host)'")
+        }
+        return address
+    }
+
+    /// The server TLS configuration of `--tls-certificate` and `--tls-key` (TLS 1.2 or later),
+    /// when `--sip-tls` or `--https` needs one; nil otherwise. Errors name the file, never its content.
+    func tlsConfiguration() throws -> TLSConfiguration? {
+        let needed = sipTLS != nil || https != nil
+        guard let tlsCertificate, let tlsKey else {
+            if needed { throw ValidationError("--sip-tls and --https need --tls-certificate and --tls-key (PEM files)") }
+            if tlsCertificate != nil || tlsKey != nil {
+                throw ValidationError("--tls-certificate and --tls-key go together, with --sip-tls and/or --https")
+            }
+            return nil
+        }
+        guard needed else { throw ValidationError("--tls-certificate and --tls-key are used by --sip-tls and --https: give one of them") }
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(tlsCertificate)
+        } catch {
+            throw ValidationError("--tls-certificate: '\(tlsCertificate)' is not a readable PEM certificate chain (\(error))")
+        }
+        guard !chain.isEmpty else { throw ValidationError("--tls-certificate: '\(tlsCertificate)' holds no certificate") }
+        do {
+            key = try NIOSSLPrivateKey(file: tlsKey, format: .pem)
+        } catch {
+            throw ValidationError("--tls-key: '\(tlsKey)' is not a readable PEM private key (\(error))")
+        }
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        do {
+            _ = try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw ValidationError("--tls-key: '\(tlsKey)' is not the private key of the certificate in '\(tlsCertificate)' (\(error))")
+        }
+        return configuration
+    }
+
+    /// The TLS configuration `validate()` made sure of for `--sip-tls` and `--https`.
+    private func required(_ tls: TLSConfiguration?) throws -> TLSConfiguration {
+        guard let tls else { throw ValidationError("--sip-tls and --https need --tls-certificate and --tls-key (PEM files)") }
+        return tls
+    }
+
     func trunkRanges() throws -> [AddressRange] {
         try (trunk.isEmpty ? ["127.0.0.0/8"] : trunk).map { text in
             guard let range = AddressRange(text) else {

@@ -47,7 +47,7 @@ struct APIFixture {
         calls: CallCenter? = nil, limits: HTTPLimits = HTTPLimits(), logger: Logger = Logger(label: "test"),
         _ body: @Sendable (Client) async throws -> Value
     ) async throws -> Value {
-        let app = APIServer.makeApplication(
+        let app = try APIServer.makeApplication(
             store: store, calls: calls, host: "127.0.0.1", port: 0, metrics: PrometheusCollectorRegistry(), limits: limits, logger: logger)
         return try await app.test(.live) { client in try await body(Client(http: client)) }
     }

@@ -351,6 +351,55 @@ import Testing
         try await fixture.shutdown()
     }
 
+    /// An SRTP caller (RFC 3711, keys as SDES gives them: one per direction) bridged to a plain
+    /// RTP agent: the caller's key press authenticates, is read and goes on in clear; a tampered
+    /// or replayed packet is dropped and counted; the agent's audio reaches the caller encrypted.
+    @Test func anSRTPLegIsReadAuthenticatedAndBridgedToAPlainOne() async throws {
+        let fixture = Fixture(ports: 26_200...26_219)
+        var caller = try await UDPPeer.bind()
+        var agent = try await UDPPeer.bind()
+        let ours = try #require(SRTPKeyMaterial(concatenated: Array(repeating: 0x11, count: 30)))
+        let theirs = try #require(SRTPKeyMaterial(concatenated: Array(repeating: 0x22, count: 30)))
+        let callerLeg = try await fixture.server.openLeg { key in fixture.log.yield("caller pressed \(key)") }
+        let agentLeg = try await fixture.server.openLeg { _ in }
+        var secure = Self.format(caller.address)
+        secure.srtp = MediaFormat.SRTPKeys(send: ours, receive: theirs)
+        callerLeg.configure(secure)
+        agentLeg.configure(Self.format(agent.address))
+        bridge(callerLeg, agentLeg)
+        try await fixture.settle()
+
+        var phoneSends = SRTPContext(theirs)
+        let press = try phoneSends.protect(Self.event(7, end: false, timestamp: 160, sequence: 1).serialized())
+        var tampered = try phoneSends.protect(Self.event(3, end: false, timestamp: 320, sequence: 2).serialized())
+        tampered[13] ^= 0x01
+        var plainToSecureLeg = Self.event(5, end: false, timestamp: 480, sequence: 3)
+        plainToSecureLeg.payload += Array(repeating: 0, count: 10)  // as long as SRTP, but no tag
+        try await caller.send(tampered, toPort: callerLeg.localPort)
+        try await caller.send(plainToSecureLeg, toPort: callerLeg.localPort)
+        try await caller.send(press, toPort: callerLeg.localPort)
+        try await caller.send(press, toPort: callerLeg.localPort)  // replayed
+        var events = fixture.events.makeAsyncIterator()
+        #expect(await events.next() == "caller pressed 7")
+        let relayedKey = try await agent.receive().packet
+        #expect(relayedKey == Self.event(7, end: false, timestamp: 160, sequence: 1), "in clear, the tag gone")
+
+        let spoken = RTPPacket(marker: true, payloadType: 0, sequenceNumber: 40, timestamp: 9_000, ssrc: 555, payload: Array(repeating: 0x42, count: 160))
+        try await agent.send(spoken, toPort: agentLeg.localPort)
+        let heard = try await caller.receive().packet.serialized()
+        #expect(heard.count == spoken.serialized().count + SRTPContext.tagLength && heard[12..<172] != spoken.serialized()[12...])
+        var phoneReceives = SRTPContext(ours)
+        #expect(try phoneReceives.unprotect(heard) == spoken.serialized())
+        try await fixture.settle()
+        #expect(try fixture.metrics.expectCounter("qualityrate_rtp_packets_dropped_total", [("reason", "srtp_refused")]).totalValue == 3)
+
+        callerLeg.close()
+        agentLeg.close()
+        try await caller.close()
+        try await agent.close()
+        try await fixture.shutdown()
+    }
+
     @Test func countsPacketsAndOpenLegs() async throws {
         let fixture = Fixture(ports: 26_160...26_179)
         var phone = try await UDPPeer.bind()

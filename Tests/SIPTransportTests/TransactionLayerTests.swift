@@ -166,4 +166,12 @@ import Testing
         #expect(logged.contains("authorization: (credentials not logged)") && logged.contains("Proxy-Authorization: (credentials not logged)"))
         #expect(logged.contains("Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-1") && logged.contains("Call-ID: r1"))
     }
+
+    @Test func srtpKeysAreLeftOutOfLoggedSDP() {
+        let invite = "INVITE sip:7001@acme.test SIP/2.0\r\nCall-ID: c1\r\nContent-Type: application/sdp\r\n\r\n"
+            + "v=0\r\nm=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd|2^31\r\n"
+        let logged = SIPEndpoint.loggable(Array(invite.utf8))
+        #expect(!logged.contains("AAECAwQF"))
+        #expect(logged.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 (key not logged)") && logged.contains("m=audio 4000 RTP/SAVP 0"))
+    }
 }

@@ -1,4 +1,5 @@
 import CallFlow
+import Media
 import NIOCore
 import SIP
 import SIPTransport
@@ -14,7 +15,7 @@ import Testing
 
     func legs(maximumInvites: Int = 500) -> CallLegs {
         CallLegs(settings: .init(
-            telephony: TelephonySettings(advertisedHost: "192.0.2.1", sipPort: 5060, trunks: []), domain: "acme.test",
+            telephony: TelephonySettings(advertisedHost: "192.0.2.1", sipPort: 5060, sipTLSPort: 5061, trunks: []), domain: "acme.test",
             presentedCaller: NameAddress(uri: SIPURI(user: "+4930111222", host: "acme.test")), sessionID: 42,
             maximumInvites: maximumInvites))
     }
@@ -163,6 +164,82 @@ import Testing
         let video = "v=0\r\no=- 1 1 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\nm=audio 4000 RTP/AVP 18\r\n"
         let (actions, refusal) = call.offer(invite(body: video), from: trunk, localTag: "srv", leg: id, localPort: 20_000)
         #expect(refusal?.status == 488 && actions == [.closeMedia(leg: id)])
+    }
+
+    // MARK: SRTP (RFC 4568 SDES)
+
+    static let theirKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
+    static let savpOffer = "v=0\r\no=- 1 1 IN IP4 192.0.2.5\r\ns=-\r\nc=IN IP4 192.0.2.5\r\nt=0 0\r\nm=audio 4000 RTP/SAVP 0 101\r\n"
+        + "a=rtpmap:101 telephone-event/8000\r\na=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:\(theirKey)\r\n"
+
+    func srtpKeys(_ actions: [CallLegs.Action]) -> [MediaFormat.SRTPKeys?] {
+        actions.compactMap { if case .configureMedia(_, let format) = $0 { format.srtp } else { nil } }
+    }
+
+    @Test func aSecureOfferIsAnsweredWithAKeyOfOurOwnAndTheLegIsSRTP() throws {
+        var call = legs()
+        let id = call.newLegID()
+        let (actions, refusal) = call.offer(invite(body: Self.savpOffer), from: trunk, localTag: "srv", leg: id, localPort: 20_000)
+        #expect(refusal == nil)
+        let keys = try #require(srtpKeys(actions).first ?? nil)
+        #expect(keys.receive.concatenated == Array(0..<30), "what the caller sends is decrypted with the caller's key")
+        let ok = try #require(responses(call.handle(.answerCaller)).first)
+        let answer = try #require(SessionDescription(parsing: ok.body))
+        #expect(answer.isSecure && answer.crypto.map(\.tag) == [3])
+        #expect(answer.crypto.first?.keySalt == keys.send.concatenated && keys.send != keys.receive, "our own key, sent in the answer")
+        // Another call's leg gets another key.
+        var other = legs()
+        let (otherActions, _) = other.offer(invite(body: Self.savpOffer), from: trunk, localTag: "srv", leg: other.newLegID(), localPort: 20_002)
+        #expect(srtpKeys(otherActions).first??.send != keys.send)
+    }
+
+    @Test func aSecureOfferWithoutAUsableKeyIsRefused488() {
+        var call = legs()
+        let id = call.newLegID()
+        let mki = Self.savpOffer.replacing("inline:\(Self.theirKey)", with: "inline:\(Self.theirKey)|2^31|1:4")
+        let (actions, refusal) = call.offer(invite(body: mki), from: trunk, localTag: "srv", leg: id, localPort: 20_000)
+        #expect(refusal?.status == 488 && actions == [.closeMedia(leg: id)])
+        #expect(refusal.map { if case .response(_, let reason) = $0.startLine { reason.contains("AES_CM_128_HMAC_SHA1_80") } else { false } } == true)
+    }
+
+    /// An INVITE without SDP over TLS: the 200 offers RTP/SAVP with our key, the ACK's answer
+    /// gives the phone's. Over UDP the late offer is plain RTP.
+    @Test func aLateOfferOverTLSIsSRTP() throws {
+        let phone = SIPPeer(transport: .tls, address: try SocketAddress(ipAddress: "192.0.2.21", port: 40_123))
+        var call = legs()
+        let (_, refusal) = call.offer(invite(body: ""), from: phone, localTag: "srv", leg: call.newLegID(), localPort: 20_000)
+        #expect(refusal == nil)
+        let ok = try #require(responses(call.handle(.answerCaller)).first)
+        let offer = try #require(SessionDescription(parsing: ok.body))
+        #expect(offer.isSecure && offer.crypto.map(\.tag) == [1])
+        let answer = Self.savpOffer.replacing("crypto:3", with: "crypto:1")
+        let keys = try #require(srtpKeys(call.handle(.request(fromCaller("ACK", cseq: 1, body: answer), leg: 1))).first ?? nil)
+        #expect(keys.send.concatenated == offer.crypto[0].keySalt && keys.receive.concatenated == Array(0..<30))
+
+        var plain = legs()
+        _ = plain.offer(invite(body: ""), from: trunk, localTag: "srv", leg: plain.newLegID(), localPort: 20_000)
+        let plainOK = try #require(responses(plain.handle(.answerCaller)).first)
+        #expect(try #require(SessionDescription(parsing: plainOK.body)).isSecure == false)
+    }
+
+    /// A phone reached over TLS is offered RTP/SAVP with our key; one over UDP, plain RTP. Its
+    /// answer's key is what its SRTP is read with.
+    @Test func phonesOverTLSAreOfferedSRTP() throws {
+        let secureDesk = SIPPeer(transport: .tls, address: try SocketAddress(ipAddress: "192.0.2.21", port: 40_123))
+        var (call, _) = answeredCaller()
+        let invites = ring(&call, [device(secureDesk), device(desk)])
+        let overTLS = try #require(invites[2]), overUDP = try #require(invites[3])
+        let offer = try #require(SessionDescription(parsing: overTLS.body))
+        #expect(offer.isSecure && offer.crypto.map(\.tag) == [1])
+        #expect(overTLS.headers["Via"]?.hasPrefix("SIP/2.0/TLS 192.0.2.1:5061;") == true)
+        #expect(overTLS.headers["Contact"] == "<sip:qualityrate@192.0.2.1:5061;transport=tls>")
+        #expect(try #require(SessionDescription(parsing: overUDP.body)).isSecure == false)
+
+        var ok = overTLS.response(status: 200, reason: "OK", toTag: "a")
+        ok.headers.add("Contact", "<sip:101@192.0.2.21:40123;transport=tls>")
+        ok.body = Array(Self.savpOffer.replacing("crypto:3", with: "crypto:1").utf8)
+        let keys = try #require(srtpKeys(call.handle(.response(ok, leg: 2))).first ?? nil)
+        #expect(keys.send.concatenated == offer.crypto[0].keySalt && keys.receive.concatenated == Array(0..<30))
     }
 
     // MARK: Agents

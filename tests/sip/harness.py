@@ -10,6 +10,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import time
@@ -88,6 +89,44 @@ class PortBlocks:
 MEDIA_PORTS = PortBlocks(30000, 32700)
 
 
+# TLS.
+
+@dataclass
+class TLSCertificates:
+    """A certificate authority made for one test session and a server certificate it signed for
+    127.0.0.1 (and localhost): what `--tls-certificate`/`--tls-key` serve and clients trust."""
+
+    ca: Path
+    certificate: Path
+    key: Path
+
+    @classmethod
+    def make(cls, directory: Path) -> "TLSCertificates":
+        openssl = require_tool("openssl", "openssl")
+        directory.mkdir(parents=True, exist_ok=True)
+        ca, ca_key = directory / "ca.pem", directory / "ca.key"
+        certificate, key, request = directory / "server.pem", directory / "server.key", directory / "server.csr"
+        extensions = directory / "server.ext"
+        extensions.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
+                              "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
+        for command in (
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2",
+             "-subj", "/CN=QualityRate test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+            ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", request, "-subj", "/CN=127.0.0.1"],
+            ["x509", "-req", "-in", request, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", certificate,
+             "-days", "2", "-extfile", extensions],
+        ):
+            made = subprocess.run([openssl, *map(str, command)], capture_output=True, text=True, timeout=60)
+            if made.returncode != 0:
+                pytest.fail(f"openssl {command[0]} failed ({made.returncode}):\n{made.stderr}", pytrace=False)
+        return cls(ca=ca, certificate=certificate, key=key)
+
+    def client_context(self) -> ssl.SSLContext:
+        """Trusts the test CA only, and checks the server's name (127.0.0.1) against it."""
+        return ssl.create_default_context(cafile=str(self.ca))
+
+
 # The server.
 
 @dataclass
@@ -124,8 +163,12 @@ class QualityRateServer(LoggingProcess):
     taking trunk calls from `trunk` (127.0.0.1/32 unless a proxy in front is the trunk)."""
 
     def __init__(self, workdir: Path, options: tuple[str, ...] = (), sip_host: str = "127.0.0.1",
-                 trunk: str = "127.0.0.1/32", prefix: tuple[str, ...] = (), rtp_ports: int = 400) -> None:
+                 trunk: str = "127.0.0.1/32", prefix: tuple[str, ...] = (), rtp_ports: int = 400,
+                 tls: TLSCertificates | None = None) -> None:
+        """With `tls`: the API over HTTPS (`--https`) and SIP over TLS too (`--sip-tls`)."""
         self.workdir = workdir
+        self.tls = tls
+        self.sip_tls_port = free_port((socket.SOCK_STREAM,), host=sip_host) if tls else None
         self.options = options
         # A command the server runs under, e.g. `prlimit --nofile=400:400 --`.
         self.prefix = prefix
@@ -142,7 +185,17 @@ class QualityRateServer(LoggingProcess):
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.http_port}"
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """What a client of the API trusts: the test CA when it is served over HTTPS."""
+        return self.tls.client_context() if self.tls else None
+
+    @property
+    def sip_tls_address(self) -> str:
+        assert self.sip_tls_port is not None, "the server was started without TLS"
+        return f"{self.sip_host}:{self.sip_tls_port}"
 
     @property
     def sip_address(self) -> str:
@@ -160,8 +213,12 @@ class QualityRateServer(LoggingProcess):
             pytest.fail(f"qualityrate setup failed ({setup.returncode}):\n{setup.stdout}\n{setup.stderr}", pytrace=False)
         printed = json.loads(setup.stdout)
         self.credentials = Credentials(int(printed["client_id"]), printed["app_id"], printed["app_secret"])
+        api_listener = ["--https" if self.tls else "--http", f"127.0.0.1:{self.http_port}"]
+        if self.tls:
+            api_listener += ["--sip-tls", self.sip_tls_address, "--tls-certificate", str(self.tls.certificate),
+                             "--tls-key", str(self.tls.key)]
         command = [
-            *self.prefix, str(BINARY), "serve", "--database", str(self.database), "--http", f"127.0.0.1:{self.http_port}",
+            *self.prefix, str(BINARY), "serve", "--database", str(self.database), *api_listener,
             "--sip", self.sip_address, "--trunk", self.trunk,
             "--rtp-ports", f"{self.rtp_low}-{self.rtp_high}", "--log-level", "debug", *self.options,
         ]
@@ -174,7 +231,7 @@ class QualityRateServer(LoggingProcess):
             if self.process.poll() is not None:
                 pytest.fail(f"qualityrate serve exited with {self.process.returncode}:\n{self.log_tail()}", pytrace=False)
             try:
-                with urllib.request.urlopen(f"{self.base_url}/health", timeout=2) as response:
+                with urllib.request.urlopen(f"{self.base_url}/health", timeout=2, context=self.ssl_context) as response:
                     if response.status == 200:
                         return
             except OSError:
@@ -206,6 +263,7 @@ class API:
     def __init__(self, server: QualityRateServer) -> None:
         assert server.credentials is not None
         self.base_url = server.base_url
+        self.ssl_context = server.ssl_context
         self.client_id = server.credentials.client_id
         self.zone = ZoneInfo(ZONE)
         form = urllib.parse.urlencode({
@@ -214,7 +272,7 @@ class API:
             "client_secret": server.credentials.app_secret,
         }).encode()
         request = urllib.request.Request(f"{self.base_url}/oauth/token", data=form, method="POST")
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10, context=self.ssl_context) as response:
             self.token = json.load(response)["access_token"]
 
     def request(self, method: str, path: str, body: Any = None, expect: tuple[int, ...] = (200, 201, 204)) -> Any:
@@ -224,7 +282,7 @@ class API:
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(request, timeout=15) as response:
+            with urllib.request.urlopen(request, timeout=15, context=self.ssl_context) as response:
                 status, raw = response.status, response.read()
         except urllib.error.HTTPError as error:
             status, raw = error.code, error.read()
@@ -256,7 +314,7 @@ class API:
                                          method="POST")
         request.add_header("Authorization", f"Bearer {self.token}")
         request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
-        with urllib.request.urlopen(request, timeout=15) as response:
+        with urllib.request.urlopen(request, timeout=15, context=self.ssl_context) as response:
             return json.load(response)["id"]
 
     def create_rating_ivr(self, name: str, max_rate: int) -> int:
@@ -567,6 +625,9 @@ class Baresip:
     name: str
     password: str
     sip_address: str
+    # With `ca`: `sip_address` is the server's TLS address, reached over TLS (the CA in
+    # `sip_cafile`), and media must be SRTP with SDES keys (`mediaenc=srtp-mand`).
+    ca: Path | None = None
     process: subprocess.Popen[bytes] | None = None
     control: socket.socket | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -587,6 +648,7 @@ class Baresip:
             "module_path\t/usr/lib/baresip/modules",
             "module\tg711.so",
             "module\taubridge.so",
+            *(["module\tsrtp.so", f"sip_cafile\t{self.ca}"] if self.ca else []),
             "module_app\taccount.so",
             "module_app\tmenu.so",
             "module_app\tctrl_tcp.so",
@@ -596,9 +658,11 @@ class Baresip:
             "audio_alert\taubridge,agent",
             "",
         ]))
+        transport = "tls" if self.ca else "udp"
         (self.directory / "accounts").write_text(
-            f"<sip:{self.name}@{DOMAIN};transport=udp>;auth_pass={self.password};"
-            f"outbound=\"sip:{self.sip_address};transport=udp\";regint=300;answermode=auto\n"
+            f"<sip:{self.name}@{DOMAIN};transport={transport}>;auth_pass={self.password};"
+            f"outbound=\"sip:{self.sip_address};transport={transport}\";regint=300;answermode=auto"
+            + (";mediaenc=srtp-mand" if self.ca else "") + "\n"
         )
         (self.directory / "contacts").write_text("")
         with (self.directory / "output.log").open("wb") as output:
