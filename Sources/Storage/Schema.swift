@@ -123,6 +123,23 @@ enum Schema {
             // none, and keep playing nothing.
             try db.execute(sql: "UPDATE ivr_rule SET finish_sound = NULL WHERE action = 'quality_rate' AND finish_sound = 0")
         }
+        migrator.registerMigration("7-open-calls") { db in
+            // A call's history is written from the moment it is answered (issue 9), as an open
+            // record that the end of the call closes; a server that crashed closes its open
+            // records at its next start, with the last time it knew of: the later of the
+            // record's own last update and the heartbeat the server writes every few seconds
+            // (docs/API.md, "Call history").
+            try db.execute(sql: """
+                ALTER TABLE call ADD COLUMN is_open BOOLEAN NOT NULL DEFAULT FALSE;
+                ALTER TABLE call ADD COLUMN is_bridged BOOLEAN NOT NULL DEFAULT FALSE;
+                ALTER TABLE call_leg ADD COLUMN is_open BOOLEAN NOT NULL DEFAULT FALSE;
+                CREATE INDEX call_open ON call(is_open) WHERE is_open;
+                CREATE TABLE heartbeat (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    beat_at INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }
