@@ -83,6 +83,13 @@ public actor CallRunner {
             for action in call.handle(next, at: services.now()) {
                 await perform(action)
             }
+            if let open = call.openRecordChange(at: services.now()) {
+                do {
+                    try await services.store.saveOpenCall(open)
+                } catch {
+                    logger.error("open call history not stored", metadata: ["error_type": "\(type(of: error))"])
+                }
+            }
         }
         processing = false
         if call.isOver {
