@@ -19,12 +19,17 @@ public enum APIServer {
         var open = RouteTable()
         open.post("oauth/token", OAuthRoutes(accessControl: accessControl).token)
         open.get("health") { _, _ -> Response in
+            // Reads and writes both: a full disk still serves reads (issue 9). Writes are judged
+            // by the last probe (`WriteProbeService`), which performs a real write.
             do {
                 try await store.checkHealth()
-                return .json(Self.status("ok"))
             } catch {
-                return .json(Self.status("unavailable"), status: .serviceUnavailable)
+                return .json(Self.status("unavailable", reason: "database cannot be read"), status: .serviceUnavailable)
             }
+            if case .failing(let reason) = store.writeHealth {
+                return .json(Self.status("unavailable", reason: reason), status: .serviceUnavailable)
+            }
+            return .json(Self.status("ok"))
         }
         open.get("metrics") { _, _ -> Response in
             var text = [UInt8]()
@@ -69,10 +74,11 @@ public enum APIServer {
             logger: logger)
     }
 
-    private static func status(_ value: String) -> JSONBytes {
+    private static func status(_ value: String, reason: String? = nil) -> JSONBytes {
         var json = JSONBytes()
         json.beginObject()
         json.field("status", value)
+        if let reason { json.field("reason", reason) }
         json.endObject()
         return json
     }

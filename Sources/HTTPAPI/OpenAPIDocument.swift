@@ -191,7 +191,7 @@ enum OpenAPIDocument {
             ],
             "security": [],
             "summary": "Liveness and readiness probe",
-            "description": "200 while the server can read its database, 503 otherwise. No authentication.",
+            "description": "200 while the server can read its database and write to it, 503 with the reason otherwise. Writes are judged by a real write the server makes every 2 s (its heartbeat) and by the free space for the database, so a full disk, a locked or read-only database answers 503 within seconds, and 200 again once writes work. No authentication.",
             "responses": {
               "200": {
                 "description": "Ready.",
@@ -218,7 +218,7 @@ enum OpenAPIDocument {
                 }
               },
               "503": {
-                "description": "The database cannot be read.",
+                "description": "The database cannot be read, or writes to it fail.",
                 "content": {
                   "application/json": {
                     "schema": {
@@ -227,6 +227,9 @@ enum OpenAPIDocument {
                           "$ref": "#/components/schemas/Health"
                         },
                         {
+                          "required": [
+                            "reason"
+                          ],
                           "properties": {
                             "status": {
                               "const": "unavailable"
@@ -236,7 +239,8 @@ enum OpenAPIDocument {
                       ]
                     },
                     "example": {
-                      "status": "unavailable"
+                      "status": "unavailable",
+                      "reason": "disk full: 0 KiB free for the database"
                     }
                   }
                 }
@@ -2731,6 +2735,10 @@ enum OpenAPIDocument {
                   "ok",
                   "unavailable"
                 ]
+              },
+              "reason": {
+                "type": "string",
+                "description": "Why the server is unavailable: the database cannot be read, or its writes fail (`disk full: 0 KiB free for the database`, `database locked`, `database read-only`…)."
               }
             }
           },
