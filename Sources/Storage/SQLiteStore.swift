@@ -14,6 +14,9 @@ public final class SQLiteStore: Store {
     let directory: String
     /// The outcome of the last `probeWrites`; writes are taken to work until one has run.
     let health = Mutex(WriteHealth.ok)
+    /// This run of the server (one store per process): the open records it saves and its
+    /// heartbeat are marked with it, so that a later run knows which records a crash left open.
+    let run = UUID().uuidString
 
     /// Opens (creating when needed) and migrates the database at `path`.
     public init(path: String, logger: Logger = Logger(label: "qualityrate.storage")) throws {
@@ -281,7 +284,7 @@ public final class SQLiteStore: Store {
         select: String, query: ListQuery<Cursor>, time: String, tieBreaker: String, onlyClosed: Bool = false,
         cursor: (UnixTime, any DatabaseValueConvertible)?
     ) -> (String, StatementArguments) {
-        var sql = select + " WHERE client_id = ?" + (onlyClosed ? " AND NOT is_open" : "")
+        var sql = select + " WHERE client_id = ?" + (onlyClosed ? " AND open_run IS NULL" : "")
         var arguments: StatementArguments = [query.clientID]
         if let extensionID = query.extensionID {
             sql += " AND extension_id = ?"
@@ -323,7 +326,7 @@ public final class SQLiteStore: Store {
     public func call(clientID: Int64, uuid: CallUUID) async throws -> CallRecord? {
         try await pool.read { db in
             guard let row = try Row.fetchOne(
-                db, sql: "SELECT * FROM call WHERE client_id = ? AND call_uuid = ? AND NOT is_open", arguments: [clientID, uuid.value])
+                db, sql: "SELECT * FROM call WHERE client_id = ? AND call_uuid = ? AND open_run IS NULL", arguments: [clientID, uuid.value])
             else { return nil }
             return try Self.withLegs([row], db: db).first
         }

@@ -125,17 +125,17 @@ enum Schema {
         }
         migrator.registerMigration("7-open-calls") { db in
             // A call's history is written from the moment it is answered (issue 9), as an open
-            // record that the end of the call closes; a server that crashed closes its open
-            // records at its next start, with the last time it knew of: the later of the
-            // record's own last update and the heartbeat the server writes every few seconds
-            // (docs/API.md, "Call history").
+            // record that the end of the call closes. `open_run` names the server run (process)
+            // that keeps it open, NULL once closed. A run that crashed leaves its records open; the
+            // next run closes them with the last time known: the later of the record's own last
+            // save and the heartbeat the crashed run wrote every few seconds (docs/API.md).
             try db.execute(sql: """
-                ALTER TABLE call ADD COLUMN is_open BOOLEAN NOT NULL DEFAULT FALSE;
+                ALTER TABLE call ADD COLUMN open_run TEXT;
                 ALTER TABLE call ADD COLUMN is_bridged BOOLEAN NOT NULL DEFAULT FALSE;
                 ALTER TABLE call_leg ADD COLUMN is_open BOOLEAN NOT NULL DEFAULT FALSE;
-                CREATE INDEX call_open ON call(is_open) WHERE is_open;
+                CREATE INDEX call_open ON call(open_run) WHERE open_run IS NOT NULL;
                 CREATE TABLE heartbeat (
-                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    run TEXT PRIMARY KEY,
                     beat_at INTEGER NOT NULL
                 );
                 """)

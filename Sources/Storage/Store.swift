@@ -49,8 +49,8 @@ public protocol Store: ConfigurationStore, SoundStore, IVRStore, Sendable {
     /// Stores the record of a call still up (issue 9), replacing its earlier open record. Open
     /// records are not listed: call history is of ended calls.
     func saveOpenCall(_ call: OpenCallRecord) async throws
-    /// Closes the records left open by a server that stopped without ending its calls, as
-    /// `system` at the last time known; returns how many. Only `serve` runs it, at start-up.
+    /// Closes the records that earlier runs of the server left open (kill -9, power cut), as
+    /// `system` at the last time known; returns how many. This run's open records stay open.
     func closeInterruptedCalls() async throws -> Int
     func call(clientID: Int64, uuid: CallUUID) async throws -> CallRecord?
     /// One page of a client's call history in (start time, `call_uuid`) order.

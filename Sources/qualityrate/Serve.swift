@@ -75,7 +75,6 @@ struct Serve: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
         let store = try openStore(database.database, logger: logger)
-        await closeInterruptedCalls(store, logger: logger)
         let address = try ListenAddress(parsing: http, option: "--http")
         let sipAddress = try ListenAddress(parsing: sip, option: "--sip")
         let trunks = try trunkRanges()

@@ -78,8 +78,11 @@ import TestSupport
             clientID: client.id, callUUID: uuid, ratedAt: UnixTime(seconds: 140), extensionID: 5, rate: 4, maxRate: 5,
             agentUsername: "101")])[0]
         await store.probeWrites(at: UnixTime(seconds: 160))  // the heartbeat, after the record's last save
+        #expect(try await store.closeInterruptedCalls() == 0, "the run's own calls stay open")
 
+        // kill -9: the next run opens the same file.
         let restarted = try SQLiteStore(path: database.path)
+        await restarted.probeWrites(at: UnixTime(seconds: 900))  // its own heartbeat changes nothing of the last run's calls
         #expect(try await restarted.closeInterruptedCalls() == 1)
         let closed = try #require(try await restarted.call(clientID: client.id, uuid: uuid))
         #expect(closed.hangupDisposition == .system)
@@ -97,8 +100,9 @@ import TestSupport
         await store.probeWrites(at: UnixTime(seconds: 90))
         let uuid = CallUUID.random()
         try await store.saveOpenCall(openCall(client: client.id, uuid: uuid))
-        #expect(try await store.closeInterruptedCalls() == 1)
-        let closed = try #require(try await store.call(clientID: client.id, uuid: uuid))
+        let restarted = try SQLiteStore(path: database.path)
+        #expect(try await restarted.closeInterruptedCalls() == 1)
+        let closed = try #require(try await restarted.call(clientID: client.id, uuid: uuid))
         #expect(closed.duration == 30 && closed.bridgedDuration == 20 && closed.hangupDisposition == .system)
     }
 
@@ -112,6 +116,22 @@ import TestSupport
         blocker.release()
         await store.probeWrites(at: .now())
         #expect(store.writeHealth == .ok)
+    }
+
+    /// Closing a crashed run's calls is a write too: when it fails the writes are failing, and
+    /// nothing was closed.
+    @Test func aCloseThatCannotWriteMarksTheWritesFailing() async throws {
+        let client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+        let uuid = CallUUID.random()
+        try await store.saveOpenCall(openCall(client: client.id, uuid: uuid))
+        let restarted = try SQLiteStore(path: database.path)
+        let blocker = try SQLiteStoreLockHolder(path: database.path)
+        await #expect(throws: (any Error).self) { _ = try await restarted.closeInterruptedCalls() }
+        #expect(restarted.writeHealth == .failing(reason: "database locked"))
+        blocker.release()
+        #expect(try await restarted.closeInterruptedCalls() == 1)
+        await restarted.probeWrites(at: .now())
+        #expect(restarted.writeHealth == .ok)
     }
 }
 
