@@ -5,8 +5,9 @@ server process, real SIPp callers and real SQLite files:
   the drain time; then the server hangs them up, writes every call's history and exits;
 - kill -9 with calls up: the calls' histories were written open from their answer, and the
   next start closes them as `system`; their ratings join by `call_uuid`;
-- a full disk (a small tmpfs the test mounts and fills): `/health` and SIP OPTIONS answer 503
-  with the reason, and 200 again once space is freed, without a restart.
+- a full disk (a small tmpfs the test mounts and fills) or a database another process holds
+  locked: `/health` and SIP OPTIONS answer 503 with the reason, and 200 again once space is
+  freed or the lock released, without a restart.
 
 Every step waits for what it depends on (a prompt heard, a rating stored, a log line, an answer),
 never for a time."""
@@ -19,6 +20,7 @@ import os
 import secrets
 import signal
 import socket
+import sqlite3
 import subprocess
 import urllib.error
 import urllib.request
@@ -232,3 +234,27 @@ def test_health_and_options_answer_503_while_the_disk_is_full_and_recover(tmp_pa
     finally:
         server.stop()
         subprocess.run(["umount", "--lazy", str(disk)], check=False)
+
+
+def test_health_and_options_answer_503_while_the_database_is_locked_and_recover(tmp_path: Path) -> None:
+    """Another process holds the database's write lock (a backup tool, an operator's sqlite3
+    shell) longer than the server waits for it."""
+    server = QualityRateServer(tmp_path / "locked")
+    server.workdir.mkdir()
+    try:
+        server.start()
+        assert health(server) == (200, {"status": "ok"})
+        holder = sqlite3.connect(server.database, isolation_level=None, timeout=30)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")
+            status, body = eventually("/health 503", lambda: found if (found := health(server))[0] == 503 else None,
+                                      seconds=60)
+            assert body == {"status": "unavailable", "reason": "database locked"}, body
+            assert options_status_line(server) == "SIP/2.0 503 Service Unavailable (database locked)"
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        eventually("/health 200", lambda: True if health(server) == (200, {"status": "ok"}) else None, seconds=60)
+        eventually("OPTIONS 200", lambda: True if options_status_line(server) == "SIP/2.0 200 OK" else None)
+    finally:
+        server.stop()
