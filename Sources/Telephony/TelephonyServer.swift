@@ -135,8 +135,10 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
     /// client's; digest-authenticated), or from a trunk to a DID; else 403.
     private func arriving(_ invite: SIPMessage, from peer: SIPPeer) async {
         let localTag = Identifiers.tag()
-        guard !isDraining else {
-            await refuse(serviceUnavailable(invite, toTag: localTag, because: "shutting down"))
+        // Stopping, or the database takes no writes (its rating and call history would be lost):
+        // a trunk tries another server (RFC 3261 §21.5.4).
+        if let unavailable = unavailability() {
+            await refuse(serviceUnavailable(invite, toTag: localTag, because: unavailable))
             return
         }
         guard let calls, let uri = Self.requestURI(of: invite), let dialled = uri.user,

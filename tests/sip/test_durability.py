@@ -6,8 +6,8 @@ server process, real SIPp callers and real SQLite files:
 - kill -9 with calls up: the calls' histories were written open from their answer, and the
   next start closes them as `system`; their ratings join by `call_uuid`;
 - a full disk (a small tmpfs the test mounts and fills) or a database another process holds
-  locked: `/health` and SIP OPTIONS answer 503 with the reason, and 200 again once space is
-  freed or the lock released, without a restart.
+  locked: `/health` and SIP OPTIONS answer 503 with the reason (and so does a new INVITE), and
+  200 again once space is freed or the lock released, without a restart.
 
 Every step waits for what it depends on (a prompt heard, a rating stored, a log line, an answer),
 never for a time."""
@@ -205,7 +205,7 @@ def fill(path: Path) -> None:
                     break
 
 
-def test_health_and_options_answer_503_while_the_disk_is_full_and_recover(tmp_path: Path) -> None:
+def test_health_options_and_invites_answer_503_while_the_disk_is_full_and_recover(tmp_path: Path) -> None:
     disk = tmp_path / "disk"
     disk.mkdir()
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)], capture_output=True, text=True)
@@ -215,6 +215,7 @@ def test_health_and_options_answer_503_while_the_disk_is_full_and_recover(tmp_pa
     server = QualityRateServer(tmp_path / "full")
     server.workdir.mkdir()
     server.database = disk / "sip.sqlite"  # the log stays outside, where it can still be written
+    sipp = Sipp(server.sip_address, tmp_path / "sipp")
     try:
         server.start()
         assert health(server) == (200, {"status": "ok"})
@@ -226,12 +227,15 @@ def test_health_and_options_answer_503_while_the_disk_is_full_and_recover(tmp_pa
         assert body["status"] == "unavailable" and body["reason"].startswith("disk full"), body
         unavailable = eventually("OPTIONS 503", lambda: line if (line := options_status_line(server)).startswith("SIP/2.0 503 ") else None)
         assert "disk full" in unavailable, unavailable
+        sipp.start("trunk_call_503.xml", "disk-full", keys={**OFFER, "did": "4930777302", "rtp_port": "9"},
+                   seconds=15).expect_success()
         assert server.process is not None and server.process.poll() is None
 
         filler.unlink()
         eventually("/health 200", lambda: True if health(server) == (200, {"status": "ok"}) else None)
         eventually("OPTIONS 200", lambda: True if options_status_line(server) == "SIP/2.0 200 OK" else None)
     finally:
+        sipp.stop_all()
         server.stop()
         subprocess.run(["umount", "--lazy", str(disk)], check=False)
 
