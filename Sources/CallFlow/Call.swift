@@ -149,7 +149,7 @@ public struct Call: Sendable {
 
     public var isOver: Bool { if case .ended = leg { true } else { false } }
 
-    /// The call's history while it is up, when it changed since this was last asked: a call's
+    /// The call's history (SPEC §4.3) while it is up, when it changed since this was last asked: a call's
     /// history is recorded from the moment it is answered (issue 9), so a crash leaves it open
     /// in the database, to be closed at the next start. Nil before the answer, once the call is
     /// over (its record is in `writeCallHistory`), and when nothing changed.

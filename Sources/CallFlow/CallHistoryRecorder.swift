@@ -90,9 +90,9 @@ public struct CallHistoryRecorder: Sendable {
         return record
     }
 
-    /// The record of the call still up, as if it ended now with `system` (what a crash would
-    /// leave), and what of it is still going on: a server that restarts after a crash closes it
-    /// from there (issue 9).
+    /// The record (SPEC §4.3) of the call still up, as if it ended now with `system` (what a
+    /// crash would leave), and what of it is still going on: a server that restarts after a crash
+    /// closes it from there (issue 9).
     public func snapshot(at instant: UnixTime) -> OpenCallRecord {
         var ended = self
         return OpenCallRecord(
