@@ -10,6 +10,8 @@ public protocol TelephonyProvider: Sendable {
 public enum CallCenterError: Error, Equatable {
     /// No telephony is connected, so the server cannot place calls.
     case telephonyUnavailable
+    /// The server is stopping (SIGTERM): it places no new call.
+    case stopping
 }
 
 /// The calls running in this server, by `call_uuid`: where a call started by the API is created,
@@ -47,7 +49,8 @@ public actor CallCenter {
 
     /// Places a callback (SPEC §2.3); the call goes on in the background.
     public func startCallback(clientID: Int64, initiator: Extension, plan: Call.CallbackPlan) async throws -> CallUUID {
-        guard let telephony, !isStopping else { throw CallCenterError.telephonyUnavailable }
+        guard let telephony else { throw CallCenterError.telephonyUnavailable }
+        guard !isStopping else { throw CallCenterError.stopping }
         await forgetFinishedCalls()
         let callUUID = CallUUID.random()
         let port = try await telephony.makePort(for: callUUID, clientID: clientID)

@@ -2331,7 +2331,7 @@ enum OpenAPIDocument {
                 "$ref": "#/components/responses/InternalError"
               },
               "503": {
-                "description": "The request is valid but no SIP telephony is connected to place calls; nothing was started.",
+                "description": "The request is valid but the server cannot place calls: it is stopping (`shutting_down`, SIGTERM: send it to another server or later) or no SIP telephony is connected (`telephony_unavailable`); nothing was started.",
                 "content": {
                   "application/json": {
                     "schema": {
@@ -2342,7 +2342,10 @@ enum OpenAPIDocument {
                         {
                           "properties": {
                             "error": {
-                              "const": "telephony_unavailable"
+                              "enum": [
+                                "shutting_down",
+                                "telephony_unavailable"
+                              ]
                             }
                           }
                         }
