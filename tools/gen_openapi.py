@@ -148,8 +148,9 @@ components = {
             "required": ["status"],
             "properties": {
                 "status": {"type": "string", "enum": ["ok", "unavailable"]},
-                "reason": {"type": "string", "description": "Why the server is unavailable: the database cannot be read, or "
-                           "its writes fail (`disk full: 0 KiB free for the database`, `database locked`, `database read-only`…)."},
+                "reason": {"type": "string", "description": "Why the server is unavailable: the database cannot be read, "
+                           "its writes fail (`disk full: 0 KiB free for the database`, `database locked`, `database read-only`…), "
+                           "or it is stopping (`shutting down`: SIGTERM, calls draining)."},
             },
         },
         "Client": {
@@ -328,11 +329,12 @@ paths = {
         "summary": "Liveness and readiness probe",
         "description": "200 while the server can read its database and write to it, 503 with the reason otherwise. Writes are "
                        "judged by a real write the server makes every 2 s (its heartbeat) and by the free space for the database, "
-                       "so a full disk, a locked or read-only database answers 503 within seconds, and 200 again once writes work. "
+                       "so a full disk, a locked or read-only database answers 503 within seconds, and 200 again once writes work; "
+                       "503 too while the server drains its calls after SIGTERM. "
                        "No authentication.",
         "responses": {
             "200": json_resp("Ready.", {"allOf": [ref("Health"), {"properties": {"status": {"const": "ok"}}}]}, {"status": "ok"}),
-            "503": json_resp("The database cannot be read, or writes to it fail.",
+            "503": json_resp("The database cannot be read, writes to it fail, or the server is stopping.",
                              {"allOf": [ref("Health"), {"required": ["reason"], "properties": {"status": {"const": "unavailable"}}}]},
                              {"status": "unavailable", "reason": "disk full: 0 KiB free for the database"}),
         },

@@ -21,7 +21,7 @@ public actor CallCenter {
     private let telephony: (any TelephonyProvider)?
     private var runners: [CallUUID: CallRunner] = [:]
     /// The server is stopping (issue 9): no call is admitted or placed any more.
-    private var isStopping = false
+    public private(set) var isStopping = false
 
     public init(services: CallServices, telephony: (any TelephonyProvider)?) {
         self.services = services

@@ -29,6 +29,11 @@ public enum APIServer {
             if case .failing(let reason) = store.writeHealth {
                 return .json(Self.status("unavailable", reason: reason), status: .serviceUnavailable)
             }
+            // Draining after SIGTERM: a balancer that checks /health stops sending calls, as one
+            // probing SIP OPTIONS does.
+            if let calls, await calls.isStopping {
+                return .json(Self.status("unavailable", reason: "shutting down"), status: .serviceUnavailable)
+            }
             return .json(Self.status("ok"))
         }
         open.get("metrics") { _, _ -> Response in

@@ -191,7 +191,7 @@ enum OpenAPIDocument {
             ],
             "security": [],
             "summary": "Liveness and readiness probe",
-            "description": "200 while the server can read its database and write to it, 503 with the reason otherwise. Writes are judged by a real write the server makes every 2 s (its heartbeat) and by the free space for the database, so a full disk, a locked or read-only database answers 503 within seconds, and 200 again once writes work. No authentication.",
+            "description": "200 while the server can read its database and write to it, 503 with the reason otherwise. Writes are judged by a real write the server makes every 2 s (its heartbeat) and by the free space for the database, so a full disk, a locked or read-only database answers 503 within seconds, and 200 again once writes work; 503 too while the server drains its calls after SIGTERM. No authentication.",
             "responses": {
               "200": {
                 "description": "Ready.",
@@ -218,7 +218,7 @@ enum OpenAPIDocument {
                 }
               },
               "503": {
-                "description": "The database cannot be read, or writes to it fail.",
+                "description": "The database cannot be read, writes to it fail, or the server is stopping.",
                 "content": {
                   "application/json": {
                     "schema": {
@@ -2741,7 +2741,7 @@ enum OpenAPIDocument {
               },
               "reason": {
                 "type": "string",
-                "description": "Why the server is unavailable: the database cannot be read, or its writes fail (`disk full: 0 KiB free for the database`, `database locked`, `database read-only`…)."
+                "description": "Why the server is unavailable: the database cannot be read, its writes fail (`disk full: 0 KiB free for the database`, `database locked`, `database read-only`…), or it is stopping (`shutting down`: SIGTERM, calls draining)."
               }
             }
           },
