@@ -2,7 +2,8 @@
 server process, real SIPp callers and real SQLite files:
 
 - SIGTERM with calls up: new INVITEs get 503 with Retry-After while the calls up may go on for
-  the drain time; then the server hangs them up, writes every call's history and exits;
+  the drain time; then the server hangs them up, writes every call's history and exits — or
+  exits as soon as the calls have ended by themselves, their history as they ended;
 - kill -9 with calls up: the calls' histories were written open from their answer, and the
   next start closes them as `system`; their ratings join by `call_uuid`;
 - a full disk (a small tmpfs the test mounts and fills) or a database another process holds
@@ -154,6 +155,114 @@ def test_sigterm_refuses_new_calls_drains_then_writes_every_calls_history(tmp_pa
     finally:
         listener.close()
         sipp.stop_all()
+        server.stop()
+
+
+class PlainCaller:
+    """A trunk caller over UDP written out here, for a call the test hangs up when it chooses
+    (SIPp's scenarios hang up after a pause or not at all): INVITE with an offer, ACK of the 200,
+    later BYE."""
+
+    def __init__(self, server: QualityRateServer, did: str, rtp_port: int) -> None:
+        self.server = server
+        self.did = did
+        self.rtp_port = rtp_port
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.settimeout(10)
+        self.port = self.socket.getsockname()[1]
+        self.call_id = secrets.token_hex(8) + "@127.0.0.1"
+        self.tag = secrets.token_hex(4)
+        self.to = f"<sip:{did}@{server.sip_address}>"
+        self.target = f"sip:{did}@{server.sip_address}"
+
+    def _request(self, method: str, cseq: int, body: str = "") -> str:
+        headers = [
+            f"{method} {self.target} SIP/2.0",
+            f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bK{secrets.token_hex(8)};rport",
+            "Max-Forwards: 70",
+            f"From: \"Trunk caller\" <sip:4940777000@127.0.0.1:{self.port}>;tag={self.tag}",
+            f"To: {self.to}",
+            f"Call-ID: {self.call_id}",
+            f"CSeq: {cseq} {method}",
+            f"Contact: <sip:4940777000@127.0.0.1:{self.port}>",
+        ]
+        if body:
+            headers.append("Content-Type: application/sdp")
+        headers.append(f"Content-Length: {len(body)}")
+        return "\r\n".join(headers) + "\r\n\r\n" + body
+
+    def _send(self, message: str) -> None:
+        self.socket.sendto(message.encode(), (self.server.sip_host, self.server.sip_port))
+
+    def _final_response(self, method: str) -> str:
+        while True:
+            message = self.socket.recvfrom(65535)[0].decode(errors="replace")
+            status = message.split("\r\n", 1)[0]
+            if f" {method}" in _header(message, "CSeq") and status.startswith("SIP/2.0 ") and not status.startswith("SIP/2.0 1"):
+                return message
+
+    def call(self) -> None:
+        """Returns once answered (200) and acknowledged."""
+        sdp = (f"v=0\r\no=trunk 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+               f"m=audio {self.rtp_port} RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n")
+        self._send(self._request("INVITE", 1, sdp))
+        answer = self._final_response("INVITE")
+        assert answer.startswith("SIP/2.0 200 "), answer
+        self.to = _header(answer, "To")
+        contact = _header(answer, "Contact")
+        self.target = contact[contact.index("<") + 1:contact.index(">")] if "<" in contact else contact
+        self._send(self._request("ACK", 1))
+
+    def hang_up(self) -> None:
+        self._send(self._request("BYE", 2))
+        answer = self._final_response("BYE")
+        assert answer.startswith("SIP/2.0 200 "), answer
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+def _header(message: str, name: str) -> str:
+    for line in message.split("\r\n"):
+        key, _, value = line.partition(":")
+        if key.strip().lower() == name.lower():
+            return value.strip()
+    return ""
+
+
+def test_sigterm_lets_the_calls_up_end_by_themselves_and_exits_once_they_have(tmp_path: Path) -> None:
+    """A drain far longer than the calls: each ends by its caller's BYE during the drain, is in
+    call history as `caller_hangup`, and the server exits as soon as the last has ended."""
+    server = QualityRateServer(tmp_path / "draining", options=("--drain-seconds", "600"))
+    server.workdir.mkdir()
+    listener = RTPListener()
+    callers: list[PlainCaller] = []
+    try:
+        server.start()
+        api = API(server)
+        menu = create_rate_and_stay_menu(api, "7303")
+        api.create_did("4930777303", menu)
+        since = datetime.now(timezone.utc)
+        callers = [PlainCaller(server, "4930777303", listener.port) for _ in range(3)]
+        for caller in callers:
+            caller.call()
+
+        log_offset = server.log_size()
+        server.process.send_signal(signal.SIGTERM)
+        eventually("the server refusing new calls", lambda: "stopping: new calls refused" in server.log_since(log_offset) or None)
+        for caller in callers:
+            caller.hang_up()
+        assert server.process.wait(timeout=60) == 0, server.log_tail()  # not the 600 s of the drain
+        assert "drain time over" not in server.log_since(log_offset)
+
+        server.serve()
+        history = histories_of(API(server), since, menu)
+        assert sorted(call["hangup_disposition"] for call in history) == ["caller_hangup"] * 3, history
+    finally:
+        for caller in callers:
+            caller.close()
+        listener.close()
         server.stop()
 
 
