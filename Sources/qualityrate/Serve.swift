@@ -75,6 +75,7 @@ struct Serve: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
         let store = try openStore(database.database, logger: logger)
+        let writeProbe = await WriteProbeService.prepared(store: store, logger: logger)
         let address = try ListenAddress(parsing: http, option: "--http")
         let sipAddress = try ListenAddress(parsing: sip, option: "--sip")
         let trunks = try trunkRanges()
@@ -104,7 +105,7 @@ struct Serve: AsyncParsableCommand {
             // probe (the heartbeat, which draining calls still count on), then what is left of
             // the calls' work.
             services: [
-                CallTasksService(tasks: tasks), WriteProbeService(store: store, logger: logger), application,
+                CallTasksService(tasks: tasks), writeProbe, application,
                 TelephonyService(telephony: telephony, calls: calls, drain: .seconds(drainSeconds)),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
