@@ -20,7 +20,7 @@ public enum APIServer {
         open.post("oauth/token", OAuthRoutes(accessControl: accessControl).token)
         open.get("health") { _, _ -> Response in
             // Reads and writes both: a full disk still serves reads (issue 9). Writes are judged
-            // by the last probe (`WriteProbeService`), which performs a real write.
+            // by the server's last write probe (`Store.probeWrites`: a real write, free space).
             do {
                 try await store.checkHealth()
             } catch {
