@@ -228,6 +228,7 @@ let package = Package(
             name: "CallRunnerTests",
             dependencies: [
                 "CallFlow", "CallRunner", "Domain", "Storage", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

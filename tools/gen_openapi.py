@@ -146,7 +146,12 @@ components = {
         "Health": {
             "type": "object",
             "required": ["status"],
-            "properties": {"status": {"type": "string", "enum": ["ok", "unavailable"]}},
+            "properties": {
+                "status": {"type": "string", "enum": ["ok", "unavailable"]},
+                "reason": {"type": "string", "description": "Why the server is unavailable: the database cannot be read, "
+                           "its writes fail (`disk full: 0 KiB free for the database`, `database locked`, `database read-only`…), "
+                           "or it is stopping (`shutting down`: SIGTERM, calls draining)."},
+            },
         },
         "Client": {
             "type": "object",
@@ -331,11 +336,16 @@ paths = {
     "/health": {"get": {
         "operationId": "getHealth", "tags": ["Service"], "security": [],
         "summary": "Liveness and readiness probe",
-        "description": "200 while the server can read its database, 503 otherwise. No authentication.",
+        "description": "200 while the server can read its database and write to it, 503 with the reason otherwise. Writes are "
+                       "judged by a real write the server makes every 2 s (its heartbeat) and by the free space for the database, "
+                       "so a full disk, a locked or read-only database answers 503 within seconds, and 200 again once writes work; "
+                       "503 too while the server drains its calls after SIGTERM. "
+                       "No authentication.",
         "responses": {
             "200": json_resp("Ready.", {"allOf": [ref("Health"), {"properties": {"status": {"const": "ok"}}}]}, {"status": "ok"}),
-            "503": json_resp("The database cannot be read.", {"allOf": [ref("Health"), {"properties": {"status": {"const": "unavailable"}}}]},
-                             {"status": "unavailable"}),
+            "503": json_resp("The database cannot be read, writes to it fail, or the server is stopping.",
+                             {"allOf": [ref("Health"), {"required": ["reason"], "properties": {"status": {"const": "unavailable"}}}]},
+                             {"status": "unavailable", "reason": "disk full: 0 KiB free for the database"}),
         },
     }},
     "/metrics": {"get": {

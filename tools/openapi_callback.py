@@ -38,8 +38,11 @@ def extend(paths, components, tags):
         "example": {"call_uuid": "BF4643A0B90D11E98DA84B40F3DF0459"},
     }
     tags.append({"name": "Callbacks", "description": "Calls the server places (SPEC §2.3)."})
-    unavailable = {"description": "The request is valid but no SIP telephony is connected to place calls; nothing was started.",
-                   "content": {"application/json": {"schema": {"allOf": [ref("Error"), {"properties": {"error": {"const": "telephony_unavailable"}}}]}}}}
+    unavailable = {"description": "The request is valid but the server cannot place calls: it is stopping (`shutting_down`, "
+                                  "SIGTERM: send it to another server or later) or no SIP telephony is connected "
+                                  "(`telephony_unavailable`); nothing was started.",
+                   "content": {"application/json": {"schema": {"allOf": [ref("Error"), {"properties": {"error": {
+                       "enum": ["shutting_down", "telephony_unavailable"]}}}]}}}}
     paths["/api/ver1.0/extension/{extension_id}/callback/"] = {
         "parameters": [ref("callback_extension_id", "parameters")],
         "post": {

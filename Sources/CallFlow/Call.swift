@@ -88,6 +88,8 @@ public struct Call: Sendable {
         case interactiveReply([VoiceMenuCall.InteractiveCommand]?)
         case ratingStored
         case ratingFailed
+        /// The server is stopping and the drain time is over (issue 9): it ends the call.
+        case serverStopping
     }
 
     public enum Action: Sendable, Equatable {
@@ -135,6 +137,8 @@ public struct Call: Sendable {
     /// The agent a rating is of: the last agent bridged, kept across transfers (SPEC §2.1).
     private var attributedAgent: String?
     private var firstHangup: CallRecord.HangupDisposition?
+    /// The recorder's revision of the open record last handed out (`openRecordChange`).
+    private var savedRevision = 0
 
     public init(arrival: Arrival, at instant: UnixTime) {
         self.arrival = arrival
@@ -145,10 +149,24 @@ public struct Call: Sendable {
 
     public var isOver: Bool { if case .ended = leg { true } else { false } }
 
+    /// The call's history (SPEC §4.3) while it is up, when it changed since this was last asked: a call's
+    /// history is recorded from the moment it is answered (issue 9), so a crash leaves it open
+    /// in the database, to be closed at the next start. Nil before the answer, once the call is
+    /// over (its record is in `writeCallHistory`), and when nothing changed.
+    public mutating func openRecordChange(at now: UnixTime) -> OpenCallRecord? {
+        guard answered, !isOver, recorder.revision != savedRevision else { return nil }
+        savedRevision = recorder.revision
+        return recorder.snapshot(at: now)
+    }
+
     public mutating func handle(_ event: Event, at now: UnixTime) -> [Action] {
         switch (leg, event) {
         case (.ended, _):
             return []
+        case (_, .serverStopping):
+            // Whoever hung up first still names the disposition (an agent who left a caller in
+            // the rating prompt); a call nobody had left is ended by the system.
+            return [.hangUpCaller] + end(at: now)
         case (.routing, .arrived) where arrival.callback != nil:
             let sources = arrival.callback?.sources ?? []
             leg = .ringingSources(sources)

@@ -23,6 +23,9 @@ public struct CallHistoryRecorder: Sendable {
     private var record: CallRecord
     private var legEnds: [UnixTime?] = []
     private var bridgeStartedAt: UnixTime?
+    /// Counts the changes to the record, so that the call knows when the open record it last
+    /// saved is out of date (`snapshot`).
+    public private(set) var revision = 0
 
     public init(
         callUUID: CallUUID, clientID: Int64, flow: CallRecord.Flow, startedAt: UnixTime, did: (number: String, domain: String)?,
@@ -39,6 +42,7 @@ public struct CallHistoryRecorder: Sendable {
     /// dialled (or the DID led to), where the call belongs even after transfers.
     public mutating func reached(_ destination: Extension) {
         guard record.extensionID == nil else { return }
+        revision += 1
         record.extensionID = destination.id
         record.extensionName = destination.name
         record.extensionType = destination.kind
@@ -51,11 +55,13 @@ public struct CallHistoryRecorder: Sendable {
             role: role, aniNumber: ani, destNumber: destination, destDomain: domain, application: application,
             startedAt: instant, duration: 0))
         legEnds.append(nil)
+        revision += 1
         return LegHandle(index: record.legs.count - 1)
     }
 
     public mutating func legEnded(_ leg: LegHandle, at instant: UnixTime) {
         guard legEnds[leg.index] == nil else { return }
+        revision += 1
         legEnds[leg.index] = instant
         record.legs[leg.index].duration = max(0, instant.seconds - record.legs[leg.index].startedAt.seconds)
     }
@@ -64,6 +70,7 @@ public struct CallHistoryRecorder: Sendable {
     /// names (and a rating after an agent hang-up is attributed to).
     public mutating func bridged(to username: String, domain: String?, at instant: UnixTime) {
         closeBridge(at: instant)
+        revision += 1
         record.bridgedUsername = username
         record.bridgedDomain = domain
         record.bridgedAt = instant
@@ -83,8 +90,19 @@ public struct CallHistoryRecorder: Sendable {
         return record
     }
 
+    /// The record (SPEC §4.3) of the call still up, as if it ended now with `system` (what a
+    /// crash would leave), and what of it is still going on: a server that restarts after a crash
+    /// closes it from there (issue 9).
+    public func snapshot(at instant: UnixTime) -> OpenCallRecord {
+        var ended = self
+        return OpenCallRecord(
+            record: ended.finish(at: instant, disposition: .system),
+            openLegs: Set(legEnds.indices.filter { legEnds[$0] == nil }), isBridged: bridgeStartedAt != nil)
+    }
+
     private mutating func closeBridge(at instant: UnixTime) {
         guard let started = bridgeStartedAt else { return }
+        revision += 1
         // Talk time of the last bridged party only: `bridged_duration` goes with `bridged_username`.
         record.bridgedDuration = max(0, instant.seconds - started.seconds)
         bridgeStartedAt = nil

@@ -10,6 +10,8 @@ public protocol TelephonyProvider: Sendable {
 public enum CallCenterError: Error, Equatable {
     /// No telephony is connected, so the server cannot place calls.
     case telephonyUnavailable
+    /// The server is stopping (SIGTERM): it places no new call.
+    case stopping
 }
 
 /// The calls running in this server, by `call_uuid`: where a call started by the API is created,
@@ -18,6 +20,8 @@ public actor CallCenter {
     private let services: CallServices
     private let telephony: (any TelephonyProvider)?
     private var runners: [CallUUID: CallRunner] = [:]
+    /// The server is stopping (issue 9): no call is admitted or placed any more.
+    public private(set) var isStopping = false
 
     public init(services: CallServices, telephony: (any TelephonyProvider)?) {
         self.services = services
@@ -30,8 +34,9 @@ public actor CallCenter {
     public var count: Int { runners.count }
 
     /// A call that arrived from the network: its runner, kept here until `finished`. The caller
-    /// connects the port to the runner, then starts it.
-    public func admit(_ arrival: Call.Arrival, port: any TelephonyPort) -> CallRunner {
+    /// connects the port to the runner, then starts it. Nil once the server is stopping.
+    public func admit(_ arrival: Call.Arrival, port: any TelephonyPort) -> CallRunner? {
+        guard !isStopping else { return nil }
         let runner = CallRunner(arrival: arrival, port: port, services: services)
         runners[arrival.callUUID] = runner
         return runner
@@ -45,6 +50,7 @@ public actor CallCenter {
     /// Places a callback (SPEC §2.3); the call goes on in the background.
     public func startCallback(clientID: Int64, initiator: Extension, plan: Call.CallbackPlan) async throws -> CallUUID {
         guard let telephony else { throw CallCenterError.telephonyUnavailable }
+        guard !isStopping else { throw CallCenterError.stopping }
         await forgetFinishedCalls()
         let callUUID = CallUUID.random()
         let port = try await telephony.makePort(for: callUUID, clientID: clientID)
@@ -56,6 +62,38 @@ public actor CallCenter {
         runners[callUUID] = runner
         services.timers.spawn { await runner.start() }
         return callUUID
+    }
+
+    // MARK: Stopping (issue 9)
+
+    /// From now on no call is admitted and no callback placed.
+    public func stopTakingCalls() {
+        isStopping = true
+    }
+
+    /// Returns once every call running has ended by itself, or once `drain` has passed.
+    public func drain(within drain: Duration) async {
+        let running = Array(runners.values)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { for runner in running { await runner.waitUntilOver() } }
+            group.addTask { try? await Task.sleep(for: drain) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Ends every call still running (`serverStopping`): each hangs up its caller and writes its
+    /// history. Returns once all of them have.
+    public func endAll() async {
+        let running = Array(runners.values)
+        await withDiscardingTaskGroup { group in
+            for runner in running {
+                group.addTask {
+                    await runner.deliver(.serverStopping)
+                    await runner.waitUntilOver()
+                }
+            }
+        }
     }
 
     private func forgetFinishedCalls() async {

@@ -83,6 +83,13 @@ public actor CallRunner {
             for action in call.handle(next, at: services.now()) {
                 await perform(action)
             }
+            if let open = call.openRecordChange(at: services.now()) {
+                do {
+                    try await services.store.saveOpenCall(open)
+                } catch {
+                    logger.error("open call history not stored", metadata: ["error_type": "\(type(of: error))"])
+                }
+            }
         }
         processing = false
         if call.isOver {
@@ -153,10 +160,27 @@ public actor CallRunner {
         case .writeCallHistory(let record):
             for timer in timers.values { timer.timer.cancel() }
             timers.removeAll()
-            do {
-                try await services.store.insertCalls([record], isSample: false)
-            } catch {
-                logger.error("call history not stored", metadata: ["error_type": "\(type(of: error))"])
+            await Self.storeCallHistory(record, services: services, logger: logger)
+        }
+    }
+
+    /// How long a call's history that could not be written waits before it is tried again.
+    static let callHistoryRetryDelay: Duration = .seconds(5)
+
+    /// Writes the call's history (over its open record); while the database takes no writes (a
+    /// full disk) it is tried again every `callHistoryRetryDelay`, as a timer of the calls' task
+    /// group, so the record is not left open while this server runs on. A stop ends the retries:
+    /// the open record is then closed at the next start (docs/API.md). Not the runner's own
+    /// method: the runner is gone once its call is over.
+    private static func storeCallHistory(_ record: CallRecord, services: CallServices, logger: Logger) async {
+        do {
+            try await services.store.insertCalls([record], isSample: false)
+        } catch let error as StorageError {
+            logger.error("call history not stored", metadata: ["error": "\(error)"])  // a conflict: trying again cannot help
+        } catch {
+            logger.error("call history not stored; trying again", metadata: ["error_type": "\(type(of: error))"])
+            _ = services.timers.schedule(after: callHistoryRetryDelay) {
+                await storeCallHistory(record, services: services, logger: logger)
             }
         }
     }

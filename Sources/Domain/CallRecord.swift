@@ -88,3 +88,20 @@ public struct CallLeg: Sendable, Equatable {
         self.duration = duration
     }
 }
+
+/// The history of a call still up (issue 9): its record as if it ended at the moment it was
+/// taken (`hangupDisposition` `system`), and which of it is still going on, so that a server
+/// that crashed can close it at its next start with the last time it knew of.
+public struct OpenCallRecord: Sendable, Equatable {
+    public var record: CallRecord
+    /// Positions in `record.legs` of the legs still up.
+    public var openLegs: Set<Int>
+    /// The caller is still talking to `record.bridgedUsername`.
+    public var isBridged: Bool
+
+    public init(record: CallRecord, openLegs: Set<Int>, isBridged: Bool) {
+        self.record = record
+        self.openLegs = openLegs
+        self.isBridged = isBridged
+    }
+}

@@ -25,12 +25,22 @@ public enum APIServer {
         var open = RouteTable()
         open.post("oauth/token", OAuthRoutes(accessControl: accessControl, bans: LoginBans(policy: loginBans, logger: logger)).token)
         open.get("health") { _, _ -> Response in
+            // Reads and writes both: a full disk still serves reads (issue 9). Writes are judged
+            // by the server's last write probe (`Store.probeWrites`: a real write, free space).
             do {
                 try await store.checkHealth()
-                return .json(Self.status("ok"))
             } catch {
-                return .json(Self.status("unavailable"), status: .serviceUnavailable)
+                return .json(Self.status("unavailable", reason: "database cannot be read"), status: .serviceUnavailable)
             }
+            if case .failing(let reason) = store.writeHealth {
+                return .json(Self.status("unavailable", reason: reason), status: .serviceUnavailable)
+            }
+            // Draining after SIGTERM: a balancer that checks /health stops sending calls, as one
+            // probing SIP OPTIONS does.
+            if let calls, await calls.isStopping {
+                return .json(Self.status("unavailable", reason: "shutting down"), status: .serviceUnavailable)
+            }
+            return .json(Self.status("ok"))
         }
         open.get("metrics") { _, _ -> Response in
             var text = [UInt8]()
@@ -82,10 +92,11 @@ public enum APIServer {
             logger: logger)
     }
 
-    private static func status(_ value: String) -> JSONBytes {
+    private static func status(_ value: String, reason: String? = nil) -> JSONBytes {
         var json = JSONBytes()
         json.beginObject()
         json.field("status", value)
+        if let reason { json.field("reason", reason) }
         json.endObject()
         return json
     }

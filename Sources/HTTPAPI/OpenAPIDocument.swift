@@ -228,7 +228,7 @@ enum OpenAPIDocument {
             ],
             "security": [],
             "summary": "Liveness and readiness probe",
-            "description": "200 while the server can read its database, 503 otherwise. No authentication.",
+            "description": "200 while the server can read its database and write to it, 503 with the reason otherwise. Writes are judged by a real write the server makes every 2 s (its heartbeat) and by the free space for the database, so a full disk, a locked or read-only database answers 503 within seconds, and 200 again once writes work; 503 too while the server drains its calls after SIGTERM. No authentication.",
             "responses": {
               "200": {
                 "description": "Ready.",
@@ -255,7 +255,7 @@ enum OpenAPIDocument {
                 }
               },
               "503": {
-                "description": "The database cannot be read.",
+                "description": "The database cannot be read, writes to it fail, or the server is stopping.",
                 "content": {
                   "application/json": {
                     "schema": {
@@ -264,6 +264,9 @@ enum OpenAPIDocument {
                           "$ref": "#/components/schemas/Health"
                         },
                         {
+                          "required": [
+                            "reason"
+                          ],
                           "properties": {
                             "status": {
                               "const": "unavailable"
@@ -273,7 +276,8 @@ enum OpenAPIDocument {
                       ]
                     },
                     "example": {
-                      "status": "unavailable"
+                      "status": "unavailable",
+                      "reason": "disk full: 0 KiB free for the database"
                     }
                   }
                 }
@@ -2364,7 +2368,7 @@ enum OpenAPIDocument {
                 "$ref": "#/components/responses/InternalError"
               },
               "503": {
-                "description": "The request is valid but no SIP telephony is connected to place calls; nothing was started.",
+                "description": "The request is valid but the server cannot place calls: it is stopping (`shutting_down`, SIGTERM: send it to another server or later) or no SIP telephony is connected (`telephony_unavailable`); nothing was started.",
                 "content": {
                   "application/json": {
                     "schema": {
@@ -2375,7 +2379,10 @@ enum OpenAPIDocument {
                         {
                           "properties": {
                             "error": {
-                              "const": "telephony_unavailable"
+                              "enum": [
+                                "shutting_down",
+                                "telephony_unavailable"
+                              ]
                             }
                           }
                         }
@@ -2769,6 +2776,10 @@ enum OpenAPIDocument {
                   "ok",
                   "unavailable"
                 ]
+              },
+              "reason": {
+                "type": "string",
+                "description": "Why the server is unavailable: the database cannot be read, its writes fail (`disk full: 0 KiB free for the database`, `database locked`, `database read-only`…), or it is stopping (`shutting down`: SIGTERM, calls draining)."
               }
             }
           },

@@ -1,4 +1,5 @@
 public import Domain
+import Foundation
 import GRDB
 import Synchronization
 public import Logging
@@ -8,7 +9,14 @@ public import Logging
 public final class SQLiteStore: Store {
     private let pool: DatabasePool
     /// Ratings and call histories, the writes every call makes, are committed in groups.
-    private let callWrites: GroupCommit
+    let callWrites: GroupCommit
+    /// The folder of the database file, whose free space `probeWrites` checks.
+    let directory: String
+    /// The outcome of the last `probeWrites`; writes are taken to work until one has run.
+    let health = Mutex(WriteHealth.ok)
+    /// This run of the server (one store per process): the open records it saves and its
+    /// heartbeat are marked with it, so that a later run knows which records a crash left open.
+    let run = UUID().uuidString
 
     /// Opens (creating when needed) and migrates the database at `path`.
     public init(path: String, logger: Logger = Logger(label: "qualityrate.storage")) throws {
@@ -17,6 +25,7 @@ public final class SQLiteStore: Store {
         configuration.maximumReaderCount = 8
         configuration.foreignKeysEnabled = true
         pool = try DatabasePool(path: path, configuration: configuration)
+        directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         // A rating is answered as stored only once it is on disk (SPEC §2.1): WAL with
         // synchronous=FULL syncs every commit, where GRDB's WAL default (NORMAL) could lose the
         // last commits to a power cut. Only the one writer connection writes, so it is set there,
@@ -270,11 +279,12 @@ public final class SQLiteStore: Store {
 
     /// The SQL of one page of a client's list: the filters, then keyset paging on
     /// (`time`, `tieBreaker`), which the (client_id, [extension_id,] time, tie-breaker) indexes serve.
+    /// `onlyClosed`: leave out the records of calls still up (call history lists ended calls).
     private static func listSQL<Cursor>(
-        select: String, query: ListQuery<Cursor>, time: String, tieBreaker: String,
+        select: String, query: ListQuery<Cursor>, time: String, tieBreaker: String, onlyClosed: Bool = false,
         cursor: (UnixTime, any DatabaseValueConvertible)?
     ) -> (String, StatementArguments) {
-        var sql = select + " WHERE client_id = ?"
+        var sql = select + " WHERE client_id = ?" + (onlyClosed ? " AND open_run IS NULL" : "")
         var arguments: StatementArguments = [query.clientID]
         if let extensionID = query.extensionID {
             sql += " AND extension_id = ?"
@@ -309,41 +319,14 @@ public final class SQLiteStore: Store {
 
     public func insertCalls(_ calls: [CallRecord], isSample: Bool) async throws {
         try await callWrites.write { db in
-            let callStatement = try db.cachedStatement(sql: """
-                INSERT INTO call (call_uuid, client_id, extension_id, extension_name, extension_type, flow, did_number,
-                    did_domain, from_username, from_screen_name, from_domain, bridged_username, bridged_domain, bridged_at,
-                    bridged_duration, duration, hangup_disposition, started_at, is_sample)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            let legStatement = try db.cachedStatement(sql: """
-                INSERT INTO call_leg (call_uuid, position, role, ani_number, dest_number, dest_domain, application,
-                    started_at, duration)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            for call in calls {
-                try Self.translatingConflicts(field: "call_uuid") {
-                    try callStatement.execute(arguments: [
-                        call.callUUID.value, call.clientID, call.extensionID, call.extensionName, call.extensionType?.rawValue,
-                        call.flow.rawValue, call.didNumber, call.didDomain, call.fromUsername, call.fromScreenName,
-                        call.fromDomain, call.bridgedUsername, call.bridgedDomain, call.bridgedAt?.seconds,
-                        call.bridgedDuration, call.duration, call.hangupDisposition.rawValue, call.startedAt.seconds,
-                        isSample,
-                    ])
-                }
-                for (position, leg) in call.legs.enumerated() {
-                    try legStatement.execute(arguments: [
-                        call.callUUID.value, position, leg.role.rawValue, leg.aniNumber, leg.destNumber, leg.destDomain,
-                        leg.application?.rawValue, leg.startedAt.seconds, leg.duration,
-                    ])
-                }
-            }
+            for call in calls { try Self.upsert(call, isSample: isSample, open: nil, db: db) }
         }
     }
 
     public func call(clientID: Int64, uuid: CallUUID) async throws -> CallRecord? {
         try await pool.read { db in
             guard let row = try Row.fetchOne(
-                db, sql: "SELECT * FROM call WHERE client_id = ? AND call_uuid = ?", arguments: [clientID, uuid.value])
+                db, sql: "SELECT * FROM call WHERE client_id = ? AND call_uuid = ? AND open_run IS NULL", arguments: [clientID, uuid.value])
             else { return nil }
             return try Self.withLegs([row], db: db).first
         }
@@ -351,7 +334,7 @@ public final class SQLiteStore: Store {
 
     public func calls(_ query: CallQuery) async throws -> [CallRecord] {
         let (sql, arguments) = Self.listSQL(
-            select: "SELECT * FROM call", query: query, time: "started_at", tieBreaker: "call_uuid",
+            select: "SELECT * FROM call", query: query, time: "started_at", tieBreaker: "call_uuid", onlyClosed: true,
             cursor: query.after.map { ($0.startedAt, $0.callUUID.value) })
         return try await pool.read { db in
             try Self.withLegs(Row.fetchAll(db, sql: sql, arguments: arguments), db: db)

@@ -123,6 +123,23 @@ enum Schema {
             // none, and keep playing nothing.
             try db.execute(sql: "UPDATE ivr_rule SET finish_sound = NULL WHERE action = 'quality_rate' AND finish_sound = 0")
         }
+        migrator.registerMigration("7-open-calls") { db in
+            // A call's history is written from the moment it is answered (issue 9), as an open
+            // record that the end of the call closes. `open_run` names the server run (process)
+            // that keeps it open, NULL once closed. A run that crashed leaves its records open; the
+            // next run closes them with the last time known: the later of the record's own last
+            // save and the heartbeat the crashed run wrote every few seconds (docs/API.md).
+            try db.execute(sql: """
+                ALTER TABLE call ADD COLUMN open_run TEXT;
+                ALTER TABLE call ADD COLUMN is_bridged BOOLEAN NOT NULL DEFAULT FALSE;
+                ALTER TABLE call_leg ADD COLUMN is_open BOOLEAN NOT NULL DEFAULT FALSE;
+                CREATE INDEX call_open ON call(open_run) WHERE open_run IS NOT NULL;
+                CREATE TABLE heartbeat (
+                    run TEXT PRIMARY KEY,
+                    beat_at INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

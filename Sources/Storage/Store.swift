@@ -6,6 +6,11 @@ public import Domain
 public protocol Store: ConfigurationStore, SoundStore, IVRStore, Sendable {
     /// Fails when the database cannot be read; used by `/health`.
     func checkHealth() async throws
+    /// Whether writes worked at the last `probeWrites` (`/health`, SIP `OPTIONS`).
+    var writeHealth: WriteHealth { get }
+    /// A small real write (the server's heartbeat, `at`) and a check of the free space; sets
+    /// `writeHealth`.
+    func probeWrites(at instant: UnixTime) async
 
     func createClient(name: String, timezone: String, domain: String) async throws -> Client
     func client(id: Int64) async throws -> Client?
@@ -38,7 +43,15 @@ public protocol Store: ConfigurationStore, SoundStore, IVRStore, Sendable {
     /// One page of a client's ratings in (`datetime`, `id`) order.
     func ratings(_ query: RatingQuery) async throws -> [Rating]
 
+    /// Stores ended calls' records; a record replaces the open record of its call (a closed
+    /// one with the same `call_uuid` is a conflict).
     func insertCalls(_ calls: [CallRecord], isSample: Bool) async throws
+    /// Stores the record of a call still up (issue 9), replacing its earlier open record. Open
+    /// records are not listed: call history is of ended calls.
+    func saveOpenCall(_ call: OpenCallRecord) async throws
+    /// Closes the records that earlier runs of the server left open (kill -9, power cut), as
+    /// `system` at the last time known; returns how many. This run's open records stay open.
+    func closeInterruptedCalls() async throws -> Int
     func call(clientID: Int64, uuid: CallUUID) async throws -> CallRecord?
     /// One page of a client's call history in (start time, `call_uuid`) order.
     func calls(_ query: CallQuery) async throws -> [CallRecord]

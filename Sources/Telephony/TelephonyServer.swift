@@ -23,6 +23,8 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
     private let gate: CallGate
     private let logger: Logger
     private var calls: CallCenter?
+    /// SIGTERM came (issue 9): new INVITEs and OPTIONS are answered 503 while the calls up finish.
+    private var isDraining = false
     /// Where the calls' own work runs (a session's event loop, a call's start): the group the
     /// service group runs, shared with the calls' timers.
     private let tasks: CallTasks
@@ -76,12 +78,24 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
             Counter(label: "qualityrate_sip_registers_total", dimensions: [("status", String(answer.status ?? 0))]).increment()
             await endpoint.respond(answer)
         case "OPTIONS":
+            // A load balancer probing with OPTIONS (Kamailio's dispatcher) stops sending calls to
+            // a server that is stopping or cannot store what calls leave (issue 9).
+            if let unavailable = unavailability() {
+                await endpoint.respond(serviceUnavailable(request, toTag: Identifiers.tag(), because: unavailable))
+                return
+            }
             var ok = request.response(status: 200, reason: "OK", toTag: Identifiers.tag())
             ok.headers.add("Allow", SIPMessage.allowedMethods)
             ok.headers.add("Accept", "application/sdp, application/dtmf-relay, application/dtmf")
             await endpoint.respond(ok)
         case "INVITE" where DialogTable.key(ofReceived: request) == nil:
-            // Admission first, before anything is looked up: under a flood the refusals must
+            // Stopping, or the database takes no writes (its rating and call history would be
+            // lost): a trunk tries another server (RFC 3261 §21.5.4).
+            if let unavailable = unavailability() {
+                await refuse(serviceUnavailable(request, toTag: Identifiers.tag(), because: unavailable))
+                return
+            }
+            // Admission next, before anything is looked up: under a flood the refusals must
             // stay cheap, and OPTIONS, REGISTER and calls in progress must still be answered.
             // Behind a proxy of ours the source is the trunk or phone behind it, so one trunk's
             // burst through Kamailio is held to its own rate, not everyone's.
@@ -197,7 +211,12 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
             await session.finish()
             return
         }
-        let runner = await calls.admit(arrival, port: session)
+        guard let runner = await calls.admit(arrival, port: session) else {
+            // The server began stopping while this INVITE was looked up: the offer is refused
+            // (480) as the session finishes.
+            await session.finish()
+            return
+        }
         await session.attach(runner)
         spawn { await runner.start() }
     }
@@ -259,12 +278,26 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
         logger.error(
             "storage failed while answering a SIP request; answered 503",
             metadata: ["sip.method": "\(request.method ?? "")", "error": "\(error)"])
-        var response = request.response(status: 503, reason: "Service Unavailable (storage)", toTag: toTag)
+        return serviceUnavailable(request, toTag: toTag, because: "storage")
+    }
+
+    /// Why this server should get no new calls now, if it should not: it is stopping, or its
+    /// database does not take writes (the last probe's reason).
+    private func unavailability() -> String? {
+        if isDraining { return "shutting down" }
+        if case .failing(let reason) = store.writeHealth { return reason }
+        return nil
+    }
+
+    /// 503 with Retry-After (RFC 3261 §21.5.4) and the cause in the reason phrase.
+    private func serviceUnavailable(_ request: SIPMessage, toTag: String, because cause: String) -> SIPMessage {
+        var response = request.response(status: 503, reason: "Service Unavailable (\(cause))", toTag: toTag)
         response.headers.add("Retry-After", String(Self.storageRetryAfterSeconds))
         return response
     }
 
-    /// How long a phone or trunk is asked to wait after a storage failure.
+    /// How long a phone, trunk or load balancer is asked to wait after a storage failure, while
+    /// writes fail, or while the server is stopping.
     static let storageRetryAfterSeconds = 10
 
     /// Answers a new INVITE with a final error, counted by status at `/metrics`.
@@ -308,9 +341,21 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
 }
 
 extension TelephonyServer {
-    /// Stops answering SIP: hangs up every call still up, then closes the sockets and lets
-    /// `run()` return.
-    public func stop() async {
+    /// Stops answering SIP (SIGTERM, issue 9): new calls are refused with 503 at once; the calls
+    /// up may end by themselves for `drain`; those left are ended by their runners, which hang
+    /// up their callers and write their histories (`system`). Then whatever leg is left is hung
+    /// up, the sockets are closed and `run()` returns.
+    public func stop(drainingFor drain: Duration) async {
+        isDraining = true
+        if let calls {
+            await calls.stopTakingCalls()
+            let up = await calls.count
+            logger.notice("stopping: new calls refused", metadata: ["calls": "\(up)", "drain": "\(drain)"])
+            await calls.drain(within: drain)
+            let left = await calls.count
+            if left > 0 { logger.notice("drain time over: ending the calls still up", metadata: ["calls": "\(left)"]) }
+            await calls.endAll()
+        }
         for session in await dialogs.sessions() { await session.finish() }
         await endpoint.stop()
     }

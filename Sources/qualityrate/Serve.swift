@@ -56,6 +56,12 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var connections: ConnectionOptions
 
+    @Option(name: .customLong("drain-seconds"), help: """
+        On SIGTERM/SIGINT, how long calls up may go on (new calls are refused with 503) before the server \
+        hangs them up; every call's history is written before it exits.
+        """)
+    var drainSeconds = 30
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -72,6 +78,9 @@ struct Serve: AsyncParsableCommand {
         _ = try digestChallenges()
         try limits.validate()
         try connections.validate()
+        guard drainSeconds >= 0 else {
+            throw ValidationError("--drain-seconds: expected 0 or more seconds, got \(drainSeconds)")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level: expected trace, debug, info, notice, warning, error or critical")
         }
@@ -89,6 +98,7 @@ struct Serve: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
         let store = try openStore(database.database, logger: logger)
+        let writeProbe = await WriteProbeService.prepared(store: store, logger: logger)
         let address = try apiAddress()
         let sipAddress = try ListenAddress(parsing: sip, option: "--sip")
         let tls = try tlsConfiguration()
@@ -131,14 +141,20 @@ struct Serve: AsyncParsableCommand {
             tls: https != nil ? try required(tls) : nil,
             logger: logger)
         let services = ServiceGroup(configuration: .init(
-            // Stopped in reverse order: telephony first (calls hung up, sockets closed), then
-            // HTTP, then what is left of the calls' work.
-            services: [CallTasksService(tasks: tasks), application, TelephonyService(telephony: telephony, calls: calls)],
+            // Stopped in reverse order: telephony first (new calls refused, the calls up drained,
+            // then hung up with their history written, sockets closed), then HTTP, then the write
+            // probe (the heartbeat, which draining calls still count on), then what is left of
+            // the calls' work.
+            services: [
+                CallTasksService(tasks: tasks), writeProbe, application,
+                TelephonyService(telephony: telephony, calls: calls, drain: .seconds(drainSeconds)),
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("starting", metadata: [
             https != nil ? "https" : "http": "\(address.host):\(address.port)", "sip": "\(sip)", "sip_tls": "\(sipTLS ?? "none")",
             "trunks": "\(trunks)", "rtp_ports": "\(rtpPorts)",
             "digest_algorithms": "\(digestAlgorithms)", "limits": "\(limits.summary)", "descriptor_budget": "\(budget)",
+            "drain_seconds": "\(drainSeconds)",
             "database": "\(database.database)",
         ])
         try await services.run()
@@ -237,13 +253,15 @@ extension Serve {
 struct TelephonyService: Service {
     let telephony: TelephonyServer
     let calls: CallCenter
+    /// How long calls up may go on after SIGTERM (`--drain-seconds`).
+    let drain: Duration
 
     func run() async throws {
         try await telephony.start(calls: calls)
         await withDiscardingTaskGroup { group in
             group.addTask { await telephony.run() }
             try? await gracefulShutdown()
-            await telephony.stop()
+            await telephony.stop(drainingFor: drain)
         }
     }
 }

@@ -54,3 +54,25 @@ import Testing
         #expect(record.bridgedUsername == "102" && record.bridgedAt == at(40) && record.bridgedDuration == 60)
     }
 }
+
+@Suite struct CallHistorySnapshotTests {
+    @Test func aSnapshotIsTheRecordEndedNowAndLeavesTheCallGoingOn() {
+        var recorder = CallHistoryRecorder(
+            callUUID: .random(), clientID: 1, flow: .inbound, startedAt: UnixTime(seconds: 100), did: nil,
+            caller: .init(username: "102", screenName: nil, domain: "acme.local"))
+        let revision = recorder.revision
+        let caller = recorder.legStarted(.caller, ani: "102", destination: "200", domain: nil, application: nil, at: UnixTime(seconds: 100))
+        _ = recorder.legStarted(.agent, ani: "102", destination: "101", domain: nil, application: .callcenter, at: UnixTime(seconds: 105))
+        recorder.bridged(to: "101", domain: nil, at: UnixTime(seconds: 106))
+        #expect(recorder.revision > revision)
+
+        let snapshot = recorder.snapshot(at: UnixTime(seconds: 130))
+        #expect(snapshot.record.duration == 30 && snapshot.record.hangupDisposition == .system)
+        #expect(snapshot.record.bridgedDuration == 24 && snapshot.isBridged && snapshot.openLegs == [0, 1])
+        #expect(snapshot.record.legs.map(\.duration) == [30, 25])
+
+        recorder.legEnded(caller, at: UnixTime(seconds: 150))
+        let record = recorder.finish(at: UnixTime(seconds: 150), disposition: .callerHangup)
+        #expect(record.duration == 50 && record.bridgedDuration == 44 && record.legs.map(\.duration) == [50, 45])
+    }
+}

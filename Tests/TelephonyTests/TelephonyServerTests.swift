@@ -103,9 +103,10 @@ struct TelephonyFixture {
         self.tasks = tasks
     }
 
-    /// As the service group stops them: telephony, then what is left of the calls' work.
+    /// As the service group stops them: telephony (no drain time: the calls still up are ended
+    /// at once), then what is left of the calls' work.
     func stop() async {
-        await server.stop()
+        await server.stop(drainingFor: .zero)
         tasks.finish()
         await running.value
     }

@@ -202,6 +202,11 @@ class QualityRateServer(LoggingProcess):
         return f"{self.sip_host}:{self.sip_port}"
 
     def start(self) -> None:
+        """`setup` (a new client) and `serve`."""
+        self.setup()
+        self.serve()
+
+    def setup(self) -> None:
         if not BINARY.exists():
             pytest.fail(f"{BINARY} is missing: run `swift build` first", pytrace=False)
         setup = subprocess.run(
@@ -213,6 +218,10 @@ class QualityRateServer(LoggingProcess):
             pytest.fail(f"qualityrate setup failed ({setup.returncode}):\n{setup.stdout}\n{setup.stderr}", pytrace=False)
         printed = json.loads(setup.stdout)
         self.credentials = Credentials(int(printed["client_id"]), printed["app_id"], printed["app_secret"])
+
+    def serve(self) -> None:
+        """Starts `serve` on the database (again, after a stop or a crash: the log goes on in the
+        same file); returns once `/health` answers 200."""
         api_listener = ["--https" if self.tls else "--http", f"127.0.0.1:{self.http_port}"]
         if self.tls:
             api_listener += ["--sip-tls", self.sip_tls_address, "--tls-certificate", str(self.tls.certificate),
@@ -222,7 +231,7 @@ class QualityRateServer(LoggingProcess):
             "--sip", self.sip_address, "--trunk", self.trunk,
             "--rtp-ports", f"{self.rtp_low}-{self.rtp_high}", "--log-level", "debug", *self.options,
         ]
-        with self.log_path.open("wb") as log:
+        with self.log_path.open("ab") as log:
             log.write((" ".join(command) + "\n").encode())
             log.flush()
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -518,7 +527,9 @@ class Sipp:
         transport: str = "u1",
         files: dict[str, bytes] | None = None,
         seconds: int = 30,
+        calls: int = 1,
     ) -> SippRun:
+        """One call, or `calls` at once (SIPp's default rate, all of them up together)."""
         directory = self.directory / f"{len(self.runs) + 1:02d}-{label}"
         directory.mkdir(parents=True)
         shutil.copy(SCENARIOS / scenario, directory / scenario)
@@ -530,7 +541,7 @@ class Sipp:
             self.binary, self.remote,
             "-sf", str(directory / scenario),
             "-i", local_ip, "-p", str(port), "-mi", local_ip, "-mp", str(media_port),
-            "-t", transport, "-s", service, "-m", "1", "-nostdin",
+            "-t", transport, "-s", service, "-m", str(calls), "-l", str(calls), "-nostdin",
             "-timeout", f"{seconds}s", "-timeout_error", "-recv_timeout", "15000",
             "-trace_msg", "-message_file", str(directory / "messages.log"),
             "-trace_err", "-error_file", str(directory / "errors.log"),

@@ -74,6 +74,13 @@ class RTPListener:
         """Sends from the listener's port: what the party whose offer named it sends."""
         self._socket.sendto(datagram, destination)
 
+    def sources(self) -> list[tuple[str, int]]:
+        """Where datagrams came from, each once, in the order first seen: with one listener in the
+        offers of many calls, one source per call (the server's media port of its leg)."""
+        with self._lock:
+            received = list(self._datagrams)
+        return list(dict.fromkeys(source for _, source in received))
+
     def packets(self) -> list[RTPPacket]:
         with self._lock:
             received = list(self._datagrams)

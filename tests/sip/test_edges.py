@@ -176,7 +176,7 @@ def test_a_burst_of_5000_invites_is_held_to_the_limits_and_the_server_keeps_answ
     # (20 a second), so the legitimate caller finds a place during and after it.
     server = QualityRateServer(tmp_path / "flood", trunk="127.0.0.0/8", rtp_ports=2000,
                                options=("--max-call-rate", "200", "--max-call-rate-per-source", str(rate_per_source),
-                                        "--max-calls", "500", "--log-level", "info"))
+                                        "--max-calls", "500", "--log-level", "info", "--drain-seconds", "0"))
     server.workdir.mkdir()
     sipp = Sipp(server.sip_address, tmp_path / "sipp")
     flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -302,7 +302,8 @@ def test_slow_and_idle_connections_are_closed_and_calls_and_health_work_under_40
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
     server = QualityRateServer(
         tmp_path / "descriptors", prefix=("prlimit", "--nofile=400:400", "--"),
-        options=("--http-idle-timeout", "4", "--sip-tcp-idle-timeout", "4", "--sip-tcp-partial-timeout", "3", "--log-level", "info"))
+        options=("--http-idle-timeout", "4", "--sip-tcp-idle-timeout", "4", "--sip-tcp-partial-timeout", "3", "--log-level", "info",
+                 "--drain-seconds", "0"))
     server.workdir.mkdir()
     sipp = Sipp(server.sip_address, tmp_path / "sipp")
     held: list[socket.socket] = []

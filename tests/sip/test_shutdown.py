@@ -1,6 +1,7 @@
-"""SIGTERM while calls are up, as an operator restarting the server in office hours does: every
-caller is sent BYE, and the process exits 0 at once — every task of a call belongs to the
-service group, so none is left running to hold the exit."""
+"""SIGTERM while calls are up, as an operator restarting the server in office hours does: with no
+drain time (`--drain-seconds 0`) every caller is sent BYE, and the process exits 0 at once —
+every task of a call belongs to the service group, so none is left running to hold the exit.
+The drain itself, and the call history written at the stop, are test_durability.py's."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ CALLS = 3
 
 
 def test_sigterm_hangs_up_every_call_and_the_server_exits(tmp_path: Path) -> None:
-    server = QualityRateServer(tmp_path / "stopping")
+    server = QualityRateServer(tmp_path / "stopping", options=("--drain-seconds", "0"))
     server.workdir.mkdir()
     listeners = [RTPListener() for _ in range(CALLS)]
     sipp = Sipp(server.sip_address, tmp_path / "sipp")

@@ -52,6 +52,8 @@ struct CallbackRoutes {
                     sources: sources, destination: destination, afterSourceHangup: afterSource, afterDestinationHangup: afterDestination))
         } catch CallCenterError.telephonyUnavailable {
             throw Self.telephonyUnavailable
+        } catch CallCenterError.stopping {
+            throw Self.stopping
         }
         var json = JSONBytes()
         json.beginObject()
@@ -65,6 +67,10 @@ struct CallbackRoutes {
             throw APIError.invalidValue(field, "'\(APIError.printable(number))' is not an extension name or DID of this client")
         }
     }
+
+    static let stopping = APIError(
+        status: .serviceUnavailable, code: "shutting_down",
+        description: "this server is stopping and places no new calls; the request was valid and nothing was started: send it again to another server or once this one is back")
 
     static let telephonyUnavailable = APIError(
         status: .serviceUnavailable, code: "telephony_unavailable",

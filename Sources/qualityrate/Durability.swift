@@ -1,0 +1,63 @@
+import Logging
+import ServiceLifecycle
+import Storage
+
+/// Probes the database's writes every `interval` (issue 9): a small real write, the heartbeat,
+/// and a look at the free space. `/health` and SIP `OPTIONS` answer by its last outcome, so they
+/// turn 503 within one interval of writes failing and back to 200 within one of them working.
+///
+/// It also closes the call-history records earlier runs left open (kill -9, power cut): `serve`
+/// does that and a first probe before it serves (`prepared`), so the first answers of `/health`,
+/// OPTIONS and call history are already right. A database that takes no writes then is tried
+/// again every interval while the server serves, and `/health` tells why. Each run's records and
+/// heartbeat are its own, so this run's calls never change how an earlier run's are closed.
+struct WriteProbeService: Service {
+    let store: any Store
+    let logger: Logger
+    /// The records earlier runs left open are closed.
+    let interruptedCallsClosed: Bool
+    static let interval: Duration = .seconds(2)
+
+    /// Closes what earlier runs left open and probes once; the service goes on from there.
+    static func prepared(store: any Store, logger: Logger) async -> WriteProbeService {
+        let closed = await closeInterruptedCalls(store, logger: logger)
+        if closed { await store.probeWrites(at: .now()) }
+        if case .failing(let reason) = store.writeHealth { logger.error("database writes fail", metadata: ["reason": "\(reason)"]) }
+        return WriteProbeService(store: store, logger: logger, interruptedCallsClosed: closed)
+    }
+
+    func run() async throws {
+        let (store, logger, closedAtStart) = (store, logger, interruptedCallsClosed)
+        await cancelWhenGracefulShutdown {
+            var interruptedCallsClosed = closedAtStart
+            var last = store.writeHealth
+            while !Task.isCancelled {
+                try? await Task.sleep(for: Self.interval)
+                if !interruptedCallsClosed { interruptedCallsClosed = await Self.closeInterruptedCalls(store, logger: logger) }
+                if interruptedCallsClosed { await store.probeWrites(at: .now()) }
+                let now = store.writeHealth
+                if now != last {
+                    switch now {
+                    case .ok: logger.notice("database writes work again")
+                    case .failing(let reason): logger.error("database writes fail", metadata: ["reason": "\(reason)"])
+                    }
+                    last = now
+                }
+            }
+        }
+    }
+
+    /// True once done; a failure is logged (the store marks its writes failing with the reason).
+    private static func closeInterruptedCalls(_ store: any Store, logger: Logger) async -> Bool {
+        do {
+            let closed = try await store.closeInterruptedCalls()
+            if closed > 0 {
+                logger.notice("closed the call history of calls interrupted by the last stop", metadata: ["calls": "\(closed)"])
+            }
+            return true
+        } catch {
+            logger.error("could not close the call history of interrupted calls yet", metadata: ["error_type": "\(type(of: error))"])
+            return false
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import CallFlow
+import CallRunner
+import Domain
+import GRDB
+import Logging
+import Storage
+import Testing
+import TestSupport
+
+/// A call that ends while the database takes no writes (issue 9): its history is written once the
+/// database takes them again, without a restart.
+@Suite struct CallHistoryRetryTests {
+    @Test func callHistoryThatCannotBeWrittenIsWrittenOnceTheDatabaseTakesWritesAgain() async throws {
+        let database = try TemporaryDatabase()
+        let store = try SQLiteStore(path: database.path)
+        let client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+        let menu = try await store.createExtension(
+            NewExtension(clientID: client.id, name: "099", kind: .ivr, label: "Feedback"), status: .active, credentials: nil)
+        let context = try await store.createIVRContext(clientID: client.id, ivrID: menu.id, .init(name: "main"))
+        _ = try await store.createIVRRule(
+            clientID: client.id, ivrID: menu.id, contextID: context.id, option: "start", position: nil,
+            IVRRuleDefinition(action: .qualityRate(sound: 0, maxRate: 9, finishSound: 0)))
+        let timers = ManualTimerScheduler()
+        let directory = StoreCallDirectory(store: store)
+        let port = SimulatedTelephony()
+        let call = CallRunner(
+            arrival: .init(
+                callUUID: .random(), clientID: client.id, dialled: "099", did: nil,
+                caller: .init(username: "102", screenName: nil, domain: client.domain)),
+            port: port,
+            services: CallServices(
+                store: store, directory: directory, queues: QueueRegistry(directory: directory, reachability: EveryAgentReachable()),
+                interactive: HTTPInteractiveClient(), timers: timers, logger: Logger(label: "test")))
+        await call.start()
+        #expect(await port.takeRequests().first == .answerCaller)
+
+        // Another process holds the write lock past the store's wait: the end's write fails.
+        var configuration = Configuration()
+        configuration.allowsUnsafeTransactions = true
+        let holder = try DatabaseQueue(path: database.path, configuration: configuration)
+        try holder.inDatabase { db in try db.execute(sql: "BEGIN EXCLUSIVE") }
+        await call.deliver(.callerHungUp)
+        #expect(await call.isOver)
+        #expect(try await store.calls(CallQuery(clientID: client.id, limit: 10)).isEmpty)
+
+        try holder.inDatabase { db in try db.execute(sql: "ROLLBACK") }
+        await timers.advance(by: .seconds(5))
+        let history = try await store.calls(CallQuery(clientID: client.id, limit: 10))
+        #expect(history.count == 1 && history.first?.hangupDisposition == .callerHangup && history.first?.extensionID == menu.id)
+    }
+}
