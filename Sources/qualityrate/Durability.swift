@@ -33,8 +33,12 @@ struct WriteProbeService: Service {
             var last = store.writeHealth
             while !Task.isCancelled {
                 try? await Task.sleep(for: Self.interval)
+                // Stopping: a write started now would be cancelled with the task and read as the
+                // database failing.
+                if Task.isCancelled { break }
                 if !interruptedCallsClosed { interruptedCallsClosed = await Self.closeInterruptedCalls(store, logger: logger) }
                 if interruptedCallsClosed { await store.probeWrites(at: .now()) }
+                if Task.isCancelled { break }  // stopped during the probe: its outcome says nothing
                 let now = store.writeHealth
                 if now != last {
                     switch now {
