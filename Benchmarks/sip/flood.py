@@ -1,6 +1,6 @@
 """The INVITE burst of the issue "Security and resilience at the edges", at full speed against a
-release server with its default limits: 5,000 INVITEs (never ACKed) sent as fast as one Python
-socket sends them from a trunk address, while OPTIONS and /health are probed from elsewhere.
+release server with its default limits: 5,000 INVITEs (never ACKed) sent from a trunk address at
+`--rate` a second (2,500: the burst takes two seconds; 0: as fast as one Python socket sends), while OPTIONS and /health are probed from elsewhere.
 Prints how many were answered (200 admitted, 503 refused with Retry-After), how many the kernel
 or the server's queues dropped, the probes' answers, and the server's memory before and after.
 """
@@ -22,6 +22,7 @@ def main() -> None:
     parser.add_argument("--binary", type=pathlib.Path, required=True)
     parser.add_argument("--workdir", type=pathlib.Path, required=True)
     parser.add_argument("--invites", type=int, default=5000)
+    parser.add_argument("--rate", type=float, default=2500, help="INVITEs per second; 0 sends them as fast as the socket takes them")
     arguments = parser.parse_args()
     server = Server(arguments.binary, arguments.workdir, rtp_ports="10000-21999", options=(), trunk="127.0.0.0/8")
     server.start()
@@ -77,6 +78,9 @@ def main() -> None:
         sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.71\r\ns=-\r\nc=IN IP4 127.0.0.71\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n"
         started = time.monotonic()
         for index in range(arguments.invites):
+            if arguments.rate > 0:
+                while time.monotonic() < started + index / arguments.rate:
+                    pass
             head = "\r\n".join([
                 f"INVITE sip:4930777310@127.0.0.1:{server.sip_port} SIP/2.0",
                 f"Via: SIP/2.0/UDP {host}:{port};branch=z9hG4bK-f{index};rport", f"From: <sip:49401@{host}>;tag=f{index}",

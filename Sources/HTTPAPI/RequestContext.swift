@@ -1,4 +1,4 @@
-public import Access
+import Access
 import Domain
 public import Hummingbird
 public import NIOCore
