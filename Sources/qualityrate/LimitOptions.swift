@@ -110,8 +110,7 @@ struct ConnectionOptions: ParsableArguments {
 /// starve the calls' RTP sockets or the database: a reserve for the database, listeners and event
 /// loops; an eighth of the rest for HTTP connections and an eighth for SIP/TCP; the remaining
 /// three quarters for RTP, two sockets per call — and no more calls than the RTP port range has
-/// room for, two legs each, so that a call beyond is refused for what it is ("too many calls")
-/// rather than for the port it would not find. Each cap is the option's value or the budget's
+/// ports (a call's first leg needs one; a call beyond could never be answered). Each cap is the option's value or the budget's
 /// share, whichever is lower, and one address gets at most a quarter of a cap — so one client
 /// cannot take every place, and `/health` is answered while a scanner holds its share.
 struct DescriptorBudget: CustomStringConvertible {
@@ -132,7 +131,7 @@ struct DescriptorBudget: CustomStringConvertible {
         sipTCPConnections = min(connections.sipTCPMaxConnections, max(shared / 8, 4))
         sipTCPConnectionsPerAddress = min(connections.sipTCPMaxConnectionsPerAddress, max(sipTCPConnections / 4, 1))
         let legs = rtpPorts.count(where: { $0.isMultiple(of: 2) })
-        calls = min(maximumCalls, max(shared * 3 / 4 / 2, 1), max(legs / 2, 1))
+        calls = min(maximumCalls, max(shared * 3 / 4 / 2, 1), max(legs, 1))
     }
 
     var description: String {

@@ -172,8 +172,8 @@ def _rss_kib(pid: int) -> int:
 
 def test_a_burst_of_5000_invites_is_held_to_the_limits_and_the_server_keeps_answering(tmp_path: Path) -> None:
     rate_per_source = 20
-    # 2,000 RTP ports: room for 500 calls, more than the flood's source may start in the burst
-    # (20 a second), so the legitimate caller finds a place during and after it.
+    # --max-calls 500 (2,000 RTP ports hold them): more calls than the flood's source may start in
+    # the burst (20 a second), so the legitimate caller finds a place during and after it.
     server = QualityRateServer(tmp_path / "flood", trunk="127.0.0.0/8", rtp_ports=2000,
                                options=("--max-call-rate", "200", "--max-call-rate-per-source", str(rate_per_source),
                                         "--max-calls", "500", "--log-level", "info", "--drain-seconds", "0"))
