@@ -27,9 +27,16 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
-        // Who is let in: bans after failed authentications, limits on concurrent and new calls.
-        // Plain values, no I/O; the SIP and HTTP edges ask them and commit their verdicts.
-        .target(name: "Admission", swiftSettings: strictSwift),
+        // Who is let in: bans after failed authentications, limits on calls and connections — plain
+        // values, and the locked, counted shells the SIP and HTTP edges share them through.
+        .target(
+            name: "Admission",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // The vocabulary of SPEC §1, §3 and §4.3, and the client-time-zone arithmetic they need.
         .target(name: "Domain", swiftSettings: strictSwift),
         // The call-flow engine: per-call state machines that take events and return actions.

@@ -39,6 +39,14 @@ public struct AuthenticationBans<Source: Hashable & Sendable>: Sendable {
         case sourceBanned(retryAfter: Int64)
         /// The account is under attack and `source` never authenticated as it.
         case accountGuarded(retryAfter: Int64)
+
+        /// Seconds until the attempt may be made; nil when it may be made now.
+        public var retryAfter: Int64? {
+            switch self {
+            case .allowed: nil
+            case .sourceBanned(let seconds), .accountGuarded(let seconds): seconds
+            }
+        }
     }
 
     /// What a failure led to, for the log and `/metrics`.

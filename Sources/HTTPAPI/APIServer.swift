@@ -23,7 +23,9 @@ public enum APIServer {
 
         let accessControl = AccessControl(store: store)
         var open = RouteTable()
-        open.post("oauth/token", OAuthRoutes(accessControl: accessControl, bans: LoginBans(policy: loginBans, logger: logger)).token)
+        open.post("oauth/token", OAuthRoutes(
+            accessControl: accessControl,
+            bans: BanList(policy: loginBans, protocol: "http", attempts: "sign-ins at /oauth/token", logger: logger)).token)
         open.get("health") { _, _ -> Response in
             // Reads and writes both: a full disk still serves reads (issue 9). Writes are judged
             // by the server's last write probe (`Store.probeWrites`: a real write, free space).
@@ -81,9 +83,10 @@ public enum APIServer {
         store: any Store, calls: CallCenter?, host: String, port: Int, metrics: PrometheusCollectorRegistry, limits: HTTPLimits = HTTPLimits(),
         tls: TLSConfiguration? = nil, logger: Logger
     ) throws -> some ApplicationProtocol {
-        let counts = HTTPConnectionCounts(limits: limits)
+        let gate = ConnectionGate(
+            maximum: limits.maximumConnections, maximumPerAddress: limits.maximumConnectionsPerAddress, name: "qualityrate_http_connections")
         let http1: HTTPServerBuilder = .http1(configuration: .init(
-            additionalChannelHandlers: [HTTPConnectionGuard(counts: counts, logger: logger)], idleTimeout: limits.idleTimeout))
+            additionalChannelHandlers: [HTTPConnectionGuard(gate: gate, bodyTimeout: limits.bodyTimeout, logger: logger)], idleTimeout: limits.idleTimeout))
         return Application(
             router: makeRouter(store: store, calls: calls, metrics: metrics, loginBans: limits.loginBans, logger: logger),
             // HTTPS: TLS (swift-nio-ssl) under the same HTTP/1.1 channel, with its limits.

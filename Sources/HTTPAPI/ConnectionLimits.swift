@@ -1,6 +1,6 @@
 public import Admission
 import HTTPTypes
-public import Logging
+import Logging
 import Metrics
 public import NIOCore
 import NIOHTTPTypes
@@ -32,39 +32,7 @@ public struct HTTPLimits: Sendable {
     }
 }
 
-/// The open connections' places (`ConnectionPlaces`), shared by every connection's guard.
-final class HTTPConnectionCounts: Sendable {
-    private let places: Mutex<ConnectionPlaces>
-    let limits: HTTPLimits
-    private static let refused = Counter(label: "qualityrate_http_connections_refused_total")
-    private static let closedByTimeout = Counter(label: "qualityrate_http_connections_timed_out_total")
-    private let open = Gauge(label: "qualityrate_http_connections")
-
-    init(limits: HTTPLimits) {
-        self.limits = limits
-        places = Mutex(ConnectionPlaces(maximum: limits.maximumConnections, maximumPerAddress: limits.maximumConnectionsPerAddress))
-    }
-
-    /// Takes a place for a connection from `address`; why there is none, for the client to read.
-    func open(from address: String) -> String? {
-        let (refusal, count) = places.withLock { ($0.take(from: address), $0.open) }
-        open.record(count)
-        guard let refusal else { return nil }
-        Self.refused.increment()
-        return refusal == .full ? "too many HTTP connections to this server" : "too many HTTP connections from your address"
-    }
-
-    func close(from address: String) {
-        open.record(places.withLock { places in
-            places.release(from: address)
-            return places.open
-        })
-    }
-
-    func timedOut() { Self.closedByTimeout.increment() }
-}
-
-/// One connection's place among `HTTPConnectionCounts` and its body timer. Sits after HTTP
+/// One connection's place at the listener's `ConnectionGate` and its body timer. Sits after HTTP
 /// decoding in each connection's pipeline.
 final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
@@ -72,13 +40,15 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart
 
-    private let counts: HTTPConnectionCounts
+    private let gate: ConnectionGate
+    private let bodyTimeout: TimeAmount
     private let logger: Logger
     private var address: String?
     private var bodyTimer: Scheduled<Void>?
 
-    init(counts: HTTPConnectionCounts, logger: Logger) {
-        self.counts = counts
+    init(gate: ConnectionGate, bodyTimeout: TimeAmount, logger: Logger) {
+        self.gate = gate
+        self.bodyTimeout = bodyTimeout
         self.logger = logger
     }
 
@@ -104,9 +74,9 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head:
             bodyTimer?.cancel()
-            let timeout = counts.limits.bodyTimeout
-            bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [counts, logger] in
-                counts.timedOut()
+            let timeout = bodyTimeout
+            bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [gate, logger] in
+                gate.closedByTimeout()
                 logger.notice("HTTP request body not complete in time; connection closed", metadata: ["timeout": "\(timeout)"])
                 context.close(promise: nil)
             }
@@ -122,9 +92,10 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private func opened(_ context: ChannelHandlerContext) {
         guard address == nil else { return }
         let from = context.channel.remoteAddress?.ipAddress ?? "unknown"
-        if let refusal = counts.open(from: from) {
-            logger.notice("HTTP connection refused: \(refusal)", metadata: ["source": "\(from)"])
-            refuse(context, refusal)
+        if let refusal = gate.take(from: from) {
+            let reason = refusal == .full ? "too many HTTP connections to this server" : "too many HTTP connections from your address"
+            logger.notice("HTTP connection refused: \(reason)", metadata: ["source": "\(from)"])
+            refuse(context, reason)
             return
         }
         address = from
@@ -141,7 +112,7 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         head.headerFields[.connection] = "close"
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(string: body))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
     private func released() {
@@ -149,6 +120,6 @@ final class HTTPConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         bodyTimer = nil
         guard let address else { return }
         self.address = nil
-        counts.close(from: address)
+        gate.release(from: address)
     }
 }

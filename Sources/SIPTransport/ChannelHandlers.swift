@@ -107,40 +107,6 @@ public struct SIPConnectionLimits: Sendable {
     }
 }
 
-/// The accepted SIP/TCP connections' places (`ConnectionPlaces`).
-final class SIPConnectionCounts: Sendable {
-    let limits: SIPConnectionLimits
-    private let places: Mutex<ConnectionPlaces>
-    private let refused = Counter(label: "qualityrate_sip_tcp_connections_refused_total")
-    private let timedOut = Counter(label: "qualityrate_sip_tcp_connections_timed_out_total")
-    private let open = Gauge(label: "qualityrate_sip_tcp_connections")
-
-    init(limits: SIPConnectionLimits) {
-        self.limits = limits
-        places = Mutex(ConnectionPlaces(maximum: limits.maximumConnections, maximumPerAddress: limits.maximumConnectionsPerAddress))
-    }
-
-    /// Takes a place for a connection from `address`; the cause, for the log, when there is none.
-    func open(from address: String) -> String? {
-        let (refusal, count) = places.withLock { ($0.take(from: address), $0.open) }
-        open.record(count)
-        guard let refusal else { return nil }
-        refused.increment()
-        return refusal == .full
-            ? "\(limits.maximumConnections) SIP/TCP connections are open, the maximum"
-            : "\(limits.maximumConnectionsPerAddress) SIP/TCP connections from this address are open, the maximum per address"
-    }
-
-    func close(from address: String) {
-        open.record(places.withLock { places in
-            places.release(from: address)
-            return places.open
-        })
-    }
-
-    func closedByTimeout() { timedOut.increment() }
-}
-
 /// Asks a connection's handler to keep it open until `deadline` at least: it carries a
 /// registration that lasts until then.
 struct KeepConnection: Sendable {
@@ -158,7 +124,8 @@ final class TCPConnectionHandler: ChannelDuplexHandler {
     private let events: EndpointInbox
     /// `.tcp`, or `.tls` behind a `NIOSSLServerHandler` (its decrypted stream).
     private let transport: SIPTransportKind
-    private let counts: SIPConnectionCounts?
+    private let gate: ConnectionGate?
+    private let limits: SIPConnectionLimits
     private let logger: Logger
     // `SIPStreamFramer` refuses a message over 64 KiB before keeping more than that and one
     // read's worth of bytes, so an endless stream cannot grow this.
@@ -172,36 +139,44 @@ final class TCPConnectionHandler: ChannelDuplexHandler {
     private var timer: Scheduled<Void>?
     private var scheduledAt: NIODeadline?
 
-    init(events: EndpointInbox, transport: SIPTransportKind = .tcp, counts: SIPConnectionCounts?, logger: Logger) {
+    /// `gate`: where an accepted connection takes its place (nil for one this server opened).
+    init(
+        events: EndpointInbox, transport: SIPTransportKind = .tcp, gate: ConnectionGate?, limits: SIPConnectionLimits = SIPConnectionLimits(),
+        logger: Logger
+    ) {
         self.events = events
         self.transport = transport
-        self.counts = counts
+        self.gate = gate
+        self.limits = limits
         self.logger = logger
     }
 
     func channelActive(context: ChannelHandlerContext) {
         remote = context.channel.remoteAddress
-        if let counts {
+        if let gate {
             let address = remote?.ipAddress ?? "unknown"
-            if let refusal = counts.open(from: address) {
-                logger.notice("SIP/TCP connection refused: \(refusal)", metadata: ["source": "\(address)"])
+            if let refusal = gate.take(from: address) {
+                let cause = refusal == .full
+                    ? "\(limits.maximumConnections) SIP/TCP connections are open, the maximum"
+                    : "\(limits.maximumConnectionsPerAddress) SIP/TCP connections from this address are open, the maximum per address"
+                logger.notice("SIP/TCP connection refused: \(cause)", metadata: ["source": "\(address)"])
                 remote = nil
                 context.close(promise: nil)
                 return
             }
             counted = address
             lastRead = .now()
-            scheduleCheck(context, at: lastRead + counts.limits.idleTimeout)
+            scheduleCheck(context, at: lastRead + limits.idleTimeout)
         }
-        if let remote { events.yield(.connectionOpened(context.channel, transport)) }
+        if remote != nil { events.yield(.connectionOpened(context.channel, transport)) }
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
-        if let counted, let counts {
-            counts.close(from: counted)
+        if let counted, let gate {
+            gate.release(from: counted)
             self.counted = nil
         }
         if let remote { events.yield(.connectionClosed(context.channel, remote: remote, transport)) }
@@ -223,7 +198,7 @@ final class TCPConnectionHandler: ChannelDuplexHandler {
             // the framing, which holds the offending head when the message came in one segment.
             events.yield(.malformed(error, bytes: Array(chunk.readableBytesView), from: peer))
         }
-        if let partialSince, let counts { scheduleCheck(context, at: partialSince + counts.limits.partialMessageTimeout) }
+        if let partialSince, gate != nil { scheduleCheck(context, at: partialSince + limits.partialMessageTimeout) }
     }
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
@@ -258,22 +233,22 @@ final class TCPConnectionHandler: ChannelDuplexHandler {
     }
 
     private func check(_ context: ChannelHandlerContext) {
-        guard let counts, counted != nil else { return }
+        guard gate != nil, counted != nil else { return }
         let now = NIODeadline.now()
-        if let partialSince, now - partialSince >= counts.limits.partialMessageTimeout {
+        if let partialSince, now - partialSince >= limits.partialMessageTimeout {
             close(context, because: "part of a message held too long")
             return
         }
-        let idleDeadline = max(lastRead + counts.limits.idleTimeout, keepUntil)
+        let idleDeadline = max(lastRead + limits.idleTimeout, keepUntil)
         if now >= idleDeadline {
             close(context, because: "idle")
             return
         }
-        scheduleCheck(context, at: min(idleDeadline, partialSince.map { $0 + counts.limits.partialMessageTimeout } ?? idleDeadline))
+        scheduleCheck(context, at: min(idleDeadline, partialSince.map { $0 + limits.partialMessageTimeout } ?? idleDeadline))
     }
 
     private func close(_ context: ChannelHandlerContext, because cause: String) {
-        counts?.closedByTimeout()
+        gate?.closedByTimeout()
         logger.debug("SIP/TCP connection closed", metadata: ["cause": "\(cause)", "sip.peer": "\(remote.map { "\($0)" } ?? "?")"])
         context.close(promise: nil)
     }

@@ -1,4 +1,5 @@
 public import Logging
+import Admission
 import Metrics
 public import NIOCore
 public import NIOPosix
@@ -83,7 +84,8 @@ public actor SIPEndpoint {
     /// is reached over it (RFC 3261 §18.2.2, RFC 5626 §5).
     private var connections: [SIPPeer: any Channel] = [:]
     /// The accepted TCP and TLS connections, against `SIPConnectionLimits`.
-    private let connectionCounts: SIPConnectionCounts
+    private let connectionGate: ConnectionGate
+    private let connectionLimits: SIPConnectionLimits
     /// Bytes for a TCP peer being connected to, sent once the connection is up.
     private var pendingWrites: [SocketAddress: [(bytes: [UInt8], owner: TransactionID?)]] = [:]
 
@@ -107,7 +109,10 @@ public actor SIPEndpoint {
         connectionLimits: SIPConnectionLimits = SIPConnectionLimits(),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger
     ) {
-        connectionCounts = SIPConnectionCounts(limits: connectionLimits)
+        connectionGate = ConnectionGate(
+            maximum: connectionLimits.maximumConnections, maximumPerAddress: connectionLimits.maximumConnectionsPerAddress,
+            name: "qualityrate_sip_tcp_connections")
+        self.connectionLimits = connectionLimits
         self.host = host
         self.port = port
         self.tls = tls
@@ -166,7 +171,7 @@ public actor SIPEndpoint {
     /// The TLS listener: each connection's bytes go through NIOSSL (the handshake with this
     /// server's certificate, then decryption) before the SIP framing.
     private func tlsBootstrap(_ context: NIOSSLContext) -> ServerBootstrap {
-        let (inbox, counts, logger) = (inbox, connectionCounts, logger)
+        let (inbox, gate, limits, logger) = (inbox, connectionGate, connectionLimits, logger)
         return ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -174,7 +179,7 @@ public actor SIPEndpoint {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
-                    try channel.pipeline.syncOperations.addHandler(TCPConnectionHandler(events: inbox, transport: .tls, counts: counts, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(TCPConnectionHandler(events: inbox, transport: .tls, gate: gate, limits: limits, logger: logger))
                 }
             }
     }
@@ -259,14 +264,14 @@ public actor SIPEndpoint {
     private func bind() async throws -> (udp: any Channel, tcp: any Channel) {
         let inbox = inbox
         let udpBootstrap = udpBootstrap
-        let (counts, logger) = (connectionCounts, logger)
+        let (gate, limits, logger) = (connectionGate, connectionLimits, logger)
         let tcpBootstrap = ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(TCPConnectionHandler(events: inbox, counts: counts, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(TCPConnectionHandler(events: inbox, gate: gate, limits: limits, logger: logger))
                 }
             }
         var attempts = 0
@@ -553,7 +558,7 @@ public actor SIPEndpoint {
             .connectTimeout(TimeAmount(timers.transactionTimeout))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(TCPConnectionHandler(events: inbox, counts: nil, logger: logger))
+                    try channel.pipeline.syncOperations.addHandler(TCPConnectionHandler(events: inbox, gate: nil, logger: logger))
                 }
             }
             .connect(to: address)

@@ -30,7 +30,7 @@ public actor PhoneRegistrations: AgentReachability {
     private var authenticator: DigestAuthenticator
     private var domains: [Int64: String] = [:]
     /// Failed REGISTERs and INVITEs counted per source and per account (`--ban-*` options).
-    private var bans: AuthenticationBans<String>
+    private let bans: BanList
     private let logger: Logger
 
     /// What a REGISTER's To names, as storage knows it.
@@ -48,7 +48,7 @@ public actor PhoneRegistrations: AgentReachability {
         bans: AuthenticationBans<String>.Policy = .standard, logger: Logger
     ) {
         self.store = store
-        self.bans = AuthenticationBans(policy: bans)
+        self.bans = BanList(policy: bans, protocol: "sip", attempts: "SIP authentications", logger: logger)
         self.logger = logger
         authenticator = DigestAuthenticator(nonces: DigestNonces(secret: nonceSecret), algorithms: digestAlgorithms)
         registrar = Registrar(authenticator: authenticator)
@@ -66,7 +66,7 @@ public actor PhoneRegistrations: AgentReachability {
             return request.response(status: 400, reason: "Bad To header", toTag: Registrar<SIPPeer>.tag(request))
         }
         let account = "\(user)@\(to.uri.host)".lowercased()
-        if let refusal = banRefusal(request, source: source, account: account, toTag: Registrar<SIPPeer>.tag(request), at: now) {
+        if let refusal = banRefusal(request, source: source, account: account, toTag: Registrar<SIPPeer>.tag(request)) {
             return refusal
         }
         // Why a phone is refused goes to the log (never its credentials), once its credentials
@@ -107,9 +107,9 @@ public actor PhoneRegistrations: AgentReachability {
                 metadata["digest_algorithm"] = "\(credentials?.algorithm.rawValue ?? "?")"
                 logger.notice("REGISTER refused: wrong password", metadata: metadata)
             }
-            failed(source: source, account: account, at: now)
+            bans.failed(source: source, account: account)
         case 200:
-            bans.succeeded(source: source, account: account, at: now)
+            bans.succeeded(source: source, account: account)
             metadata["bindings"] = "\(answer.headers.values("Contact").count)"
             logger.info(request.headers["Expires"] == "0" ? "phone unregistered" : "phone registered", metadata: metadata)
         default:
@@ -127,17 +127,17 @@ public actor PhoneRegistrations: AgentReachability {
     {
         let now = Int64(Date().timeIntervalSince1970)
         let account = "\(user)@\(domain)".lowercased()
-        if let refusal = banRefusal(request, source: source, account: account, toTag: toTag, at: now) { return refusal }
+        if let refusal = banRefusal(request, source: source, account: account, toTag: toTag) { return refusal }
         var secrets: PhoneSecrets?
         if let client, case .phone(_, let found) = try await phone(user, domain: client.domain) { secrets = found }
         let answer = authenticator.refusal(
             of: request, user: user, realm: client?.domain ?? domain, secrets: secrets, challenger: .proxy, toTag: toTag, at: now)
         switch answer?.status {
-        case nil: bans.succeeded(source: source, account: account, at: now)
+        case nil: bans.succeeded(source: source, account: account)
         case 403:
             logger.notice(
                 "INVITE refused: wrong or unknown credentials", metadata: ["sip_user": "\(user)", "sip_domain": "\(domain)", "source": "\(source)"])
-            failed(source: source, account: account, at: now)
+            bans.failed(source: source, account: account)
         default: break
         }
         return answer
@@ -145,39 +145,9 @@ public actor PhoneRegistrations: AgentReachability {
 
     /// 403 before anything is looked up when `source` is banned, or `account` is guarded and
     /// `source` never signed in as it (`AuthenticationBans`).
-    private func banRefusal(_ request: SIPMessage, source: String, account: String, toTag: String, at now: Int64) -> SIPMessage? {
-        switch bans.verdict(source: source, account: account, at: now) {
-        case .allowed: return nil
-        case .sourceBanned: Self.refusedWhileBanned[0].increment()
-        case .accountGuarded: Self.refusedWhileBanned[1].increment()
-        }
+    private func banRefusal(_ request: SIPMessage, source: String, account: String, toTag: String) -> SIPMessage? {
+        guard bans.verdict(source: source, account: account) != .allowed else { return nil }
         return request.response(status: 403, reason: "Forbidden", toTag: toTag)
-    }
-
-    private func failed(source: String, account: String, at now: Int64) {
-        Self.failures.increment()
-        for ban in bans.failed(source: source, account: account, at: now) {
-            switch ban {
-            case .source(let banned, let seconds, let failures):
-                Self.bansStarted[0].increment()
-                logger.warning(
-                    "SIP source banned after failed authentications",
-                    metadata: ["source": "\(banned)", "failures": "\(failures)", "ban_seconds": "\(seconds)"])
-            case .account(let guarded, let seconds, let failures):
-                Self.bansStarted[1].increment()
-                logger.warning(
-                    "SIP account guarded after failed authentications from many addresses: only addresses it signed in from may try it",
-                    metadata: ["account": "\(guarded)", "failures": "\(failures)", "ban_seconds": "\(seconds)"])
-            }
-        }
-    }
-
-    private static let failures = Counter(label: "qualityrate_auth_failures_total", dimensions: [("protocol", "sip")])
-    private static let bansStarted = ["source", "account"].map {
-        Counter(label: "qualityrate_auth_bans_total", dimensions: [("protocol", "sip"), ("scope", $0)])
-    }
-    private static let refusedWhileBanned = ["source", "account"].map {
-        Counter(label: "qualityrate_auth_refused_total", dimensions: [("protocol", "sip"), ("scope", $0)])
     }
 
     /// Every live device of the phone `name` of `clientID`, oldest registration first: a phone

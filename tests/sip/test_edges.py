@@ -121,7 +121,7 @@ def test_a_sip_password_guesser_is_banned_while_the_phone_registers_from_elsewhe
         assert challenged <= 10, f"the guesser had {challenged} passwords checked (--ban-after 10)"
         assert refused_unheard >= 1990
         assert _metric(server, 'qualityrate_auth_bans_total{protocol="sip",scope="source"}') >= 1
-        assert "SIP source banned after failed authentications" in server.log_path.read_text()
+        assert "address banned after failed SIP authentications" in server.log_path.read_text()
     finally:
         for peer in (guesser, phone):
             if peer:

@@ -1,10 +1,14 @@
+import Admission
 import Access
 import Hummingbird
 
 /// `POST /oauth/token` (SPEC §5): form-encoded in, the token JSON or an OAuth error out.
 struct OAuthRoutes {
     let accessControl: AccessControl
-    let bans: LoginBans
+    /// Failed sign-ins per client address and per application or user: a banned address is
+    /// answered 429 before any secret is checked (the password grant's hash costs ~80 ms of CPU,
+    /// so a guesser must not get to spend it).
+    let bans: BanList
 
     @Sendable func token(_ request: Request, context: APIRequestContext) async throws -> Response {
         try request.requireContentType("application/x-www-form-urlencoded", sentAs: "a form")
@@ -27,7 +31,7 @@ struct OAuthRoutes {
             default: tokenRequest.clientID.map { "application:\($0)" }
             }
         let source = context.remoteAddress?.ipAddress ?? "unknown"
-        if let seconds = bans.retryAfter(source: source, account: account) {
+        if let seconds = bans.verdict(source: source, account: account).retryAfter {
             var response = Self.oauthError(
                 code: "temporarily_unavailable",
                 description: "too many failed sign-ins from this address or for this account; try again in \(seconds) s",
@@ -37,7 +41,7 @@ struct OAuthRoutes {
         }
         do {
             let grant = try await accessControl.issueToken(tokenRequest)
-            bans.succeeded(source: source, account: account)
+            if let account { bans.succeeded(source: source, account: account) }
             var json = JSONBytes()
             json.beginObject()
             json.field("access_token", grant.accessToken)
