@@ -158,6 +158,8 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
+            // The API's documents are data: embedded in the binary, so a deployed server is one file.
+            resources: [.embedInCode("Resources/openapi.json"), .embedInCode("Resources/api-browser.html")],
             swiftSettings: strictSwift
         ),
         .executableTarget(
