@@ -72,8 +72,15 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         // Sound files: WAV parsing, G.711 µ-law/A-law, 16 → 8 kHz resampling, the built-in prompts.
-        // Pure Swift; the prompts' WAV files are embedded as source (tools/make_prompts.sh).
-        .target(name: "Audio", exclude: ["Prompts"], swiftSettings: strictSwift),
+        // Pure Swift; the prompts' WAV files are SwiftPM resources embedded in the code.
+        .target(
+            name: "Audio",
+            // The built-in prompts' WAV files, embedded in the binary (tools/make_prompts.sh makes them).
+            resources: [
+                .embedInCode("Prompts/ratingPrompt.wav"), .embedInCode("Prompts/ratingFinish.wav"), .embedInCode("Prompts/invalidKey.wav"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // RTP on SwiftNIO UDP: one socket per call leg from a port range, prompts paced at 20 ms,
         // RFC 4733 keys, and the relay between two bridged legs. Knows nothing of SIP.
         .target(

@@ -1,8 +1,7 @@
-import Foundation
-
 /// The prompts played where no sound is configured (SPEC §4.1, §7): the question, the thanks,
-/// and the answer to a key outside the allowed range. They are spoken by espeak-ng and embedded
-/// in the binary (tools/make_prompts.sh), so the server needs no files beside it.
+/// and the answer to a key outside the allowed range. They are spoken by espeak-ng
+/// (tools/make_prompts.sh) into `Prompts/*.wav`, which SwiftPM embeds in the binary, so the server
+/// needs no files beside it.
 public enum BuiltInPrompt: String, Sendable, CaseIterable {
     /// "Please rate this conversation by pressing a key on your phone. One is the lowest rating;
     /// the higher the number, the better." — true whatever the highest key (1…9) is.
@@ -22,13 +21,19 @@ public enum BuiltInPrompt: String, Sendable, CaseIterable {
 
     /// Every prompt decoded once, on first use, through the same checks as an upload.
     private static let decoded: [BuiltInPrompt: ConvertedSound] = Dictionary(uniqueKeysWithValues: allCases.map { prompt in
-        guard let wav = Data(base64Encoded: prompt.wavBase64, options: .ignoreUnknownCharacters) else {
-            preconditionFailure("the embedded \(prompt.rawValue) prompt is not base64; run tools/make_prompts.sh")
-        }
         do {
-            return (prompt, try SoundConverter.convert(wav: [UInt8](wav)))
+            return (prompt, try SoundConverter.convert(wav: prompt.wav))
         } catch {
             preconditionFailure("the embedded \(prompt.rawValue) prompt is not a playable WAV (\(error)); run tools/make_prompts.sh")
         }
     })
+
+    /// The prompt's WAV file (8 kHz mono µ-law), `Prompts/NAME.wav`.
+    private var wav: [UInt8] {
+        switch self {
+        case .ratingPrompt: PackageResources.ratingPrompt_wav
+        case .ratingFinish: PackageResources.ratingFinish_wav
+        case .invalidKey: PackageResources.invalidKey_wav
+        }
+    }
 }
