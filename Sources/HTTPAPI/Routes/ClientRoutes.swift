@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import Hummingbird
 import Storage
+import Access
 
 /// `GET` and `PUT /client/{client_id}/`: the client's own settings (SPEC §4).
 struct ClientRoutes {
@@ -25,6 +26,8 @@ struct ClientRoutes {
         guard try context.requirePrincipal().mayChangeConfiguration else { throw APIError.configurationForbidden }
         let fields = try await JSONBody.object(of: request, context: context)
         guard var client = try await store.client(id: clientID) else { throw APIError.notFound("client \(clientID)") }
+        let previousURL = client.ratingNotificationURL
+        var rotateSecret = false
         for (key, value) in fields {
             switch key {
             case "name":
@@ -53,14 +56,29 @@ struct ClientRoutes {
                     }
                     client.ratingNotificationURL = text
                 }
+            case "rating_alert_threshold":
+                client.ratingAlertThreshold = try JSONFields(fields).integer(
+                    key, in: 0...100, expected: "an integer 0 to 100 (percent of max_rate) or null", nullable: true)
+            case "rotate_rating_notification_secret":
+                rotateSecret = try JSONFields(fields).boolean(key) ?? false
             default:
                 throw APIError.badParameter(
-                    APIError.printable(key), "unknown field; the client accepts name, timezone and rating_notification_url")
+                    APIError.printable(key),
+                    "unknown field; the client accepts name, timezone, rating_notification_url, rating_alert_threshold and rotate_rating_notification_secret")
             }
         }
-        try await store.updateClient(client)
+        // A new signing secret when a new URL is set, when asked, or when a URL has none yet; it
+        // is shown in this answer only (issue 10, docs/API.md).
+        if client.ratingNotificationURL != nil, client.ratingNotificationURL != previousURL {
+            rotateSecret = true
+        }
+        if client.ratingNotificationURL != nil, !rotateSecret, try await !store.hasNotificationSecret(clientID: clientID) {
+            rotateSecret = true
+        }
+        let secret = rotateSecret ? "whsec_" + Secrets.random(length: 40) : nil
+        try await store.updateClient(client, replacingNotificationSecret: secret)
         var json = JSONBytes()
-        json.client(client)
+        json.client(client, notificationSecret: secret)
         return .json(json)
     }
 }
