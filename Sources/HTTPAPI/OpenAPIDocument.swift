@@ -534,6 +534,56 @@ enum OpenAPIDocument {
             }
           }
         },
+        "/api/ver1.0/client/{client_id}/quality_rate/notifications/": {
+          "parameters": [
+            {
+              "$ref": "#/components/parameters/client_id"
+            }
+          ],
+          "get": {
+            "operationId": "listRatingNotifications",
+            "tags": [
+              "Ratings"
+            ],
+            "summary": "Recent rating notifications and their delivery",
+            "description": "Each new rating is POSTed as signed JSON to the client's `rating_notification_url` (docs/API.md, \"Rating notifications\"), retried with backoff for 24 hours. This lists them newest rating first, with the outcome of the last attempt.",
+            "parameters": [
+              {
+                "$ref": "#/components/parameters/notification_limit"
+              },
+              {
+                "$ref": "#/components/parameters/before_id"
+              }
+            ],
+            "responses": {
+              "200": {
+                "description": "The deliveries (an empty array when none).",
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "type": "array",
+                      "items": {
+                        "$ref": "#/components/schemas/RatingNotificationDelivery"
+                      }
+                    }
+                  }
+                }
+              },
+              "400": {
+                "$ref": "#/components/responses/BadRequest"
+              },
+              "401": {
+                "$ref": "#/components/responses/Unauthorized"
+              },
+              "404": {
+                "$ref": "#/components/responses/NotFound"
+              },
+              "500": {
+                "$ref": "#/components/responses/InternalError"
+              }
+            }
+          }
+        },
         "/api/ver1.0/client/{client_id}/quality_rate/{id}": {
           "parameters": [
             {
@@ -2501,6 +2551,31 @@ enum OpenAPIDocument {
               "maximum": 9223372036854775807
             }
           },
+          "notification_limit": {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "description": "At most this many deliveries (1…1000, default 100).",
+            "schema": {
+              "type": "integer",
+              "format": "int64",
+              "minimum": 1,
+              "maximum": 1000
+            },
+            "example": 100
+          },
+          "before_id": {
+            "name": "before_id",
+            "in": "query",
+            "required": false,
+            "description": "Paging: the `rating_id` of the last delivery of the previous page; the answer goes on with older ratings.",
+            "schema": {
+              "type": "integer",
+              "format": "int64",
+              "minimum": 1,
+              "maximum": 9223372036854775807
+            }
+          },
           "after_call_uuid": {
             "name": "after_call_uuid",
             "in": "query",
@@ -2791,7 +2866,8 @@ enum OpenAPIDocument {
               "name",
               "timezone",
               "domain",
-              "rating_notification_url"
+              "rating_notification_url",
+              "rating_alert_threshold"
             ],
             "properties": {
               "id": {
@@ -2821,6 +2897,20 @@ enum OpenAPIDocument {
                 ],
                 "format": "uri",
                 "description": "Where each new rating is POSTed as JSON (retried on failure); null = no notifications."
+              },
+              "rating_alert_threshold": {
+                "type": [
+                  "integer",
+                  "null"
+                ],
+                "minimum": 0,
+                "maximum": 100,
+                "description": "Notifications of ratings with `rate / max_rate` at or below this percentage carry `\"alert\": true`; null = no alerts."
+              },
+              "rating_notification_secret": {
+                "type": "string",
+                "pattern": "^whsec_[A-Za-z0-9]{40}$",
+                "description": "Only in the answer of the `PUT` that made it (a new URL, or `rotate_rating_notification_secret`): the key of the notifications' `QualityRate-Signature`. Never shown again."
               }
             },
             "example": {
@@ -2828,7 +2918,8 @@ enum OpenAPIDocument {
               "name": "Acme",
               "timezone": "Europe/Berlin",
               "domain": "acme.example",
-              "rating_notification_url": null
+              "rating_notification_url": null,
+              "rating_alert_threshold": null
             }
           },
           "ClientUpdate": {
@@ -2852,12 +2943,102 @@ enum OpenAPIDocument {
                   "null"
                 ],
                 "format": "uri",
-                "description": "An `http` or `https` URL with a host, at most 2000 characters (else 422), or null to stop notifications."
+                "description": "An `http` or `https` URL with a host, at most 2000 characters (else 422), or null to stop notifications. A new URL makes a new signing secret, shown in this answer only."
+              },
+              "rating_alert_threshold": {
+                "type": [
+                  "integer",
+                  "null"
+                ],
+                "minimum": 0,
+                "maximum": 100,
+                "description": "Percentage of `max_rate` at or below which a rating's notification is an alert; outside 0…100: 422; null: no alerts."
+              },
+              "rotate_rating_notification_secret": {
+                "type": "boolean",
+                "description": "`true`: a new signing secret, shown in this answer only; the old one stops working."
               }
             },
             "example": {
               "timezone": "Europe/Berlin",
               "rating_notification_url": "https://crm.example/hooks/rating"
+            }
+          },
+          "RatingNotificationDelivery": {
+            "type": "object",
+            "additionalProperties": false,
+            "description": "A rating's notification to `rating_notification_url` and how its delivery went.",
+            "required": [
+              "rating_id",
+              "url",
+              "alert",
+              "state",
+              "attempts",
+              "last_status",
+              "last_error",
+              "next_attempt_at",
+              "delivered_at"
+            ],
+            "properties": {
+              "rating_id": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 9223372036854775807,
+                "description": "The rating notified (also the `Idempotency-Key` it was sent with)."
+              },
+              "url": {
+                "type": "string",
+                "description": "The URL at the time of the rating."
+              },
+              "alert": {
+                "type": "boolean",
+                "description": "At or below the client's `rating_alert_threshold`."
+              },
+              "state": {
+                "type": "string",
+                "enum": [
+                  "pending",
+                  "delivered",
+                  "failed"
+                ],
+                "description": "`pending`: to be (re)tried at `next_attempt_at`; `delivered`: a 2xx came back; `failed`: given up 24 hours after the rating."
+              },
+              "attempts": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0
+              },
+              "last_status": {
+                "type": [
+                  "integer",
+                  "null"
+                ],
+                "description": "HTTP status of the last answer; null when none came."
+              },
+              "last_error": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "description": "Why the last attempt failed (`answered 500`, a timeout, a connection error)."
+              },
+              "next_attempt_at": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "pattern": "^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$",
+                "description": "Client's time zone; null unless pending."
+              },
+              "delivered_at": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "pattern": "^\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}$",
+                "description": "Client's time zone."
+              }
             }
           },
           "Rating": {
