@@ -103,7 +103,7 @@ public struct NotificationDeliveryService: Service {
             let status = Int64(response.status.code)
             return (200..<300).contains(status) ? .success(status: status) : .failure(status: status, error: "answered \(status)")
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
-            return .failure(status: nil, error: "no answer within \(timeout)")
+            return .failure(status: nil, error: "no answer within \(timeout.components.seconds) s")
         } catch {
             return .failure(status: nil, error: "\(error)")
         }

@@ -105,6 +105,46 @@ actor Receiver {
         }
     }
 
+    /// A server stopped between retries leaves the notification pending in the database; the next
+    /// run (another store on the same file, another service) delivers it.
+    @Test func aNotificationPendingAtAStopIsDeliveredByTheNextRun() async throws {
+        let database = try TemporaryDatabase()
+        let receiver = Receiver(failures: 1)
+        try await receiver.application().test(.live) { client in
+            let port = try #require(client.port)
+            let first = try SQLiteStore(path: database.path)
+            var acme = try await first.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+            acme.ratingNotificationURL = "http://127.0.0.1:\(port)/hook"
+            try await first.updateClient(acme, replacingNotificationSecret: Self.secret)
+            let rating = try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await NotificationDeliveryService(store: first, logger: Logger(label: "test")).run() }
+                let rating = try await first.insertRatings([NewRating(
+                    clientID: acme.id, callUUID: .random(), ratedAt: .now(), extensionID: 5, rate: 1, maxRate: 5,
+                    agentUsername: nil)])[0]
+                await receiver.waitFor(1)
+                group.cancelAll()
+                return rating
+            }
+            let second = try SQLiteStore(path: database.path)
+            #expect(try await second.notifications(clientID: acme.id, beforeRatingID: nil, limit: 1).first?.state == .pending)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await NotificationDeliveryService(store: second, logger: Logger(label: "test")).run() }
+                await receiver.waitFor(2)
+                var entry: RatingNotification?
+                for _ in 0..<200 {
+                    entry = try await second.notifications(clientID: acme.id, beforeRatingID: nil, limit: 1).first
+                    if entry?.state == .delivered { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                group.cancelAll()
+                #expect(entry?.rating.id == rating.id && entry?.state == .delivered)
+                let deliveries = await receiver.deliveries
+                #expect(deliveries.map(\.status) == [.internalServerError, .noContent])
+                #expect(deliveries.allSatisfy(Self.signatureIsValid))
+            }
+        }
+    }
+
     /// A tampered body or another secret does not verify: the check above is not vacuous.
     @Test func theSignatureCheckRejectsAnotherSecret() throws {
         let notification = RatingNotification(
