@@ -56,6 +56,9 @@ public struct NotificationDeliveryService: Service {
     func deliver(_ entry: DueNotification) async {
         let notification = entry.notification
         let outcome = await attempt(entry)
+        // Stopping: the attempt was cut short, which says nothing of the receiver; the entry stays
+        // due as it was and the next run sends it.
+        if Task.isCancelled { return }
         let recorded: NotificationAttempt
         switch outcome {
         case .success(let status):
