@@ -60,6 +60,10 @@ import Testing
                 (#"{"rating_alert_threshold":101,"name":"X"}"#, HTTPResponse.Status.unprocessableContent, "invalid_value", "rating_alert_threshold"),
                 (#"{"rating_alert_threshold":-1}"#, .unprocessableContent, "invalid_value", "rating_alert_threshold"),
                 (#"{"rating_alert_threshold":"low"}"#, .badRequest, "invalid_parameter", "rating_alert_threshold"),
+                (#"{"rating_alert_threshold":true}"#, .badRequest, "invalid_parameter", "rating_alert_threshold"),
+                (#"{"rating_alert_threshold":12.5}"#, .badRequest, "invalid_parameter", "rating_alert_threshold"),
+                (#"{"name":null,"rating_alert_threshold":10}"#, .badRequest, "invalid_parameter", "name"),
+                (#"{"rating_notification_url":7}"#, .badRequest, "invalid_parameter", "rating_notification_url"),
                 (#"{"rating_notification_url":"/relative","rating_alert_threshold":10}"#, .unprocessableContent, "invalid_value", "rating_notification_url"),
                 (#"{"rating_notification_url":"https://ok.example/","rotate_rating_notification_secret":"yes"}"#, .badRequest, "invalid_parameter", "rotate_rating_notification_secret"),
             ] {
