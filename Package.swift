@@ -144,6 +144,21 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // Rating notifications (issue 10): the signed payload, the retry schedule's use, and the
+        // service that delivers the outbox over HTTP.
+        .target(
+            name: "Notifications",
+            dependencies: [
+                "Domain",
+                "Storage",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // The REST API of SPEC §3–§6, its OpenAPI document, the API browser, /health and /metrics.
         .target(
             name: "HTTPAPI",
@@ -182,6 +197,7 @@ let package = Package(
                 "Storage",
                 "Access",
                 "HTTPAPI",
+                "Notifications",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -294,6 +310,19 @@ let package = Package(
         .testTarget(
             name: "StorageTests",
             dependencies: ["Domain", "Storage", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "NotificationsTests",
+            dependencies: [
+                "Domain", "Notifications", "Storage", "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(

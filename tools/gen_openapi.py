@@ -81,6 +81,16 @@ components = {
                            "ratings answers 400.",
             "schema": id_schema,
         },
+        "notification_limit": {
+            "name": "limit", "in": "query", "required": False,
+            "description": "At most this many deliveries (1…1000, default 100).",
+            "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 1000}, "example": 100,
+        },
+        "before_id": {
+            "name": "before_id", "in": "query", "required": False,
+            "description": "Paging: the `rating_id` of the last delivery of the previous page; the answer goes on with older ratings.",
+            "schema": id_schema,
+        },
         "after_call_uuid": {
             "name": "after_call_uuid", "in": "query", "required": False,
             "description": "Paging: the `call_uuid` of the last record of the previous page. The answer starts with the call "
@@ -156,7 +166,7 @@ components = {
         "Client": {
             "type": "object",
             "additionalProperties": False,
-            "required": ["id", "name", "timezone", "domain", "rating_notification_url"],
+            "required": ["id", "name", "timezone", "domain", "rating_notification_url", "rating_alert_threshold"],
             "properties": {
                 "id": {**id_schema, "description": "The client id used in every `/client/{client_id}/` path."},
                 "name": {"type": "string", "minLength": 1, "maxLength": 200},
@@ -165,9 +175,16 @@ components = {
                 "domain": {"type": "string", "description": "The client's SIP domain; phones register as `name@domain`."},
                 "rating_notification_url": {"type": ["string", "null"], "format": "uri",
                                             "description": "Where each new rating is POSTed as JSON (retried on failure); null = no notifications."},
+                "rating_alert_threshold": {"type": ["integer", "null"], "minimum": 0, "maximum": 100,
+                                           "description": "Notifications of ratings with `rate / max_rate` at or below this percentage "
+                                                          "carry `\"alert\": true`; null = no alerts."},
+                "rating_notification_secret": {"type": "string", "pattern": "^whsec_[A-Za-z0-9]{40}$",
+                                               "description": "Only in the answer of the `PUT` that made it (a new URL, or "
+                                                              "`rotate_rating_notification_secret`): the key of the notifications' "
+                                                              "`QualityRate-Signature`. Never shown again."},
             },
             "example": {"id": 1, "name": "Acme", "timezone": "Europe/Berlin", "domain": "acme.example",
-                        "rating_notification_url": None},
+                        "rating_notification_url": None, "rating_alert_threshold": None},
         },
         "ClientUpdate": {
             "type": "object",
@@ -179,9 +196,34 @@ components = {
                 "timezone": {"type": "string", "description": "IANA time zone name, e.g. `Europe/Berlin`; unknown: 422. "
                              "Changes how every stored rating time is shown and filtered."},
                 "rating_notification_url": {"type": ["string", "null"], "format": "uri",
-                                            "description": "An `http` or `https` URL with a host, at most 2000 characters (else 422), or null to stop notifications."},
+                                            "description": "An `http` or `https` URL with a host, at most 2000 characters (else 422), or null to stop notifications. "
+                                                           "A new URL makes a new signing secret, shown in this answer only."},
+                "rating_alert_threshold": {"type": ["integer", "null"], "minimum": 0, "maximum": 100,
+                                           "description": "Percentage of `max_rate` at or below which a rating's notification is an alert; "
+                                                          "outside 0…100: 422; null: no alerts."},
+                "rotate_rating_notification_secret": {"type": "boolean",
+                                                      "description": "`true`: a new signing secret, shown in this answer only; the old one stops working."},
             },
             "example": {"timezone": "Europe/Berlin", "rating_notification_url": "https://crm.example/hooks/rating"},
+        },
+        "RatingNotificationDelivery": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "A rating's notification to `rating_notification_url` and how its delivery went.",
+            "required": ["rating_id", "url", "alert", "state", "attempts", "last_status", "last_error", "next_attempt_at", "delivered_at"],
+            "properties": {
+                "rating_id": {**id_schema, "description": "The rating notified (also the `Idempotency-Key` it was sent with)."},
+                "url": {"type": "string", "description": "The URL at the time of the rating."},
+                "alert": {"type": "boolean", "description": "At or below the client's `rating_alert_threshold`."},
+                "state": {"type": "string", "enum": ["pending", "delivered", "failed"],
+                          "description": "`pending`: to be (re)tried at `next_attempt_at`; `delivered`: a 2xx came back; "
+                                         "`failed`: given up 24 hours after the rating."},
+                "attempts": {"type": "integer", "format": "int64", "minimum": 0},
+                "last_status": {"type": ["integer", "null"], "description": "HTTP status of the last answer; null when none came."},
+                "last_error": {"type": ["string", "null"], "description": "Why the last attempt failed (`answered 500`, a timeout, a connection error)."},
+                "next_attempt_at": {"type": ["string", "null"], "pattern": DT_RESPONSE, "description": "Client's time zone; null unless pending."},
+                "delivered_at": {"type": ["string", "null"], "pattern": DT_RESPONSE, "description": "Client's time zone."},
+            },
         },
         "Rating": {
             "type": "object",
@@ -402,6 +444,20 @@ paths = {
                                  [components["schemas"]["Rating"]["example"]]),
                 **std("400", "401", "404", "500"),
             },
+        },
+    },
+    "/api/ver1.0/client/{client_id}/quality_rate/notifications/": {
+        "parameters": [P("client_id")],
+        "get": {
+            "operationId": "listRatingNotifications", "tags": ["Ratings"],
+            "summary": "Recent rating notifications and their delivery",
+            "description": "Each new rating is POSTed as signed JSON to the client's `rating_notification_url` (docs/API.md, "
+                           "\"Rating notifications\"), retried with backoff for 24 hours. This lists them newest rating first, "
+                           "with the outcome of the last attempt.",
+            "parameters": [P("notification_limit"), P("before_id")],
+            "responses": {"200": json_resp("The deliveries (an empty array when none).",
+                                           {"type": "array", "items": ref("RatingNotificationDelivery")}),
+                          **std("400", "401", "404", "500")},
         },
     },
     "/api/ver1.0/client/{client_id}/quality_rate/{id}": {

@@ -8,13 +8,20 @@ public struct Client: Sendable, Equatable {
     public var domain: String
     /// Where each new rating is POSTed (SPEC §3, ours); nil = no notification.
     public var ratingNotificationURL: String?
+    /// Ratings with `rate / max_rate` at or below this percentage are notified as alerts
+    /// (issue 10); nil = no alerts.
+    public var ratingAlertThreshold: Int64?
 
-    public init(id: Int64, name: String, timezone: String, domain: String, ratingNotificationURL: String? = nil) {
+    public init(
+        id: Int64, name: String, timezone: String, domain: String, ratingNotificationURL: String? = nil,
+        ratingAlertThreshold: Int64? = nil
+    ) {
         self.id = id
         self.name = name
         self.timezone = timezone
         self.domain = domain
         self.ratingNotificationURL = ratingNotificationURL
+        self.ratingAlertThreshold = ratingAlertThreshold
     }
 }
 

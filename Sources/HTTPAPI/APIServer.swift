@@ -67,6 +67,7 @@ public enum APIServer {
         ExtensionRoutes(store: store).register(on: &authenticated)
         DIDRoutes(store: store).register(on: &authenticated)
         QueueRoutes(store: store).register(on: &authenticated)
+        NotificationRoutes(store: store).register(on: &authenticated)
         RatingRoutes(store: store).register(on: &authenticated)
         CallHistoryRoutes(store: store).register(on: &authenticated)
         SoundRoutes(store: store).register(on: &authenticated)

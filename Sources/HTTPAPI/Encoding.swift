@@ -57,13 +57,16 @@ extension JSONBytes {
         endObject()
     }
 
-    mutating func client(_ client: Client) {
+    /// `notificationSecret`: a signing secret just made, shown in this answer only.
+    mutating func client(_ client: Client, notificationSecret: String? = nil) {
         beginObject()
         field("id", client.id)
         field("name", client.name)
         field("timezone", client.timezone)
         field("domain", client.domain)
         field("rating_notification_url", client.ratingNotificationURL)
+        field("rating_alert_threshold", client.ratingAlertThreshold)
+        if let notificationSecret { field("rating_notification_secret", notificationSecret) }
         endObject()
     }
 }

@@ -17,6 +17,8 @@ public final class SQLiteStore: Store {
     /// This run of the server (one store per process): the open records it saves and its
     /// heartbeat are marked with it, so that a later run knows which records a crash left open.
     let run = UUID().uuidString
+    /// Rung when ratings with notifications are committed (issue 10).
+    public let notificationDoorbell = Doorbell()
 
     /// Opens (creating when needed) and migrates the database at `path`.
     public init(path: String, logger: Logger = Logger(label: "qualityrate.storage")) throws {
@@ -93,8 +95,8 @@ public final class SQLiteStore: Store {
     public func updateClient(_ client: Client) async throws {
         try await pool.write { db in
             try db.execute(
-                sql: "UPDATE client SET name = ?, timezone = ?, rating_notification_url = ? WHERE id = ?",
-                arguments: [client.name, client.timezone, client.ratingNotificationURL, client.id])
+                sql: "UPDATE client SET name = ?, timezone = ?, rating_notification_url = ?, rating_alert_threshold = ? WHERE id = ?",
+                arguments: [client.name, client.timezone, client.ratingNotificationURL, client.ratingAlertThreshold, client.id])
             guard db.changesCount == 1 else { throw StorageError.notFound("client \(client.id)") }
         }
     }
@@ -111,10 +113,10 @@ public final class SQLiteStore: Store {
         }
     }
 
-    private static func client(from row: Row) -> Client {
+    static func client(from row: Row) -> Client {
         Client(
             id: row["id"], name: row["name"], timezone: row["timezone"], domain: row["domain"],
-            ratingNotificationURL: row["rating_notification_url"])
+            ratingNotificationURL: row["rating_notification_url"], ratingAlertThreshold: row["rating_alert_threshold"])
     }
 
     // MARK: Users, applications, tokens
@@ -236,24 +238,29 @@ public final class SQLiteStore: Store {
 
     @discardableResult
     public func insertRatings(_ ratings: [NewRating]) async throws -> [Rating] {
-        let stored = Mutex<[Rating]>([])
+        let stored = Mutex<([Rating], Bool)>(([], false))
         try await callWrites.write { db in
             let statement = try db.cachedStatement(sql: """
                 INSERT INTO rating (client_id, call_uuid, rated_at, extension_id, rate, max_rate, agent_username, is_sample)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
+            var notifies = false
             let rows = try ratings.map { new in
                 try statement.execute(arguments: [
                     new.clientID, new.callUUID.value, new.ratedAt.seconds, new.extensionID, new.rate, new.maxRate,
                     new.agentUsername, new.isSample,
                 ])
-                return Rating(
+                let rating = Rating(
                     id: db.lastInsertedRowID, clientID: new.clientID, callUUID: new.callUUID, ratedAt: new.ratedAt,
                     extensionID: new.extensionID, rate: new.rate, maxRate: new.maxRate, agentUsername: new.agentUsername)
+                if !new.isSample, try Self.enqueueNotification(of: rating, db: db) { notifies = true }
+                return rating
             }
-            stored.withLock { $0 = rows }
+            stored.withLock { $0 = (rows, notifies) }
         }
-        return stored.withLock { $0 }
+        let (rows, notifies) = stored.withLock { $0 }
+        if notifies { notificationDoorbell.ring() }
+        return rows
     }
 
     private static let ratingColumns = "id, client_id, call_uuid, rated_at, extension_id, rate, max_rate, agent_username"

@@ -140,6 +140,7 @@ enum Schema {
                 );
                 """)
         }
+        migrator.registerMigration("8-rating-notifications", migrate: NotificationSchema.migrate)
         return migrator
     }
 }

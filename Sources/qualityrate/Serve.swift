@@ -13,6 +13,7 @@ import Prometheus
 import SIP
 import SIPTransport
 import ServiceLifecycle
+import Notifications
 import Storage
 import Telephony
 
@@ -144,9 +145,12 @@ struct Serve: AsyncParsableCommand {
             // Stopped in reverse order: telephony first (new calls refused, the calls up drained,
             // then hung up with their history written, sockets closed), then HTTP, then the write
             // probe (the heartbeat, which draining calls still count on), then what is left of
-            // the calls' work.
+            // the calls' work. Notifications stop after calls and HTTP, so the ratings of the
+            // last calls are sent when they can be; what is left stays in the outbox for the next run.
             services: [
-                CallTasksService(tasks: tasks), writeProbe, application,
+                CallTasksService(tasks: tasks),
+                NotificationDeliveryService(store: store, logger: logger),
+                writeProbe, application,
                 TelephonyService(telephony: telephony, calls: calls, drain: .seconds(drainSeconds)),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

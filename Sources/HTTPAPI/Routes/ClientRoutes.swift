@@ -2,6 +2,7 @@ import Domain
 import Foundation
 import Hummingbird
 import Storage
+import Access
 
 /// `GET` and `PUT /client/{client_id}/`: the client's own settings (SPEC §4).
 struct ClientRoutes {
@@ -23,45 +24,131 @@ struct ClientRoutes {
     @Sendable func update(_ request: Request, context: APIRequestContext) async throws -> Response {
         let clientID = try context.ownedClientID()
         guard try context.requirePrincipal().mayChangeConfiguration else { throw APIError.configurationForbidden }
-        let fields = try await JSONBody.object(of: request, context: context)
+        try request.requireContentType("application/json", sentAs: "JSON")
+        let buffer = try await request.body.collect(upTo: context.maxUploadSize)
+        let update = try ClientUpdate.decode(Data(buffer.readableBytesView))
         guard var client = try await store.client(id: clientID) else { throw APIError.notFound("client \(clientID)") }
-        for (key, value) in fields {
-            switch key {
-            case "name":
-                guard let name = value as? String else { throw APIError.badParameter("name", "expected a string") }
-                let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-                guard !trimmed.isEmpty, trimmed.unicodeScalars.count <= 200, !trimmed.containsControlCharacters
-                else { throw APIError.invalidValue("name", "must be 1 to 200 printable characters") }
-                client.name = trimmed
-            case "timezone":
-                guard let identifier = value as? String else { throw APIError.badParameter("timezone", "expected a string") }
-                guard ClientTimeZone(identifier: identifier) != nil else {
-                    throw APIError.invalidValue("timezone", "'\(APIError.printable(identifier))' is not an IANA time zone name such as Europe/Berlin or UTC")
-                }
-                client.timezone = identifier
-            case "rating_notification_url":
-                if value is NSNull {
-                    client.ratingNotificationURL = nil
-                } else {
-                    guard let text = value as? String else {
-                        throw APIError.badParameter("rating_notification_url", "expected a string or null")
-                    }
-                    guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
-                        let host = url.host, !host.isEmpty, text.unicodeScalars.count <= 2000
-                    else {
-                        throw APIError.invalidValue("rating_notification_url", "expected an http:// or https:// URL with a host")
-                    }
-                    client.ratingNotificationURL = text
-                }
-            default:
-                throw APIError.badParameter(
-                    APIError.printable(key), "unknown field; the client accepts name, timezone and rating_notification_url")
-            }
+        let previousURL = client.ratingNotificationURL
+        try update.apply(to: &client)
+        // A new signing secret when a new URL is set, when asked, or when a URL has none yet; it
+        // is shown in this answer only (issue 10, docs/API.md).
+        var rotateSecret = update.rotateNotificationSecret
+        if client.ratingNotificationURL != nil, client.ratingNotificationURL != previousURL {
+            rotateSecret = true
         }
-        try await store.updateClient(client)
+        if client.ratingNotificationURL != nil, !rotateSecret, try await !store.hasNotificationSecret(clientID: clientID) {
+            rotateSecret = true
+        }
+        let secret = rotateSecret ? "whsec_" + Secrets.random(length: 40) : nil
+        try await store.updateClient(client, replacingNotificationSecret: secret)
         var json = JSONBytes()
-        json.client(client)
+        json.client(client, notificationSecret: secret)
         return .json(json)
+    }
+}
+
+/// The body of `PUT /client/{client_id}/`: only the fields given change; null clears the
+/// nullable ones. A field of the wrong JSON type or an unknown field is a 400 naming it; an
+/// unacceptable value a 422 naming it.
+struct ClientUpdate: Decodable {
+    var name: String?
+    var timezone: String?
+    /// The nullable fields: absent (`nil`), or set to a value or to null (`.some(nil)`).
+    var ratingNotificationURL: String??
+    var ratingAlertThreshold: Int64??
+    var rotateNotificationSecret = false
+
+    static let fields = [
+        "name", "timezone", "rating_notification_url", "rating_alert_threshold", "rotate_rating_notification_secret",
+    ]
+
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    static func decode(_ data: Data) throws -> ClientUpdate {
+        do {
+            return try JSONDecoder().decode(ClientUpdate.self, from: data)
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw APIError.badParameter("body", "expected a JSON object")
+        }
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Key.self)
+        for key in container.allKeys.map(\.stringValue).sorted() where !Self.fields.contains(key) {
+            throw APIError.badParameter(
+                APIError.printable(key), "unknown field; the client accepts " + Self.fields.joined(separator: ", "))
+        }
+        name = try Self.field("name", String.self, expected: "a string", in: container)
+        timezone = try Self.field("timezone", String.self, expected: "a string", in: container)
+        ratingNotificationURL = try Self.nullable("rating_notification_url", String.self, expected: "a string or null", in: container)
+        ratingAlertThreshold = try Self.nullable(
+            "rating_alert_threshold", Int64.self, expected: "an integer 0 to 100 (percent of max_rate) or null", in: container)
+        rotateNotificationSecret =
+            try Self.field("rotate_rating_notification_secret", Bool.self, expected: "true or false", in: container) ?? false
+    }
+
+    /// A non-nullable field: nil when absent; null or another JSON type is a 400 naming it.
+    private static func field<Value: Decodable>(
+        _ name: String, _: Value.Type, expected: String, in container: KeyedDecodingContainer<Key>
+    ) throws -> Value? {
+        let key = Key(stringValue: name)
+        guard container.contains(key) else { return nil }
+        guard let value = try? container.decode(Value.self, forKey: key) else {
+            throw APIError.badParameter(name, "expected \(expected)")
+        }
+        return value
+    }
+
+    private static func nullable<Value: Decodable>(
+        _ name: String, _: Value.Type, expected: String, in container: KeyedDecodingContainer<Key>
+    ) throws -> Value?? {
+        let key = Key(stringValue: name)
+        guard container.contains(key) else { return nil }
+        if try container.decodeNil(forKey: key) { return .some(nil) }
+        return .some(try field(name, Value.self, expected: expected, in: container))
+    }
+
+    /// Checks every value and changes `client` only if all are acceptable.
+    func apply(to client: inout Client) throws {
+        var changed = client
+        if let name {
+            let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !trimmed.isEmpty, trimmed.unicodeScalars.count <= 200, !trimmed.containsControlCharacters
+            else { throw APIError.invalidValue("name", "must be 1 to 200 printable characters") }
+            changed.name = trimmed
+        }
+        if let timezone {
+            guard ClientTimeZone(identifier: timezone) != nil else {
+                throw APIError.invalidValue(
+                    "timezone", "'\(APIError.printable(timezone))' is not an IANA time zone name such as Europe/Berlin or UTC")
+            }
+            changed.timezone = timezone
+        }
+        if let ratingNotificationURL {
+            if let text = ratingNotificationURL {
+                guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
+                    let host = url.host, !host.isEmpty, text.unicodeScalars.count <= 2000
+                else {
+                    throw APIError.invalidValue("rating_notification_url", "expected an http:// or https:// URL with a host")
+                }
+            }
+            changed.ratingNotificationURL = ratingNotificationURL
+        }
+        if let ratingAlertThreshold {
+            if let threshold = ratingAlertThreshold, !(0...100).contains(threshold) {
+                throw APIError.invalidValue(
+                    "rating_alert_threshold", "expected an integer 0 to 100 (percent of max_rate) or null, got \(threshold)")
+            }
+            changed.ratingAlertThreshold = ratingAlertThreshold
+        }
+        client = changed
     }
 }
 

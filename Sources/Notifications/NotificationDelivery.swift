@@ -1,0 +1,114 @@
+public import AsyncHTTPClient
+public import Domain
+public import Logging
+import NIOCore
+public import ServiceLifecycle
+public import Storage
+
+/// Delivers the outbox of rating notifications (issue 10), at least once: sends what is due,
+/// records each outcome, and tries failures again on `schedule` (timeouts, connection errors
+/// and non-2xx answers alike) until it gives up. It wakes when the store rings its doorbell (a
+/// rating with a notification was committed) and at least once a second.
+public struct NotificationDeliveryService: Service {
+    let store: any NotificationStore
+    let http: HTTPClient
+    let schedule: RetrySchedule
+    let timeout: Duration
+    let logger: Logger
+    /// Notifications taken per round, all sent at once.
+    static let batch = 64
+
+    public init(
+        store: any NotificationStore, http: HTTPClient = .shared, schedule: RetrySchedule = RetrySchedule(),
+        timeout: Duration = .seconds(10), logger: Logger
+    ) {
+        self.store = store
+        self.http = http
+        self.schedule = schedule
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown { await deliverUntilCancelled() }
+    }
+
+    func deliverUntilCancelled() async {
+        while !Task.isCancelled {
+            let due: [DueNotification]
+            do {
+                due = try await store.dueNotifications(at: .now(), limit: Self.batch)
+            } catch {
+                logger.error("cannot read the notification outbox", metadata: ["error_type": "\(type(of: error))"])
+                due = []
+            }
+            if due.isEmpty {
+                await store.notificationDoorbell.wait(upTo: .seconds(1))
+                continue
+            }
+            await withTaskGroup(of: Void.self) { group in
+                for entry in due { group.addTask { await deliver(entry) } }
+            }
+        }
+    }
+
+    /// One attempt at `entry`, its outcome recorded.
+    func deliver(_ entry: DueNotification) async {
+        let notification = entry.notification
+        let outcome = await attempt(entry)
+        // Stopping: the attempt was cut short, which says nothing of the receiver; the entry stays
+        // due as it was and the next run sends it.
+        if Task.isCancelled { return }
+        let recorded: NotificationAttempt
+        switch outcome {
+        case .success(let status):
+            recorded = .delivered(status: status, at: .now())
+        case .failure(let status, let error):
+            let now = UnixTime.now()
+            if let next = schedule.nextAttempt(afterFailures: notification.attempts + 1, now: now, createdAt: notification.createdAt) {
+                recorded = .retry(status: status, error: error, at: next)
+            } else {
+                recorded = .failed(status: status, error: error)
+                logger.warning(
+                    "gave up a rating notification", metadata: ["rating_id": "\(notification.rating.id)", "error": "\(error)"])
+            }
+        }
+        do {
+            try await store.recordNotificationAttempt(ratingID: notification.rating.id, recorded)
+        } catch {
+            // Left pending as it was: it is sent again (at least once).
+            logger.error("cannot record a notification attempt", metadata: ["error_type": "\(type(of: error))"])
+        }
+    }
+
+    enum Outcome {
+        case success(status: Int64)
+        case failure(status: Int64?, error: String)
+    }
+
+    private func attempt(_ entry: DueNotification) async -> Outcome {
+        guard let secret = entry.secret else {
+            return .failure(status: nil, error: "the client has no signing secret: PUT rotate_rating_notification_secret=true")
+        }
+        guard let zone = ClientTimeZone(identifier: entry.timezone) else {
+            return .failure(status: nil, error: "unknown client time zone \(entry.timezone)")
+        }
+        do {
+            let message = try NotificationMessage(entry.notification, zone: zone, secret: secret, timestamp: .now())
+            var request = HTTPClientRequest(url: entry.notification.url)
+            request.method = .POST
+            for (name, value) in message.headers { request.headers.add(name: name, value: value) }
+            request.headers.add(name: "User-Agent", value: "QualityRate")
+            request.body = .bytes(ByteBuffer(bytes: message.body))
+            let response = try await http.execute(request, timeout: .init(timeout))
+            // The answer's body is read and dropped, so the connection can be used again.
+            for try await _ in response.body {}
+            let status = Int64(response.status.code)
+            return (200..<300).contains(status) ? .success(status: status) : .failure(status: status, error: "answered \(status)")
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+            return .failure(status: nil, error: "no answer within \(timeout.components.seconds) s")
+        } catch {
+            return .failure(status: nil, error: "\(error)")
+        }
+    }
+}

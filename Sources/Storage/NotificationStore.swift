@@ -1,0 +1,98 @@
+public import Domain
+import Synchronization
+
+/// The outbox of rating notifications (issue 10). `insertRatings` writes a rating's outbox row
+/// in the rating's own transaction when its client has a `rating_notification_url`, and rings
+/// `notificationDoorbell` once that transaction is committed.
+public protocol NotificationStore: Sendable {
+    /// Rung after ratings that have notifications are committed; the delivery service waits on it.
+    var notificationDoorbell: Doorbell { get }
+
+    /// Updates the client as `updateClient` does and, when `notificationSecret` is given,
+    /// replaces its signing secret, in one transaction.
+    func updateClient(_ client: Client, replacingNotificationSecret notificationSecret: String?) async throws
+    /// Whether the client has a signing secret.
+    func hasNotificationSecret(clientID: Int64) async throws -> Bool
+
+    /// A page of a client's notifications, newest rating first, before `beforeRatingID`.
+    func notifications(clientID: Int64, beforeRatingID: Int64?, limit: Int) async throws -> [RatingNotification]
+    /// Pending notifications due at `now`, oldest first, with what signing them needs.
+    func dueNotifications(at now: UnixTime, limit: Int) async throws -> [DueNotification]
+    /// Records the outcome of one delivery attempt.
+    func recordNotificationAttempt(ratingID: Int64, _ outcome: NotificationAttempt) async throws
+}
+
+/// A notification to send now, with its client's time zone (for `datetime`) and signing secret.
+public struct DueNotification: Sendable, Equatable {
+    public var notification: RatingNotification
+    public var timezone: String
+    public var secret: String?
+
+    public init(notification: RatingNotification, timezone: String, secret: String?) {
+        self.notification = notification
+        self.timezone = timezone
+        self.secret = secret
+    }
+}
+
+/// How one attempt went: `status` is the HTTP status when an answer came back.
+public enum NotificationAttempt: Sendable, Equatable {
+    case delivered(status: Int64, at: UnixTime)
+    case retry(status: Int64?, error: String, at: UnixTime)
+    case failed(status: Int64?, error: String)
+}
+
+/// A wake-up signal for one waiter: `ring` wakes the waiter, or the next `wait` when nobody waits
+/// (a ring is never lost, rings while nobody waits count as one).
+public final class Doorbell: Sendable {
+    private struct State {
+        var rung = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public func ring() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard let waiter = state.waiter else {
+                state.rung = true
+                return nil
+            }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Returns when rung (at once if it was rung since the last wait) or when the task is cancelled.
+    public func wait() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if state.rung || Task.isCancelled {
+                        state.rung = false
+                        return true
+                    }
+                    state.waiter = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            // Cancelled before the waiter was stored: the next ring check sees `rung`.
+            ring()
+        }
+    }
+
+    /// Returns when rung, or after `timeout` at the latest.
+    public func wait(upTo timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.wait() }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Domain
+import Foundation
+import GRDB
+import Storage
+import Testing
+import TestSupport
+
+/// Issue 10: a rating's notification is written to the outbox in the rating's own transaction.
+@Suite struct NotificationOutboxTests {
+    let database: TemporaryDatabase
+    let store: SQLiteStore
+
+    init() throws {
+        database = try TemporaryDatabase()
+        store = try SQLiteStore(path: database.path)
+    }
+
+    func rating(_ client: Client, call: CallUUID = .random(), rate: Int64, isSample: Bool = false) -> NewRating {
+        NewRating(
+            clientID: client.id, callUUID: call, ratedAt: UnixTime(seconds: 1_000), extensionID: 5, rate: rate, maxRate: 5,
+            agentUsername: "101", isSample: isSample)
+    }
+
+    @Test func theOutboxRowIsWrittenWithTheRatingWithTheCallsCallerAndDID() async throws {
+        var client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+        let quiet = try await store.createClient(name: "Quiet", timezone: "UTC", domain: "quiet.local")
+        client.ratingNotificationURL = "http://127.0.0.1:9/hook"
+        client.ratingAlertThreshold = 40
+        try await store.updateClient(client, replacingNotificationSecret: "whsec_test")
+        #expect(try await store.hasNotificationSecret(clientID: client.id))
+        #expect(try await !store.hasNotificationSecret(clientID: quiet.id))
+
+        let uuid = CallUUID.random()
+        try await store.saveOpenCall(OpenCallRecord(
+            record: CallRecord(
+                callUUID: uuid, clientID: client.id, extensionID: 5, extensionName: "200", extensionType: .queue,
+                flow: .inbound, didNumber: "4930555", didDomain: nil, fromUsername: "+4930111", fromScreenName: nil,
+                fromDomain: nil, bridgedUsername: "101", bridgedDomain: nil, bridgedAt: nil, bridgedDuration: nil,
+                duration: 30, hangupDisposition: .system, startedAt: UnixTime(seconds: 970), legs: []),
+            openLegs: [], isBridged: true))
+
+        let stored = try await store.insertRatings([
+            rating(client, call: uuid, rate: 2), rating(client, rate: 5), rating(client, rate: 1, isSample: true),
+            rating(quiet, rate: 1),
+        ])
+        let outbox = try await store.notifications(clientID: client.id, beforeRatingID: nil, limit: 10)
+        #expect(outbox.map(\.rating.id) == [stored[1].id, stored[0].id])
+        let low = try #require(outbox.last)
+        #expect(low.fromUsername == "+4930111" && low.didNumber == "4930555")
+        #expect(low.isAlert && low.state == .pending && low.attempts == 0 && low.nextAttemptAt == UnixTime(seconds: 1_000))
+        #expect(low.url == "http://127.0.0.1:9/hook")
+        let unknownCall = try #require(outbox.first)
+        #expect(unknownCall.fromUsername == nil && unknownCall.didNumber == nil && !unknownCall.isAlert)
+        #expect(try await store.notifications(clientID: quiet.id, beforeRatingID: nil, limit: 10).isEmpty)
+        #expect(try await store.notifications(clientID: client.id, beforeRatingID: stored[1].id, limit: 10).map(\.rating.id) == [stored[0].id])
+
+        let due = try await store.dueNotifications(at: UnixTime(seconds: 1_000), limit: 10)
+        #expect(due.map(\.notification.rating.id) == [stored[0].id, stored[1].id])
+        #expect(due.allSatisfy { $0.secret == "whsec_test" && $0.timezone == "UTC" })
+        #expect(try await store.dueNotifications(at: UnixTime(seconds: 999), limit: 10).isEmpty)
+    }
+
+    @Test func aFailedRatingTransactionLeavesNoOutboxRowAndAttemptsAreRecorded() async throws {
+        var client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+        client.ratingNotificationURL = "http://127.0.0.1:9/hook"
+        try await store.updateClient(client, replacingNotificationSecret: "whsec_test")
+        let rated = try await store.insertRatings([rating(client, rate: 3)])[0]
+        try await store.recordNotificationAttempt(
+            ratingID: rated.id, .retry(status: 500, error: "answered 500", at: UnixTime(seconds: 1_001)))
+        var entry = try #require(try await store.notifications(clientID: client.id, beforeRatingID: nil, limit: 1).first)
+        #expect(entry.attempts == 1 && entry.lastStatus == 500 && entry.lastError == "answered 500" && entry.state == .pending)
+        #expect(try await store.dueNotifications(at: UnixTime(seconds: 1_000), limit: 10).isEmpty)
+        try await store.recordNotificationAttempt(ratingID: rated.id, .delivered(status: 204, at: UnixTime(seconds: 1_002)))
+        entry = try #require(try await store.notifications(clientID: client.id, beforeRatingID: nil, limit: 1).first)
+        #expect(entry.state == .delivered && entry.attempts == 2 && entry.deliveredAt == UnixTime(seconds: 1_002))
+        #expect(entry.lastError == nil && entry.nextAttemptAt == nil)
+
+        // A rating for a client that does not exist fails, and takes no outbox row with it.
+        await #expect(throws: (any Error).self) {
+            try await store.insertRatings([NewRating(
+                clientID: 999, callUUID: .random(), ratedAt: UnixTime(seconds: 1), extensionID: 5, rate: 1, maxRate: 5,
+                agentUsername: nil)])
+        }
+        let rows = try await DatabaseQueue(path: database.path).read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM rating_notification")
+        }
+        #expect(rows == 1)
+    }
+}
