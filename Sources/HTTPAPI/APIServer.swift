@@ -68,6 +68,7 @@ public enum APIServer {
         DIDRoutes(store: store).register(on: &authenticated)
         QueueRoutes(store: store).register(on: &authenticated)
         RatingRoutes(store: store).register(on: &authenticated)
+        StatisticsRoutes(store: store).register(on: &authenticated)
         CallHistoryRoutes(store: store).register(on: &authenticated)
         SoundRoutes(store: store).register(on: &authenticated)
         IVRRoutes(store: store).register(on: &authenticated)

@@ -247,6 +247,7 @@ public final class SQLiteStore: Store {
                     new.clientID, new.callUUID.value, new.ratedAt.seconds, new.extensionID, new.rate, new.maxRate,
                     new.agentUsername, new.isSample,
                 ])
+                try RatingRollups.count(new, db: db)
                 return Rating(
                     id: db.lastInsertedRowID, clientID: new.clientID, callUUID: new.callUUID, ratedAt: new.ratedAt,
                     extensionID: new.extensionID, rate: new.rate, maxRate: new.maxRate, agentUsername: new.agentUsername)

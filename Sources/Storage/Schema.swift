@@ -140,6 +140,9 @@ enum Schema {
                 );
                 """)
         }
+        // Statistics (issue 10): ratings counted per UTC quarter-hour, backfilled from the
+        // ratings already stored; RatingRollups.
+        migrator.registerMigration("9-rating-rollups", migrate: RatingRollups.migrate)
         return migrator
     }
 }
