@@ -67,8 +67,7 @@ def extend(paths, components, tags):
             "description": "Count, average, count per key, normalised score and CSAT of the ratings of a period, in buckets per "
                            "local hour, day, week or month (`interval`) and per agent or extension (`group_by`). The period "
                            "filters are those of the ratings list, inclusive, in the client's time zone. An empty period gives "
-                           "`\"buckets\": []`. Answered from rollups kept as ratings are stored: a year of a million ratings "
-                           "takes milliseconds.",
+                           "`\"buckets\": []`. Answered from per-quarter-hour rollups kept as ratings are stored.",
             "parameters": [P("start_datetime"), P("end_datetime"), P("extension_id"), P("agent_username"),
                            P("statistics_interval"), P("statistics_group_by")],
             "responses": {
