@@ -539,7 +539,7 @@ import pathlib
 import sys as _sys
 
 _sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-for _module in ("openapi_configuration", "openapi_sounds", "openapi_ivr", "openapi_callback"):
+for _module in ("openapi_configuration", "openapi_sounds", "openapi_ivr", "openapi_callback", "openapi_statistics"):
     if (pathlib.Path(__file__).resolve().parent / f"{_module}.py").exists():
         importlib.import_module(_module).extend(paths, components, doc["tags"])
 

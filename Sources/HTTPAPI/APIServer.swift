@@ -69,6 +69,7 @@ public enum APIServer {
         QueueRoutes(store: store).register(on: &authenticated)
         NotificationRoutes(store: store).register(on: &authenticated)
         RatingRoutes(store: store).register(on: &authenticated)
+        StatisticsRoutes(store: store).register(on: &authenticated)
         CallHistoryRoutes(store: store).register(on: &authenticated)
         SoundRoutes(store: store).register(on: &authenticated)
         IVRRoutes(store: store).register(on: &authenticated)

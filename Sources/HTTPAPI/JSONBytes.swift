@@ -61,6 +61,28 @@ struct JSONBytes: Sendable {
         needsComma = true
     }
 
+    /// A finite number, in Swift's shortest form that reads back the same (`80.0`, `66.66666666666667`).
+    mutating func field(_ key: StaticString, _ value: Double) {
+        writeKey(key)
+        bytes.append(contentsOf: Array(value.description.utf8))
+        needsComma = true
+    }
+
+    /// An object of counts keyed by integers (`{"1": 3, "5": 10}`), in ascending key order.
+    mutating func field(_ key: StaticString, counts: [Int64: Int64]) {
+        writeKey(key)
+        bytes.append(UInt8(ascii: "{"))
+        for (index, (name, count)) in counts.sorted(by: { $0.key < $1.key }).enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(UInt8(ascii: "\""))
+            writeInteger(name)
+            bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+            writeInteger(count)
+        }
+        bytes.append(UInt8(ascii: "}"))
+        needsComma = true
+    }
+
     /// Empties the buffer after its bytes were sent, keeping the position inside an open array
     /// so the next element is preceded by a comma.
     mutating func clearContinuingArray() {

@@ -253,6 +253,8 @@ public final class SQLiteStore: Store {
                 let rating = Rating(
                     id: db.lastInsertedRowID, clientID: new.clientID, callUUID: new.callUUID, ratedAt: new.ratedAt,
                     extensionID: new.extensionID, rate: new.rate, maxRate: new.maxRate, agentUsername: new.agentUsername)
+                // After the id is read: the rollup's upsert is an insert of its own.
+                try RatingRollups.count(new, db: db)
                 if !new.isSample, try Self.enqueueNotification(of: rating, db: db) { notifies = true }
                 return rating
             }

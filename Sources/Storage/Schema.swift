@@ -141,6 +141,9 @@ enum Schema {
                 """)
         }
         migrator.registerMigration("8-rating-notifications", migrate: NotificationSchema.migrate)
+        // Statistics (issue 10): ratings counted per UTC quarter-hour, backfilled from the
+        // ratings already stored; RatingRollups.
+        migrator.registerMigration("9-rating-rollups", migrate: RatingRollups.migrate)
         return migrator
     }
 }

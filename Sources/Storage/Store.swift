@@ -42,6 +42,9 @@ public protocol Store: ConfigurationStore, SoundStore, IVRStore, NotificationSto
     func rating(clientID: Int64, id: Int64) async throws -> Rating?
     /// One page of a client's ratings in (`datetime`, `id`) order.
     func ratings(_ query: RatingQuery) async throws -> [Rating]
+    /// What statistics are built from (issue 10): the ratings of a period as counts per UTC
+    /// quarter-hour, extension, agent, rate and max_rate, in time order.
+    func ratingTallies(_ query: StatisticsQuery) async throws -> [RatingTally]
 
     /// Stores ended calls' records; a record replaces the open record of its call (a closed
     /// one with the same `call_uuid` is a conflict).

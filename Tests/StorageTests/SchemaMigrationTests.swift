@@ -36,3 +36,35 @@ import TestSupport
         ])
     }
 }
+
+/// Migration 9 (issue 10) counts the ratings already stored into the statistics rollups.
+@Suite struct RatingRollupMigrationTests {
+    @Test func backfillsTheRollupsFromTheRatingsAlreadyStored() async throws {
+        let database = try TemporaryDatabase()
+        let earlier = try DatabaseQueue(path: database.path)
+        try Schema.migrator.migrate(earlier, upTo: "7-open-calls")
+        try await earlier.write { db in
+            try db.execute(sql: """
+                INSERT INTO client (id, name, timezone, domain, created_at) VALUES (1, 'Acme', 'UTC', 'acme.local', 0);
+                INSERT INTO rating (client_id, call_uuid, rated_at, extension_id, rate, max_rate, agent_username) VALUES
+                    (1, 'A', 1774569600, 50, 5, 5, '101'), (1, 'B', 1774570499, 50, 5, 5, '101'),
+                    (1, 'C', 1774570500, 50, 3, 9, NULL), (1, 'D', 1774570501, 51, 3, 9, NULL);
+                """)
+        }
+        try earlier.close()
+
+        let store = try SQLiteStore(path: database.path)
+        let tallies = try await store.ratingTallies(StatisticsQuery(clientID: 1))
+        #expect(tallies == [
+            RatingTally(at: UnixTime(seconds: 1_774_569_600), extensionID: 50, agentUsername: "101", rate: 5, maxRate: 5, count: 2),
+            RatingTally(at: UnixTime(seconds: 1_774_570_500), extensionID: 50, agentUsername: nil, rate: 3, maxRate: 9, count: 1),
+            RatingTally(at: UnixTime(seconds: 1_774_570_500), extensionID: 51, agentUsername: nil, rate: 3, maxRate: 9, count: 1),
+        ])
+        // New ratings are counted in their insert's transaction, into the same rows.
+        try await store.insertRatings([NewRating(
+            clientID: 1, callUUID: .random(), ratedAt: UnixTime(seconds: 1_774_570_000), extensionID: 50, rate: 5, maxRate: 5,
+            agentUsername: "101")])
+        let after = try await store.ratingTallies(StatisticsQuery(clientID: 1, agentUsername: "101"))
+        #expect(after.map(\.count) == [3])
+    }
+}

@@ -1,0 +1,75 @@
+import Domain
+import Hummingbird
+import Storage
+
+/// `GET /client/{client_id}/quality_rate/statistics/` (issue 10): a period's ratings in buckets
+/// per local hour, day, week or month, optionally per agent or extension (docs/API.md).
+struct StatisticsRoutes {
+    let store: any Store
+
+    func register(on routes: inout RouteTable) {
+        routes.get("client/:client_id/quality_rate/statistics", statistics)
+    }
+
+    @Sendable func statistics(_ request: Request, context: APIRequestContext) async throws -> Response {
+        let clientID = try context.ownedClientID()
+        let zone = try await store.clientTimeZone(clientID)
+        let parameters = try QueryParameters(request.uri.query)
+        let query = StatisticsQuery(
+            clientID: clientID, from: try parameters.localDateTime("start_datetime", in: zone),
+            through: try parameters.localDateTime("end_datetime", in: zone), extensionID: try parameters.positiveID("extension_id"),
+            agentUsername: try parameters.agentUsername("agent_username"))
+        let interval = try parameters.choice("interval", StatisticsInterval.self)
+        let groupBy = try parameters.choice("group_by", StatisticsGrouping.self)
+        let buckets = RatingStatistics.buckets(
+            try await store.ratingTallies(query), zone: zone, interval: interval, groupBy: groupBy)
+        var json = JSONBytes(capacity: 256 + buckets.count * 160)
+        json.beginObject()
+        json.field("interval", interval?.rawValue)
+        json.field("group_by", groupBy?.rawValue)
+        json.beginArray("buckets")
+        for bucket in buckets { json.bucket(bucket) }
+        json.endArray()
+        json.endObject()
+        return .json(json)
+    }
+}
+
+extension QueryParameters {
+    /// One of a fixed set of words (`interval=day`), or nil when absent.
+    func choice<Choice: RawRepresentable & CaseIterable>(_ name: String, _: Choice.Type) throws -> Choice?
+    where Choice.RawValue == String {
+        guard let raw = self[name] else { return nil }
+        guard let choice = Choice(rawValue: raw) else {
+            throw APIError.badParameter(name, expected: "one of " + Choice.allCases.map(\.rawValue).joined(separator: ", "), got: raw)
+        }
+        return choice
+    }
+
+    /// An agent's username (the extension name of the agent's phone): non-empty, at most 64 characters.
+    func agentUsername(_ name: String) throws -> String? {
+        guard let raw = self[name] else { return nil }
+        guard !raw.isEmpty, raw.count <= 64 else {
+            throw APIError.badParameter(name, expected: "an agent's username (1 to 64 characters)", got: raw)
+        }
+        return raw
+    }
+}
+
+extension JSONBytes {
+    mutating func bucket(_ bucket: StatisticsBucket) {
+        beginObject()
+        field("start", bucket.start)
+        switch bucket.key {
+        case .all: break
+        case .agent(let username): field("agent_username", username)
+        case .extension(let id): field("extension_id", id)
+        }
+        field("count", bucket.count)
+        field("average", bucket.average)
+        field("count_per_key", counts: bucket.countPerKey)
+        field("score_percent", bucket.scorePercent)
+        field("csat_percent", bucket.csatPercent)
+        endObject()
+    }
+}
