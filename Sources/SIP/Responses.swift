@@ -20,4 +20,15 @@ extension SIPMessage {
         headers.add("Server", "QualityRate")
         return SIPMessage(startLine: .response(status: status, reason: reason), headers: headers)
     }
+
+    /// The longest binding this response grants, in seconds, when it is a 2xx to a REGISTER
+    /// (RFC 3261 §10.3 step 8: each Contact with its `expires`, else the Expires header); nil for
+    /// any other message.
+    public var registrationLifetime: Int64? {
+        guard let status, (200..<300).contains(status), headers["CSeq"].flatMap(CSeq.init)?.method == "REGISTER" else { return nil }
+        let headerExpiry = headers["Expires"].flatMap { Int64($0) } ?? 0
+        return headers.values("Contact").compactMap(NameAddress.init)
+            .map { contact in (contact.parameters["expires"] ?? nil).flatMap { Int64($0) } ?? headerExpiry }
+            .max()
+    }
 }

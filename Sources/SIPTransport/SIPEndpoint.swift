@@ -529,21 +529,9 @@ public actor SIPEndpoint {
     /// while the binding lives: the phone is reached over it.
     private func write(_ message: SIPMessage, _ bytes: [UInt8], to connection: any Channel) {
         write(bytes, to: connection)
-        if let seconds = Self.registrationLifetime(message) {
+        if let seconds = message.registrationLifetime {
             connection.triggerUserOutboundEvent(KeepConnection(deadline: .now() + .seconds(seconds + 30)), promise: nil)
         }
-    }
-
-    /// The longest binding a 2xx to a REGISTER grants (RFC 3261 §10.3 step 8: each Contact with
-    /// its `expires`), in seconds; nil for any other message.
-    static func registrationLifetime(_ message: SIPMessage) -> Int64? {
-        guard let status = message.status, (200..<300).contains(status),
-            message.headers["CSeq"].flatMap(CSeq.init)?.method == "REGISTER"
-        else { return nil }
-        let headerExpiry = message.headers["Expires"].flatMap { Int64($0) } ?? 0
-        return message.headers.values("Contact").compactMap(NameAddress.init)
-            .map { contact in (contact.parameters["expires"] ?? nil).flatMap { Int64($0) } ?? headerExpiry }
-            .max()
     }
 
     private func write(_ bytes: [UInt8], to connection: any Channel) {

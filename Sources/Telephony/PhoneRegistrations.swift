@@ -57,7 +57,7 @@ public actor PhoneRegistrations: AgentReachability {
     /// The answer to a REGISTER: the registrar's (401 challenge, 403 wrong credentials, 423, 200
     /// with the bindings). A domain or phone this server does not have is challenged and refused
     /// like a wrong password, so a scan cannot tell which exist; `source` (the address the
-    /// REGISTER comes from, as `TelephonyServer.originatingAddress` finds it) is refused with 403
+    /// REGISTER comes from, as `TelephonySettings.originatingAddress` finds it) is refused with 403
     /// unheard while it is banned for failed attempts. Throws when storage cannot be read: that is
     /// no answer about the phone (the caller says 503).
     public func register(_ request: SIPMessage, from peer: SIPPeer, source: String) async throws -> SIPMessage {

@@ -71,7 +71,7 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
         case "REGISTER":
             let answer: SIPMessage
             do {
-                answer = try await registrations.register(request, from: peer, source: originatingAddress(of: request, from: peer))
+                answer = try await registrations.register(request, from: peer, source: settings.originatingAddress(of: request, from: peer))
             } catch {
                 answer = storageUnavailable(request, toTag: Registrar<SIPPeer>.tag(request), error: error)
             }
@@ -99,7 +99,7 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
             // stay cheap, and OPTIONS, REGISTER and calls in progress must still be answered.
             // Behind a proxy of ours the source is the trunk or phone behind it, so one trunk's
             // burst through Kamailio is held to its own rate, not everyone's.
-            switch gate.admit(from: originatingAddress(of: request, from: peer)) {
+            switch gate.admit(from: settings.originatingAddress(of: request, from: peer)) {
             case .admitted:
                 await arriving(request, from: peer)
             case .refused(let refusal, let retryAfter):
@@ -224,7 +224,7 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
     /// Who an INVITE outside a dialog comes from; nil when it was refused (answered here).
     /// Throws when storage cannot be read: not knowing a DID or a phone is no "404".
     private func origin(of invite: SIPMessage, dialled: String, from: NameAddress, peer: SIPPeer, localTag: String) async throws -> Origin? {
-        let source = originatingAddress(of: invite, from: peer)
+        let source = settings.originatingAddress(of: invite, from: peer)
         let user = from.uri.user ?? ""
         if let client = try await registrations.client(domain: from.uri.host) {
             if let refusal = try await registrations.refusal(
@@ -256,19 +256,6 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
             return nil
         }
         return .trunk(did, client)
-    }
-
-    /// The address a request was sent from, for the bans on failed authentication and the rate
-    /// of new calls per source. A request relayed by a proxy of ours (one in the `--trunk`
-    /// ranges, as Kamailio in front is) is counted against the address of the phone or trunk
-    /// behind it: the bottom Via is theirs, with the `received` address the proxy saw it come
-    /// from (RFC 3261 §18.2.1), so one guessing phone cannot get the proxy — and every phone
-    /// behind it — banned.
-    func originatingAddress(of request: SIPMessage, from peer: SIPPeer) -> String {
-        let address = peer.address.ipAddress ?? "\(peer.address)"
-        let vias = request.headers.values("Via")
-        guard settings.isTrunk(address), vias.count > 1, let origin = vias.last.flatMap(Via.init) else { return address }
-        return (origin.parameters["received"] ?? nil) ?? origin.host
     }
 
     /// The answer when storage fails under a request: 503 with Retry-After (RFC 3261 §21.5.4),

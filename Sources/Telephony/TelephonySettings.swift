@@ -1,5 +1,5 @@
-import SIP
-import SIPTransport
+public import SIP
+public import SIPTransport
 
 /// How the server presents itself on the network.
 public struct TelephonySettings: Sendable {
@@ -35,6 +35,19 @@ public struct TelephonySettings: Sendable {
     }
 
     func isTrunk(_ address: String) -> Bool { trunks.contains { $0.contains(address) } }
+
+    /// The address a request was sent from, for the bans on failed authentication and the rate
+    /// of new calls per source. A request relayed by a proxy of ours (one in the `--trunk`
+    /// ranges, as Kamailio in front is) is counted against the address of the phone or trunk
+    /// behind it: the bottom Via is theirs, with the `received` address the proxy saw it come
+    /// from (RFC 3261 §18.2.1), so one guessing phone cannot get the proxy — and every phone
+    /// behind it — banned.
+    public func originatingAddress(of request: SIPMessage, from peer: SIPPeer) -> String {
+        let address = peer.address.ipAddress ?? "\(peer.address)"
+        let vias = request.headers.values("Via")
+        guard isTrunk(address), vias.count > 1, let origin = vias.last.flatMap(Via.init) else { return address }
+        return (origin.parameters["received"] ?? nil) ?? origin.host
+    }
 
     /// The Via of a new request from this server (the same as `SIPEndpoint.newVia`, for the
     /// values that build requests without the endpoint).

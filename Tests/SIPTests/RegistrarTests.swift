@@ -219,4 +219,18 @@ import Testing
         #expect(DigestAlgorithm.list("MD5,MD5") == nil)
         #expect(DigestAlgorithm.list("SHA-512") == nil)
     }
+
+    /// What a TCP connection carrying the registration is kept open for (RFC 3261 §10.3 step 8).
+    @Test func aRegistrationsLifetimeIsItsLongestContact() {
+        var ok = register().response(status: 200, reason: "OK", toTag: "r")
+        ok.headers.add("Contact", "<sip:101@127.0.0.1:5062>;expires=600")
+        ok.headers.add("Contact", "<sip:101@127.0.0.1:5064>;expires=3600")
+        #expect(ok.registrationLifetime == 3600)
+        var headerOnly = register().response(status: 200, reason: "OK", toTag: "r")
+        headerOnly.headers.add("Contact", "<sip:101@127.0.0.1:5062>")
+        headerOnly.headers.add("Expires", "120")
+        #expect(headerOnly.registrationLifetime == 120)
+        #expect(register().response(status: 401, reason: "Unauthorized", toTag: "r").registrationLifetime == nil)
+        #expect(register().registrationLifetime == nil)
+    }
 }
