@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import secrets
 import socket
 import threading
 import time
 
-from qualityrate_sip import API, Server, process_status
+from qualityrate_sip import API, Server, flood_invite, options_probe, process_status
 
 
 def main() -> None:
@@ -59,7 +58,7 @@ def main() -> None:
                 options.bind(("127.0.0.72", 0))
                 options.settimeout(2)
                 while not done.is_set():
-                    options.sendto(_options(options.getsockname(), server.sip_port), ("127.0.0.1", server.sip_port))
+                    options.sendto(options_probe(options.getsockname(), server.sip_port), ("127.0.0.1", server.sip_port))
                     probes["options"][1] += 1
                     try:
                         probes["options"][0] += options.recv(65536).startswith(b"SIP/2.0 200")
@@ -75,18 +74,12 @@ def main() -> None:
         threads = [threading.Thread(target=collect), threading.Thread(target=probe)]
         for thread in threads:
             thread.start()
-        sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.71\r\ns=-\r\nc=IN IP4 127.0.0.71\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n"
         started = time.monotonic()
         for index in range(arguments.invites):
             if arguments.rate > 0:
                 while time.monotonic() < started + index / arguments.rate:
                     pass
-            head = "\r\n".join([
-                f"INVITE sip:4930777310@127.0.0.1:{server.sip_port} SIP/2.0",
-                f"Via: SIP/2.0/UDP {host}:{port};branch=z9hG4bK-f{index};rport", f"From: <sip:49401@{host}>;tag=f{index}",
-                "To: <sip:4930777310@127.0.0.1>", f"Call-ID: flood-{index}", "CSeq: 1 INVITE", f"Contact: <sip:49401@{host}:{port}>",
-                "Max-Forwards: 70", "Content-Type: application/sdp", f"Content-Length: {len(sdp)}"])
-            flood.sendto(f"{head}\r\n\r\n{sdp}".encode(), ("127.0.0.1", server.sip_port))
+            flood.sendto(flood_invite((host, port), server.sip_port, "4930777310", index), ("127.0.0.1", server.sip_port))
         sent_in = time.monotonic() - started
         time.sleep(5)
         done.set()
@@ -107,14 +100,6 @@ def main() -> None:
         print(f"  server RSS {rss_before // 1024} MiB before, {rss_after // 1024} MiB after")
     finally:
         server.stop()
-
-
-def _options(local: tuple[str, int], port: int) -> bytes:
-    host, source_port = local
-    return "\r\n".join([
-        f"OPTIONS sip:127.0.0.1:{port} SIP/2.0", f"Via: SIP/2.0/UDP {host}:{source_port};branch=z9hG4bK-o{secrets.token_hex(4)}",
-        f"From: <sip:probe@{host}>;tag=o", "To: <sip:127.0.0.1>", f"Call-ID: o-{secrets.token_hex(4)}", "CSeq: 1 OPTIONS",
-        "Max-Forwards: 70", "Content-Length: 0", "", ""]).encode()
 
 
 if __name__ == "__main__":

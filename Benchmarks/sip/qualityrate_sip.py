@@ -232,3 +232,27 @@ def read_sipp_stats(path: pathlib.Path) -> list[dict[str, str]]:
         return []
     names = lines[0].rstrip(";").split(";")
     return [dict(zip(names, line.rstrip(";").split(";"))) for line in lines[1:]]
+
+
+def flood_invite(local: tuple[str, int], sip_port: int, did: str, index: int) -> bytes:
+    """The `index`-th INVITE of a flood from `local` (host, port) to `did`: an offer of PCMU to a
+    port nothing reads, Call-ID `flood-INDEX`; the flood never ACKs the answers. Shared by the
+    flood benchmark and the edge probe of the tests."""
+    host, port = local
+    sdp = f"v=0\r\no=- 1 1 IN IP4 {host}\r\ns=-\r\nc=IN IP4 {host}\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n"
+    head = "\r\n".join([
+        f"INVITE sip:{did}@127.0.0.1:{sip_port} SIP/2.0",
+        f"Via: SIP/2.0/UDP {host}:{port};branch=z9hG4bK-flood-{index};rport", f"From: <sip:49401@{host}>;tag=f{index}",
+        f"To: <sip:{did}@127.0.0.1>", f"Call-ID: flood-{index}", "CSeq: 1 INVITE", f"Contact: <sip:49401@{host}:{port}>",
+        "Max-Forwards: 70", "Content-Type: application/sdp", f"Content-Length: {len(sdp)}"])
+    return f"{head}\r\n\r\n{sdp}".encode()
+
+
+def options_probe(local: tuple[str, int], sip_port: int) -> bytes:
+    """An OPTIONS from `local` (host, port), as a load balancer probes a server."""
+    host, port = local
+    tag = uuid.uuid4().hex[:8]
+    return "\r\n".join([
+        f"OPTIONS sip:127.0.0.1:{sip_port} SIP/2.0", f"Via: SIP/2.0/UDP {host}:{port};branch=z9hG4bK-o{tag}",
+        f"From: <sip:probe@{host}>;tag=o", "To: <sip:127.0.0.1>", f"Call-ID: options-{tag}", "CSeq: 1 OPTIONS",
+        "Max-Forwards: 70", "Content-Length: 0", "", ""]).encode()

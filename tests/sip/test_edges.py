@@ -13,6 +13,7 @@ import resource
 import secrets
 import select
 import socket
+import sys
 import threading
 import time
 import urllib.parse
@@ -20,7 +21,10 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from harness import API, DOMAIN, QualityRateServer, Sipp, eventually, new_password
+from harness import API, DOMAIN, ROOT, QualityRateServer, Sipp, eventually, new_password
+
+sys.path.insert(0, str(ROOT / "Benchmarks" / "sip"))
+from qualityrate_sip import flood_invite, options_probe  # noqa: E402  (shared with scripts/bench-flood)
 
 OFFER = {"codecs": "0 8", "dtmf_pt": "101", "caller": "4940777000", "key_delay_ms": "500",
          "info_type": "application/dtmf-relay", "info_body": "Signal=4\r\nDuration=160\r\n"}
@@ -216,15 +220,7 @@ def test_a_burst_of_5000_invites_is_held_to_the_limits_and_the_server_keeps_answ
         options_answered = health_answered = 0
         legit = None
         for index in range(5000):
-            call_id = f"flood-{index}"
-            invite = "\r\n".join([
-                f"INVITE sip:4930777310@127.0.0.1:{server.sip_port} SIP/2.0",
-                f"Via: SIP/2.0/UDP {host}:{port};branch=z9hG4bK-{call_id};rport",
-                f"From: <sip:49401@{host}>;tag=f{index}", "To: <sip:4930777310@127.0.0.1>", f"Call-ID: {call_id}",
-                "CSeq: 1 INVITE", f"Contact: <sip:49401@{host}:{port}>", "Max-Forwards: 70", "Content-Type: application/sdp",
-            ])
-            sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.71\r\ns=-\r\nc=IN IP4 127.0.0.71\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\n"
-            flood.sendto(f"{invite}\r\nContent-Length: {len(sdp)}\r\n\r\n{sdp}".encode(), ("127.0.0.1", server.sip_port))
+            flood.sendto(flood_invite((host, port), server.sip_port, "4930777310", index), ("127.0.0.1", server.sip_port))
             if index % 500 == 0:
                 options_answered += _options(server, "127.0.0.72")
                 with urllib.request.urlopen(f"{server.base_url}/health", timeout=5) as response:
@@ -284,10 +280,7 @@ def _options(server: QualityRateServer, host: str) -> int:
         probe.bind((host, 0))
         probe.settimeout(0.5)
         port = probe.getsockname()[1]
-        request = "\r\n".join([
-            f"OPTIONS sip:127.0.0.1:{server.sip_port} SIP/2.0", f"Via: SIP/2.0/UDP {host}:{port};branch=z9hG4bK-o{secrets.token_hex(4)}",
-            f"From: <sip:probe@{host}>;tag=o", "To: <sip:127.0.0.1>", f"Call-ID: options-{secrets.token_hex(4)}",
-            "CSeq: 1 OPTIONS", "Max-Forwards: 70", "Content-Length: 0", "", ""]).encode()
+        request = options_probe((host, port), server.sip_port)
         for _ in range(8):
             probe.sendto(request, ("127.0.0.1", server.sip_port))
             try:
