@@ -110,6 +110,8 @@ public struct Call: Sendable {
         case cancelTimer(Timer)
         /// `variables` holds the menu's variables and the call's facts (`CallID`, `CallerIDNum`…).
         case interactiveRequest(url: String, method: IVRAction.HTTPMethod, variables: [String: String])
+        /// Count the rating prompt as offered (issue 10, response rate); nothing answers it.
+        case recordRatingOffer(RatingOffer)
         /// Store durably, then answer `ratingStored` (or `ratingFailed`).
         case storeRating(NewRating)
         /// The call is over: this is its history.
@@ -136,6 +138,9 @@ public struct Call: Sendable {
     private var transfers = 0
     /// The agent a rating is of: the last agent bridged, kept across transfers (SPEC §2.1).
     private var attributedAgent: String?
+    /// When the rating prompt now being answered was first played (a transfer to another rating
+    /// menu offers again).
+    private var ratingOfferedAt: UnixTime?
     private var firstHangup: CallRecord.HangupDisposition?
     /// The recorder's revision of the open record last handed out (`openRecordChange`).
     private var savedRevision = 0
@@ -374,6 +379,8 @@ public struct Call: Sendable {
             case .cancelTimer(let timer): result.append(.cancelTimer(.queue(timer)))
             case .transfer(let destination, let agent):
                 result += transfer(to: destination, agent: queue.kind == .queue ? agent : nil, at: now)
+            case .offerRating(let agent):
+                result.append(offerRating(extensionID: queue.id, agent: agent, at: now))
             case .storeRating(let rate, let maxRate, let agent):
                 result.append(.storeRating(rating(rate: rate, maxRate: maxRate, extensionID: queue.id, agent: agent, at: now)))
             case .finished:
@@ -393,6 +400,8 @@ public struct Call: Sendable {
             case .cancelTimer(let timer): result.append(.cancelTimer(.menu(timer)))
             case .interactiveRequest(let url, let method, let variables):
                 result.append(.interactiveRequest(url: url, method: method, variables: variables.merging(interactiveCallInfo) { own, _ in own }))
+            case .offerRating(let agent):
+                result.append(offerRating(extensionID: menu.id, agent: agent, at: now))
             case .storeRating(let rate, let maxRate, let agent):
                 result.append(.storeRating(rating(rate: rate, maxRate: maxRate, extensionID: menu.id, agent: agent, at: now)))
             case .hangUp:
@@ -416,9 +425,16 @@ public struct Call: Sendable {
         return info
     }
 
+    /// The offer is remembered so that the rating given in answer names it (`NewRating.offeredAt`).
+    private mutating func offerRating(extensionID: Int64, agent: String?, at now: UnixTime) -> Action {
+        ratingOfferedAt = now
+        return .recordRatingOffer(RatingOffer(
+            clientID: arrival.clientID, callUUID: arrival.callUUID, offeredAt: now, extensionID: extensionID, agentUsername: agent))
+    }
+
     private func rating(rate: Int, maxRate: Int, extensionID: Int64, agent: String?, at now: UnixTime) -> NewRating {
         NewRating(
             clientID: arrival.clientID, callUUID: arrival.callUUID, ratedAt: now, extensionID: extensionID, rate: Int64(rate),
-            maxRate: Int64(maxRate), agentUsername: agent)
+            maxRate: Int64(maxRate), agentUsername: agent, offeredAt: ratingOfferedAt)
     }
 }

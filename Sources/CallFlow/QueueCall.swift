@@ -96,6 +96,7 @@ public struct QueueCall: Sendable {
         case cancelTimer(Timer)
         /// The caller leaves the queue for another destination; the agent (if any) is attributed.
         case transfer(destination: String, attributedAgent: String?)
+        case offerRating(agent: String)
         case storeRating(rate: Int, maxRate: Int, agent: String)
         case finished(Outcome)
     }
@@ -259,6 +260,7 @@ public struct QueueCall: Sendable {
             case .stopPlayback: return [.stopPlayback]
             case .startKeyTimer(let timeout): return [.startTimer(.ratingKey, timeout)]
             case .cancelKeyTimer: return [.cancelTimer(.ratingKey)]
+            case .offerRating: return [.offerRating(agent: agent)]
             case .storeRating(let rate, let maxRate): return [.storeRating(rate: rate, maxRate: maxRate, agent: agent)]
             case .finished(let outcome):
                 state = .done

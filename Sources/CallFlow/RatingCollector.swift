@@ -45,6 +45,9 @@ public struct RatingCollector: Sendable {
         case stopPlayback
         case startKeyTimer(Duration)
         case cancelKeyTimer
+        /// The caller is asked to rate for the first time: the call counts as offered a rating
+        /// (issue 10: the response rate is rated offers over offers).
+        case offerRating
         case storeRating(rate: Int, maxRate: Int)
         /// The collection is over; the enclosing flow decides what follows.
         case finished(Outcome)
@@ -80,7 +83,7 @@ public struct RatingCollector: Sendable {
         switch (state, event) {
         case (.idle, .start):
             state = .prompting(try: 1)
-            return [.play(settings.prompt)]
+            return [.play(settings.prompt), .offerRating]
 
         case (.done, _), (.idle, _):
             return []

@@ -57,6 +57,7 @@ public struct VoiceMenuCall: Sendable {
         case startTimer(Timer, Duration)
         case cancelTimer(Timer)
         case interactiveRequest(url: String, method: IVRAction.HTTPMethod, variables: [String: String])
+        case offerRating(agent: String?)
         case storeRating(rate: Int, maxRate: Int, agent: String?)
         case hangUp
         case transfer(destination: String, attributedAgent: String?)
@@ -309,6 +310,7 @@ public struct VoiceMenuCall: Sendable {
             case .stopPlayback: result.append(.stopPlayback)
             case .startKeyTimer(let timeout): result.append(.startTimer(.ratingKey, timeout))
             case .cancelKeyTimer: result.append(.cancelTimer(.ratingKey))
+            case .offerRating: result.append(.offerRating(agent: caller.attributedAgent))
             case .storeRating(let rate, let maxRate):
                 result.append(.storeRating(rate: rate, maxRate: maxRate, agent: caller.attributedAgent))
             case .finished:

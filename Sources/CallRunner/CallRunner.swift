@@ -149,6 +149,14 @@ public actor CallRunner {
                 let reply = await client.request(url: url, method: method, parameters: variables)
                 await self?.interactiveReplied(reply)
             }
+        case .recordRatingOffer(let offer):
+            // Awaited, so the offer is committed before the rating that answers it (one group
+            // commit queue, in order); a failure costs the statistics one offer, not the call.
+            do {
+                try await services.store.recordRatingOffer(offer)
+            } catch {
+                logger.error("rating offer not stored", metadata: ["error_type": "\(type(of: error))"])
+            }
         case .storeRating(let rating):
             do {
                 try await services.store.insertRatings([rating])

@@ -44,10 +44,13 @@ public struct NewRating: Sendable, Equatable {
     public var maxRate: Int64
     public var agentUsername: String?
     public var isSample: Bool
+    /// When the prompt this rating answers was offered (`RatingOffer.offeredAt`); nil for
+    /// ratings from no recorded offer (sample data, imports).
+    public var offeredAt: UnixTime?
 
     public init(
         clientID: Int64, callUUID: CallUUID, ratedAt: UnixTime, extensionID: Int64, rate: Int64,
-        maxRate: Int64, agentUsername: String?, isSample: Bool = false
+        maxRate: Int64, agentUsername: String?, isSample: Bool = false, offeredAt: UnixTime? = nil
     ) {
         self.clientID = clientID
         self.callUUID = callUUID
@@ -57,5 +60,25 @@ public struct NewRating: Sendable, Equatable {
         self.maxRate = maxRate
         self.agentUsername = agentUsername
         self.isSample = isSample
+        self.offeredAt = offeredAt
+    }
+}
+
+/// A call reached a rating prompt (issue 10): the engine records each offer, and the rating given
+/// in answer marks it rated, so statistics can say how many callers who were asked did rate.
+/// `agentUsername` is the agent a rating would be of, as in `NewRating`.
+public struct RatingOffer: Sendable, Equatable {
+    public var clientID: Int64
+    public var callUUID: CallUUID
+    public var offeredAt: UnixTime
+    public var extensionID: Int64
+    public var agentUsername: String?
+
+    public init(clientID: Int64, callUUID: CallUUID, offeredAt: UnixTime, extensionID: Int64, agentUsername: String?) {
+        self.clientID = clientID
+        self.callUUID = callUUID
+        self.offeredAt = offeredAt
+        self.extensionID = extensionID
+        self.agentUsername = agentUsername
     }
 }

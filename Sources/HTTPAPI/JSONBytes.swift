@@ -61,10 +61,10 @@ struct JSONBytes: Sendable {
         needsComma = true
     }
 
-    /// A finite number, in Swift's shortest form that reads back the same (`80.0`, `66.66666666666667`).
-    mutating func field(_ key: StaticString, _ value: Double) {
+    /// A finite number, in Swift's shortest form that reads back the same (`80.0`, `66.66666666666667`), or null.
+    mutating func field(_ key: StaticString, _ value: Double?) {
         writeKey(key)
-        bytes.append(contentsOf: Array(value.description.utf8))
+        if let value { bytes.append(contentsOf: Array(value.description.utf8)) } else { writeNull() }
         needsComma = true
     }
 

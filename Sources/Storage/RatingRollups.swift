@@ -21,109 +21,242 @@ public struct StatisticsQuery: Sendable, Equatable {
     }
 }
 
-/// Rollups of ratings per UTC quarter-hour (`RatingTally` says why quarter-hours): one row per
-/// (client, quarter-hour, extension, agent, rate, max_rate) with its count, kept in the same
-/// transaction as the ratings, so statistics over a year read tens of thousands of rows instead
-/// of a million ratings. `agent_username` is '' for ratings of the whole call (a key column
-/// cannot be NULL and still make the row unique).
+/// What statistics are read from (issue 10):
+/// - `rating_offer`: one row per rating prompt offered to a caller, marked with the rating that
+///   answered it — the facts behind the response rate, as `rating` rows are behind the rest.
+/// - `rating_day_rollup`: the sums of `StatisticsMeasures` per local day of the client, extension
+///   and agent ('' for ratings of the whole call: a key column cannot be NULL and stay unique),
+///   kept in the same transaction as the ratings and offers they count. A year of a client with a
+///   million ratings is then some ten thousand rows, summed by SQLite. Offers and the ratings that
+///   answer them count on the offer's day, so a day's response rate never exceeds 100 %.
+/// Local days depend on the client's zone: changing it rebuilds the client's rollups in the
+/// same transaction (`rebuild`). Periods that cut a day, and hour buckets, read the rows.
 enum RatingRollups {
+    static let measureColumns = ["rated", "rate_sum", "score_units", "satisfied"]
+        + StatisticsMeasures.keys.map { "key_\($0)" } + ["offered", "offers_rated"]
+
     static func migrate(_ db: Database) throws {
         try db.execute(sql: """
-            CREATE TABLE rating_rollup (
+            DROP TABLE rating_rollup;
+            CREATE TABLE rating_offer (
+                id INTEGER PRIMARY KEY,
                 client_id INTEGER NOT NULL REFERENCES client(id) ON DELETE CASCADE,
-                slot INTEGER NOT NULL,
+                call_uuid TEXT NOT NULL,
+                offered_at INTEGER NOT NULL,
+                extension_id INTEGER NOT NULL,
+                agent_username TEXT,
+                rating_id INTEGER
+            );
+            CREATE INDEX rating_offer_time ON rating_offer(client_id, offered_at);
+            CREATE INDEX rating_offer_call ON rating_offer(call_uuid, offered_at);
+            CREATE TABLE rating_day_rollup (
+                client_id INTEGER NOT NULL REFERENCES client(id) ON DELETE CASCADE,
+                day INTEGER NOT NULL,
                 extension_id INTEGER NOT NULL,
                 agent_username TEXT NOT NULL,
-                rate INTEGER NOT NULL,
-                max_rate INTEGER NOT NULL,
-                count INTEGER NOT NULL,
-                PRIMARY KEY (client_id, slot, extension_id, agent_username, rate, max_rate)
+                week_start INTEGER NOT NULL,
+                month_start INTEGER NOT NULL,
+                \(measureColumns.map { "\($0) INTEGER NOT NULL" }.joined(separator: ",\n    "))
+                ,PRIMARY KEY (client_id, day, extension_id, agent_username)
             ) WITHOUT ROWID;
-            INSERT INTO rating_rollup (client_id, slot, extension_id, agent_username, rate, max_rate, count)
-                SELECT client_id, rated_at - ((rated_at % \(RatingTally.slotSeconds)) + \(RatingTally.slotSeconds)) % \(RatingTally.slotSeconds),
-                       extension_id, COALESCE(agent_username, ''), rate, max_rate, COUNT(*)
-                FROM rating GROUP BY 1, 2, 3, 4, 5, 6;
             """)
+        for row in try Row.fetchAll(db, sql: "SELECT id, timezone FROM client") {
+            try rebuild(clientID: row["id"], zone: ClientTimeZone(identifier: row["timezone"]) ?? .utc, db: db)
+        }
     }
 
-    /// Counts a rating being inserted, in the inserting transaction.
-    static func count(_ rating: NewRating, db: Database) throws {
-        try db.cachedStatement(sql: """
-            INSERT INTO rating_rollup (client_id, slot, extension_id, agent_username, rate, max_rate, count)
-            VALUES (?, ?, ?, ?, ?, ?, 1)
-            ON CONFLICT (client_id, slot, extension_id, agent_username, rate, max_rate) DO UPDATE SET count = count + 1
-            """
-        ).execute(arguments: [
-            rating.clientID, RatingTally.slot(of: rating.ratedAt).seconds, rating.extensionID, rating.agentUsername ?? "",
-            rating.rate, rating.maxRate,
-        ])
+    private struct DayKey: Hashable {
+        var day: LocalDay
+        var extensionID: Int64
+        var agentUsername: String?
     }
 
-    /// The tallies of a period, in time order: the quarter-hours wholly inside it from the
-    /// rollups, and the ratings of the partial quarter-hours at its edges (a bound such as
-    /// 10:07:13) from the rating rows themselves, one tally each.
-    static func tallies(_ query: StatisticsQuery, db: Database) throws -> [RatingTally] {
-        let slot = RatingTally.slotSeconds
-        // Whole quarter-hours: [firstWhole, endOfWhole).
-        let firstWhole = query.from.map { RatingTally.slot(of: $0.adding(seconds: slot - 1)).seconds } ?? .min
-        let endOfWhole = query.through.map { RatingTally.slot(of: $0.adding(seconds: 1)).seconds } ?? .max
-        var tallies: [RatingTally] = []
-        guard firstWhole < endOfWhole else {
-            try appendRatings(query, from: query.from, through: query.through, to: &tallies, db: db)
-            return tallies
+    /// Recounts a client's rollups from its rating and offer rows, in `zone`'s local days.
+    static func rebuild(clientID: Int64, zone: ClientTimeZone, db: Database) throws {
+        try db.execute(sql: "DELETE FROM rating_day_rollup WHERE client_id = ?", arguments: [clientID])
+        var days: [DayKey: StatisticsMeasures] = [:]
+        var formatter = zone.makeFormatter()
+        let ratings = try Row.fetchCursor(
+            db, sql: "SELECT rated_at, extension_id, agent_username, rate, max_rate FROM rating WHERE client_id = ? ORDER BY rated_at",
+            arguments: [clientID])
+        while let row = try ratings.next() {
+            let key = DayKey(day: LocalDay(formatter.localTime(of: UnixTime(seconds: row[0]))), extensionID: row[1], agentUsername: row[2])
+            days[key, default: StatisticsMeasures()].addRating(rate: row[3], maxRate: row[4])
         }
-        if let from = query.from, from.seconds < firstWhole {
-            try appendRatings(query, from: from, through: UnixTime(seconds: firstWhole - 1), to: &tallies, db: db)
+        formatter = zone.makeFormatter()
+        let offers = try Row.fetchCursor(
+            db, sql: """
+                SELECT offered_at, extension_id, agent_username, rating_id IS NOT NULL FROM rating_offer
+                WHERE client_id = ? ORDER BY offered_at
+                """, arguments: [clientID])
+        while let row = try offers.next() {
+            let key = DayKey(day: LocalDay(formatter.localTime(of: UnixTime(seconds: row[0]))), extensionID: row[1], agentUsername: row[2])
+            days[key, default: StatisticsMeasures()].addOffer(rated: row[3])
         }
-        var sql = "SELECT slot, extension_id, agent_username, rate, max_rate, count FROM rating_rollup WHERE client_id = ?"
-        var arguments: StatementArguments = [query.clientID]
-        if query.from != nil {
-            sql += " AND slot >= ?"
-            arguments += [firstWhole]
+        for (key, measures) in days {
+            try add(measures, clientID: clientID, on: key.day, extensionID: key.extensionID, agentUsername: key.agentUsername, db: db)
         }
-        if query.through != nil {
-            sql += " AND slot < ?"
-            arguments += [endOfWhole]
-        }
-        appendFilters(query, to: &sql, &arguments)
-        sql += " ORDER BY slot"
-        let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
-        while let row = try rows.next() {
-            let agent: String = row[2]
-            tallies.append(RatingTally(
-                at: UnixTime(seconds: row[0]), extensionID: row[1], agentUsername: agent.isEmpty ? nil : agent, rate: row[3],
-                maxRate: row[4], count: row[5]))
-        }
-        if let through = query.through, through.seconds >= endOfWhole {
-            try appendRatings(query, from: UnixTime(seconds: endOfWhole), through: through, to: &tallies, db: db)
-        }
-        return tallies
     }
 
-    private static func appendRatings(
-        _ query: StatisticsQuery, from: UnixTime?, through: UnixTime?, to tallies: inout [RatingTally], db: Database
+    /// Adds `measures` to a day's row, creating it.
+    private static func add(
+        _ measures: StatisticsMeasures, clientID: Int64, on day: LocalDay, extensionID: Int64, agentUsername: String?, db: Database
     ) throws {
-        var sql = "SELECT rated_at, extension_id, agent_username, rate, max_rate FROM rating WHERE client_id = ?"
-        var arguments: StatementArguments = [query.clientID]
-        if let from {
-            sql += " AND rated_at >= ?"
-            arguments += [from.seconds]
+        let columns = ["client_id", "day", "extension_id", "agent_username", "week_start", "month_start"] + measureColumns
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO rating_day_rollup (\(columns.joined(separator: ", ")))
+            VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))
+            ON CONFLICT (client_id, day, extension_id, agent_username) DO UPDATE SET
+            \(measureColumns.map { "\($0) = \($0) + excluded.\($0)" }.joined(separator: ", "))
+            """)
+        var arguments: StatementArguments = [clientID, day.number, extensionID, agentUsername ?? "", day.weekStart, day.monthStart]
+        arguments += [measures.rated, measures.rateSum, measures.scoreUnits, measures.satisfied]
+        arguments += StatementArguments(StatisticsMeasures.keys.map { measures.countPerKey[$0] ?? 0 })
+        arguments += [measures.offered, measures.offersRated]
+        try statement.execute(arguments: arguments)
+    }
+
+    private static func zone(of clientID: Int64, db: Database) throws -> ClientTimeZone {
+        let name = try String.fetchOne(db.cachedStatement(sql: "SELECT timezone FROM client WHERE id = ?"), arguments: [clientID])
+        return name.flatMap(ClientTimeZone.init(identifier:)) ?? .utc
+    }
+
+    /// Counts a rating being inserted (with id `ratingID`), in the inserting transaction; when it
+    /// answers a recorded offer, marks the offer rated and counts that on the offer's day.
+    static func count(_ rating: NewRating, ratingID: Int64, db: Database) throws {
+        let zone = try zone(of: rating.clientID, db: db)
+        var measures = StatisticsMeasures()
+        measures.addRating(rate: rating.rate, maxRate: rating.maxRate)
+        try add(
+            measures, clientID: rating.clientID, on: LocalDay(zone.localTime(of: rating.ratedAt)), extensionID: rating.extensionID,
+            agentUsername: rating.agentUsername, db: db)
+        guard let offeredAt = rating.offeredAt else { return }
+        try db.cachedStatement(sql: """
+            UPDATE rating_offer SET rating_id = ?
+            WHERE call_uuid = ? AND offered_at = ? AND client_id = ? AND extension_id = ? AND rating_id IS NULL
+            """
+        ).execute(arguments: [ratingID, rating.callUUID.value, offeredAt.seconds, rating.clientID, rating.extensionID])
+        // No offer row (its write failed): the offer was never counted, so neither is its answer.
+        guard db.changesCount == 1 else { return }
+        var answered = StatisticsMeasures()
+        answered.offersRated = 1
+        try add(
+            answered, clientID: rating.clientID, on: LocalDay(zone.localTime(of: offeredAt)), extensionID: rating.extensionID,
+            agentUsername: rating.agentUsername, db: db)
+    }
+
+    static func record(_ offer: RatingOffer, db: Database) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO rating_offer (client_id, call_uuid, offered_at, extension_id, agent_username) VALUES (?, ?, ?, ?, ?)
+            """
+        ).execute(arguments: [offer.clientID, offer.callUUID.value, offer.offeredAt.seconds, offer.extensionID, offer.agentUsername])
+        var measures = StatisticsMeasures()
+        measures.addOffer(rated: false)
+        try add(
+            measures, clientID: offer.clientID, on: LocalDay(try zone(of: offer.clientID, db: db).localTime(of: offer.offeredAt)),
+            extensionID: offer.extensionID, agentUsername: offer.agentUsername, db: db)
+    }
+
+    /// The buckets of a period: its whole local days from the rollups, summed and grouped by
+    /// SQLite; the rest (a bound such as 10:07:13 cuts its day; hour buckets) from the rows.
+    static func statistics(
+        _ query: StatisticsQuery, zone: ClientTimeZone, interval: StatisticsInterval?, groupBy: StatisticsGrouping?, db: Database
+    ) throws -> [StatisticsBucket] {
+        var formatter = zone.makeFormatter()
+        // Whole days: [firstWhole, lastWhole].
+        let firstWhole = query.from.map { from in
+            let day = LocalDay(formatter.localTime(of: from))
+            return day.start(in: zone) == from ? day.number : day.number + 1
+        } ?? .min
+        let lastWhole = query.through.map { through in
+            let day = LocalDay(formatter.localTime(of: through))
+            return LocalDay(number: day.number + 1).start(in: zone) == through.adding(seconds: 1) ? day.number : day.number - 1
+        } ?? .max
+        var facts: [StatisticsFact] = []
+        var days: [LocalDayTotals] = []
+        if interval == .hour || firstWhole > lastWhole {
+            try appendFacts(query, from: query.from, through: query.through, to: &facts, db: db)
+        } else {
+            if let from = query.from, firstWhole != .min, from < LocalDay(number: firstWhole).start(in: zone) {
+                try appendFacts(query, from: from, through: LocalDay(number: firstWhole).start(in: zone).adding(seconds: -1), to: &facts, db: db)
+            }
+            days = try dayTotals(query, days: firstWhole...lastWhole, interval: interval, groupBy: groupBy, db: db)
+            if let through = query.through, lastWhole != .max {
+                let next = LocalDay(number: lastWhole + 1).start(in: zone)
+                if next <= through { try appendFacts(query, from: next, through: through, to: &facts, db: db) }
+            }
         }
-        if let through {
-            sql += " AND rated_at <= ?"
-            arguments += [through.seconds]
-        }
+        return RatingStatistics.buckets(days: days, facts: facts, zone: zone, interval: interval, groupBy: groupBy)
+    }
+
+    private static func dayTotals(
+        _ query: StatisticsQuery, days: ClosedRange<Int64>, interval: StatisticsInterval?, groupBy: StatisticsGrouping?, db: Database
+    ) throws -> [LocalDayTotals] {
+        let bucket =
+            switch interval {
+            case nil: "NULL"
+            case .hour, .day: "day"
+            case .week: "week_start"
+            case .month: "month_start"
+            }
+        let (extensionColumn, agentColumn) =
+            switch groupBy {
+            case nil: ("0", "''")
+            case .agent: ("0", "agent_username")
+            case .extension: ("extension_id", "''")
+            }
+        var sql = "SELECT \(bucket), \(extensionColumn), \(agentColumn), "
+            + measureColumns.map { "SUM(\($0))" }.joined(separator: ", ")
+            + " FROM rating_day_rollup WHERE client_id = ? AND day BETWEEN ? AND ?"
+        var arguments: StatementArguments = [query.clientID, days.lowerBound, days.upperBound]
         appendFilters(query, to: &sql, &arguments)
-        sql += " ORDER BY rated_at, id"
+        sql += " GROUP BY 1, 2, 3"
+        var totals: [LocalDayTotals] = []
         let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
         while let row = try rows.next() {
-            tallies.append(RatingTally(
-                at: UnixTime(seconds: row[0]), extensionID: row[1], agentUsername: row[2], rate: row[3], maxRate: row[4],
-                count: 1))
+            var perKey: [Int64: Int64] = [:]
+            for (index, key) in StatisticsMeasures.keys.enumerated() {
+                let count: Int64 = row[7 + index]
+                if count > 0 { perKey[key] = count }
+            }
+            let agent: String = row[2]
+            totals.append(LocalDayTotals(
+                firstDay: row[0], key: StatisticsKey(groupBy: groupBy, extensionID: row[1], agentUsername: agent.isEmpty ? nil : agent),
+                measures: StatisticsMeasures(
+                    rated: row[3], rateSum: row[4], scoreUnits: row[5], satisfied: row[6], countPerKey: perKey,
+                    offered: row[7 + StatisticsMeasures.keys.count], offersRated: row[8 + StatisticsMeasures.keys.count])))
+        }
+        return totals
+    }
+
+    private static func appendFacts(
+        _ query: StatisticsQuery, from: UnixTime?, through: UnixTime?, to facts: inout [StatisticsFact], db: Database
+    ) throws {
+        for (sql, time, areRatings) in [
+            ("SELECT rated_at, extension_id, agent_username, rate, max_rate FROM rating WHERE client_id = ?", "rated_at", true),
+            ("SELECT offered_at, extension_id, agent_username, rating_id IS NOT NULL FROM rating_offer WHERE client_id = ?", "offered_at", false),
+        ] {
+            var sql = sql
+            var arguments: StatementArguments = [query.clientID]
+            if let from {
+                sql += " AND \(time) >= ?"
+                arguments += [from.seconds]
+            }
+            if let through {
+                sql += " AND \(time) <= ?"
+                arguments += [through.seconds]
+            }
+            appendFilters(query, to: &sql, &arguments)
+            sql += " ORDER BY \(time)"
+            let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+            while let row = try rows.next() {
+                let kind: StatisticsFact.Kind = areRatings ? .rating(rate: row[3], maxRate: row[4]) : .offer(rated: row[3])
+                facts.append(StatisticsFact(at: UnixTime(seconds: row[0]), extensionID: row[1], agentUsername: row[2], kind: kind))
+            }
         }
     }
 
-    /// The extension and agent filters, the same on both tables (an agent filter is a username,
+    /// The extension and agent filters, the same on every table (an agent filter is a username,
     /// never the '' the rollups keep for no agent).
     private static func appendFilters(_ query: StatisticsQuery, to sql: inout String, _ arguments: inout StatementArguments) {
         if let extensionID = query.extensionID {
@@ -138,7 +271,13 @@ enum RatingRollups {
 }
 
 extension SQLiteStore {
-    public func ratingTallies(_ query: StatisticsQuery) async throws -> [RatingTally] {
-        try await read { db in try RatingRollups.tallies(query, db: db) }
+    public func ratingStatistics(
+        _ query: StatisticsQuery, zone: ClientTimeZone, interval: StatisticsInterval?, groupBy: StatisticsGrouping?
+    ) async throws -> [StatisticsBucket] {
+        try await read { db in try RatingRollups.statistics(query, zone: zone, interval: interval, groupBy: groupBy, db: db) }
+    }
+
+    public func recordRatingOffer(_ offer: RatingOffer) async throws {
+        try await callWrites.write { db in try RatingRollups.record(offer, db: db) }
     }
 }

@@ -29,10 +29,15 @@ extension SQLiteStore {
 
     public func updateClient(_ client: Client, replacingNotificationSecret notificationSecret: String?) async throws {
         try await write { db in
+            let previousZone = try String.fetchOne(db, sql: "SELECT timezone FROM client WHERE id = ?", arguments: [client.id])
             try db.execute(
                 sql: "UPDATE client SET name = ?, timezone = ?, rating_notification_url = ?, rating_alert_threshold = ? WHERE id = ?",
                 arguments: [client.name, client.timezone, client.ratingNotificationURL, client.ratingAlertThreshold, client.id])
             guard db.changesCount == 1 else { throw StorageError.notFound("client \(client.id)") }
+            // The statistics' rollups are per local day (issue 10): another zone has other days.
+            if previousZone != client.timezone {
+                try RatingRollups.rebuild(clientID: client.id, zone: client.zone, db: db)
+            }
             if let notificationSecret {
                 try db.execute(
                     sql: "UPDATE client SET rating_notification_secret = ? WHERE id = ?", arguments: [notificationSecret, client.id])

@@ -93,12 +93,7 @@ public final class SQLiteStore: Store {
     }
 
     public func updateClient(_ client: Client) async throws {
-        try await pool.write { db in
-            try db.execute(
-                sql: "UPDATE client SET name = ?, timezone = ?, rating_notification_url = ?, rating_alert_threshold = ? WHERE id = ?",
-                arguments: [client.name, client.timezone, client.ratingNotificationURL, client.ratingAlertThreshold, client.id])
-            guard db.changesCount == 1 else { throw StorageError.notFound("client \(client.id)") }
-        }
+        try await updateClient(client, replacingNotificationSecret: nil)
     }
 
     public func isDomainTaken(_ domain: String) async throws -> Bool {
@@ -254,7 +249,7 @@ public final class SQLiteStore: Store {
                     id: db.lastInsertedRowID, clientID: new.clientID, callUUID: new.callUUID, ratedAt: new.ratedAt,
                     extensionID: new.extensionID, rate: new.rate, maxRate: new.maxRate, agentUsername: new.agentUsername)
                 // After the id is read: the rollup's upsert is an insert of its own.
-                try RatingRollups.count(new, db: db)
+                try RatingRollups.count(new, ratingID: rating.id, db: db)
                 if !new.isSample, try Self.enqueueNotification(of: rating, db: db) { notifies = true }
                 return rating
             }

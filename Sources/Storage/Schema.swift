@@ -141,9 +141,13 @@ enum Schema {
                 """)
         }
         migrator.registerMigration("8-rating-notifications", migrate: NotificationSchema.migrate)
-        // Statistics (issue 10): ratings counted per UTC quarter-hour, backfilled from the
-        // ratings already stored; RatingRollups.
-        migrator.registerMigration("9-rating-rollups", migrate: RatingRollups.migrate)
+        migrator.registerMigration("9-rating-rollups") { db in
+            // Superseded by migration 10, which drops this table.
+            try db.execute(sql: "CREATE TABLE rating_rollup (client_id INTEGER)")
+        }
+        // Statistics fast over a year (issue 10): sums per local day instead of per quarter-hour,
+        // and the rating prompts offered, for the response rate; RatingRollups.
+        migrator.registerMigration("10-rating-day-rollups", migrate: RatingRollups.migrate)
         return migrator
     }
 }

@@ -44,7 +44,12 @@ public protocol Store: ConfigurationStore, SoundStore, IVRStore, NotificationSto
     func ratings(_ query: RatingQuery) async throws -> [Rating]
     /// What statistics are built from (issue 10): the ratings of a period as counts per UTC
     /// quarter-hour, extension, agent, rate and max_rate, in time order.
-    func ratingTallies(_ query: StatisticsQuery) async throws -> [RatingTally]
+    /// The statistics of a period in buckets (issue 10), in `zone`'s local time.
+    func ratingStatistics(
+        _ query: StatisticsQuery, zone: ClientTimeZone, interval: StatisticsInterval?, groupBy: StatisticsGrouping?
+    ) async throws -> [StatisticsBucket]
+    /// Records that a caller reached a rating prompt (issue 10: the response rate).
+    func recordRatingOffer(_ offer: RatingOffer) async throws
 
     /// Stores ended calls' records; a record replaces the open record of its call (a closed
     /// one with the same `call_uuid` is a conflict).

@@ -43,10 +43,11 @@ import Testing
 
     @Test func theAgentHangsUpFirstAndTheCallerRatesThatAgent() throws {
         var call = bridgedCall(.qualityRate(.init(prompt: .builtIn(.ratingPrompt), finish: .builtIn(.ratingFinish), maxRate: 5)))
-        #expect(call.handle(.agentHungUp("101"), at: t(70)) == [.play(.builtIn(.ratingPrompt))])
+        #expect(call.handle(.agentHungUp("101"), at: t(70)) == [.play(.builtIn(.ratingPrompt)), .recordRatingOffer(RatingOffer(
+            clientID: 1, callUUID: uuid, offeredAt: t(70), extensionID: 20, agentUsername: "101"))])
         let stored = call.handle(.key("4"), at: t(73))
         #expect(stored == [.stopPlayback, .storeRating(NewRating(
-            clientID: 1, callUUID: uuid, ratedAt: t(73), extensionID: 20, rate: 4, maxRate: 5, agentUsername: "101"))])
+            clientID: 1, callUUID: uuid, ratedAt: t(73), extensionID: 20, rate: 4, maxRate: 5, agentUsername: "101", offeredAt: t(70)))])
         #expect(call.handle(.ratingStored, at: t(73)) == [.play(.builtIn(.ratingFinish))])
         let last = call.handle(.playbackFinished, at: t(75))
         #expect(last.first == .hangUpCaller)
@@ -71,9 +72,10 @@ import Testing
         var call = bridgedCall(.transfer(destination: "099"))
         let transferred = call.handle(.agentHungUp("101"), at: t(70))
         #expect(transferred.last == .resolve("099"))
-        #expect(call.handle(.routed(.voiceMenu(feedback, ratingMenu)), at: t(71)) == [.play(.builtIn(.ratingPrompt))])
+        #expect(call.handle(.routed(.voiceMenu(feedback, ratingMenu)), at: t(71)) == [.play(.builtIn(.ratingPrompt)), .recordRatingOffer(
+            RatingOffer(clientID: 1, callUUID: uuid, offeredAt: t(71), extensionID: 99, agentUsername: "101"))])
         #expect(call.handle(.key("8"), at: t(74)) == [.stopPlayback, .storeRating(NewRating(
-            clientID: 1, callUUID: uuid, ratedAt: t(74), extensionID: 99, rate: 8, maxRate: 9, agentUsername: "101"))])
+            clientID: 1, callUUID: uuid, ratedAt: t(74), extensionID: 99, rate: 8, maxRate: 9, agentUsername: "101", offeredAt: t(71)))])
         #expect(call.handle(.ratingStored, at: t(74)) == [.play(.builtIn(.ratingFinish))], "finish_sound 0: \"thank you\"")
         let last = call.handle(.playbackFinished, at: t(77))
         #expect(last.first == .hangUpCaller)
@@ -84,10 +86,13 @@ import Testing
 
     @Test func aMenuReachedDirectlyRatesTheWholeCall() {
         var call = arrivingCall()
-        #expect(call.handle(.routed(.voiceMenu(feedback, ratingMenu)), at: t(1)) == [.answerCaller, .play(.builtIn(.ratingPrompt))])
+        #expect(call.handle(.routed(.voiceMenu(feedback, ratingMenu)), at: t(1)) == [
+            .answerCaller, .play(.builtIn(.ratingPrompt)),
+            .recordRatingOffer(RatingOffer(clientID: 1, callUUID: uuid, offeredAt: t(1), extensionID: 99, agentUsername: nil)),
+        ])
         let stored = call.handle(.key("9"), at: t(3))
         #expect(stored.last == .storeRating(NewRating(
-            clientID: 1, callUUID: uuid, ratedAt: t(3), extensionID: 99, rate: 9, maxRate: 9, agentUsername: nil)))
+            clientID: 1, callUUID: uuid, ratedAt: t(3), extensionID: 99, rate: 9, maxRate: 9, agentUsername: nil, offeredAt: t(1))))
     }
 
     @Test func anUnknownNumberEndsTheCall() throws {

@@ -136,7 +136,7 @@ import Testing
 
     @Test func whenTheAgentHangsUpFirstTheCallerRatesThatAgent() {
         var call = talking()
-        #expect(call.handle(.agentHungUp("101")) == [.play(.builtIn(.ratingPrompt))])
+        #expect(call.handle(.agentHungUp("101")) == [.play(.builtIn(.ratingPrompt)), .offerRating(agent: "101")])
         #expect(call.handle(.playbackFinished) == [.startTimer(.ratingKey, .seconds(5))])
         #expect(call.handle(.key("4")) == [.cancelTimer(.ratingKey), .storeRating(rate: 4, maxRate: 5, agent: "101")])
         #expect(call.handle(.ratingStored) == [.play(.builtIn(.ratingFinish))])

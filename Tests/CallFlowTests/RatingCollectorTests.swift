@@ -7,7 +7,7 @@ import Testing
 
     func collector(maxRate: Int = 5, finish: SoundReference? = .builtIn(.ratingFinish)) -> RatingCollector {
         var collector = RatingCollector(settings: .init(prompt: prompt, finish: finish, maxRate: maxRate))
-        #expect(collector.handle(.start) == [.play(prompt)])
+        #expect(collector.handle(.start) == [.play(prompt), .offerRating], "the offer counts for the response rate")
         return collector
     }
 

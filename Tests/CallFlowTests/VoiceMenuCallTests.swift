@@ -37,7 +37,7 @@ func rule(_ action: IVRAction, did: String? = nil, callerID: CallerIDFilter = .a
         var ivr = call(ratingMenu)
         #expect(ivr.handle(.entered) == [.play(.uploaded(id: 5))])
         #expect(ivr.handle(.key("3")) == [], "a foreground sound must finish first")
-        #expect(ivr.handle(.playbackFinished) == [.play(.builtIn(.ratingPrompt))])
+        #expect(ivr.handle(.playbackFinished) == [.play(.builtIn(.ratingPrompt)), .offerRating(agent: nil)])
         #expect(ivr.handle(.key("7")) == [.stopPlayback, .storeRating(rate: 7, maxRate: 9, agent: nil)])
         #expect(ivr.handle(.ratingStored) == [.play(.uploaded(id: 12))])
         #expect(ivr.handle(.playbackFinished) == [.hangUp, .finished(.hungUp)])
@@ -45,7 +45,7 @@ func rule(_ action: IVRAction, did: String? = nil, callerID: CallerIDFilter = .a
 
     func ratedAndStored(finishSound: Int64?) -> VoiceMenuCall {
         var ivr = call(menu([(1, "main", nil, ["start": [rule(.qualityRate(sound: 0, maxRate: 5, finishSound: finishSound)), rule(.hangup)]])]))
-        #expect(ivr.handle(.entered) == [.play(.builtIn(.ratingPrompt))])
+        #expect(ivr.handle(.entered) == [.play(.builtIn(.ratingPrompt)), .offerRating(agent: nil)])
         #expect(ivr.handle(.key("4")) == [.stopPlayback, .storeRating(rate: 4, maxRate: 5, agent: nil)])
         return ivr
     }
@@ -149,7 +149,7 @@ func rule(_ action: IVRAction, did: String? = nil, callerID: CallerIDFilter = .a
             (2, "rating", nil, ["start": [rule(Self.rate)]]),
         ])
         var ivr = call(configuration)
-        #expect(ivr.handle(.entered) == [.play(.builtIn(.ratingPrompt))])
+        #expect(ivr.handle(.entered) == [.play(.builtIn(.ratingPrompt)), .offerRating(agent: nil)])
 
         let circle = menu([(1, "main", nil, ["start": [rule(.jumpToContext(contextID: 1, option: "start"))]])])
         var spinning = call(circle)

@@ -2,20 +2,18 @@ import Domain
 import Testing
 
 @Suite struct RatingStatisticsTests {
-    /// The rollups' premise (RatingTally): in zones with half- and quarter-hour offsets and
-    /// daylight-saving changes, a UTC quarter-hour lies within one local hour all year.
-    @Test(arguments: ["Europe/Berlin", "Asia/Kathmandu", "Australia/Adelaide", "Pacific/Chatham", "America/St_Johns"])
-    func everyUTCQuarterHourLiesInOneLocalHour(zoneName: String) throws {
-        let zone = try #require(ClientTimeZone(identifier: zoneName))
-        var first = zone.makeFormatter()
-        var last = zone.makeFormatter()
-        for slot in stride(from: Int64(1_767_225_600), to: Int64(1_798_761_600), by: Int(RatingTally.slotSeconds)) {
-            let start = RatingStatistics.bucketStart(of: first.localTime(of: UnixTime(seconds: slot)), interval: .hour)
-            let end = RatingStatistics.bucketStart(
-                of: last.localTime(of: UnixTime(seconds: slot + RatingTally.slotSeconds - 1)), interval: .hour)
-            #expect(start == end, "\(zoneName) slot \(slot)")
-            if start != end { return }
-        }
+    /// Local days are what the rollups count by; weeks and months are read from a day's number.
+    @Test func aLocalDayKnowsItsWeekAndMonth() throws {
+        let day = LocalDay(LocalDateTime(parsing: "2026-03-29 23:59:59")!)
+        #expect(day.weekStart == LocalDay(LocalDateTime(parsing: "2026-03-23 00:00:00")!).number)
+        #expect(day.monthStart == LocalDay(LocalDateTime(parsing: "2026-03-01 00:00:00")!).number)
+        // 29 March 2026 starts at 00:00 CET; the next day at 00:00 CEST, 23 hours later.
+        let berlin = try #require(ClientTimeZone(identifier: "Europe/Berlin"))
+        #expect(LocalDay(number: day.number + 1).start(in: berlin).seconds - day.start(in: berlin).seconds == 23 * 3600)
+        // Where midnight is skipped (Santiago springs forward at 00:00), the day starts at 01:00.
+        let santiago = try #require(ClientTimeZone(identifier: "America/Santiago"))
+        let skipped = LocalDay(LocalDateTime(parsing: "2026-09-06 12:00:00")!)
+        #expect(santiago.localTime(of: skipped.start(in: santiago)).description == "2026-09-06 01:00:00")
     }
 
     @Test func weeksStartOnMondayAndMonthsOnTheFirst() {
@@ -32,15 +30,28 @@ import Testing
     }
 
     @Test func figuresOfABucket() {
-        var bucket = StatisticsBucket(start: nil, key: .all)
-        bucket.add(rate: 4, maxRate: 5, count: 2)
-        bucket.add(rate: 7, maxRate: 9, count: 1)
-        bucket.add(rate: 8, maxRate: 9, count: 1)
-        #expect(bucket.count == 4)
+        var bucket = StatisticsMeasures()
+        #expect(bucket.average == nil && bucket.scorePercent == nil && bucket.csatPercent == nil && bucket.responseRatePercent == nil)
+        for (rate, maxRate) in [(4, 5), (4, 5), (7, 9), (8, 9)] as [(Int64, Int64)] { bucket.addRating(rate: rate, maxRate: maxRate) }
+        for rated in [true, true, false] { bucket.addOffer(rated: rated) }
+        #expect(bucket.rated == 4)
         #expect(bucket.countPerKey == [4: 2, 7: 1, 8: 1])
         #expect(bucket.average == 23.0 / 4)
-        #expect(abs(bucket.scorePercent - (0.8 + 0.8 + 7.0 / 9 + 8.0 / 9) / 4 * 100) < 1e-9)
+        #expect(abs(bucket.scorePercent! - (0.8 + 0.8 + 7.0 / 9 + 8.0 / 9) / 4 * 100) < 1e-9)
         // 4/5 and 8/9 reach 0.8; 7/9 does not.
         #expect(bucket.csatPercent == 75)
+        #expect(abs(bucket.responseRatePercent! - 200.0 / 3) < 1e-9)
+        // Sums add up in any order: a day's rollup plus single rows is the same as all rows.
+        var halves = StatisticsMeasures()
+        var other = StatisticsMeasures()
+        halves.addRating(rate: 8, maxRate: 9)
+        halves.addOffer(rated: false)
+        other.addRating(rate: 4, maxRate: 5)
+        other.addRating(rate: 4, maxRate: 5)
+        other.addRating(rate: 7, maxRate: 9)
+        other.addOffer(rated: true)
+        other.addOffer(rated: true)
+        halves.add(other)
+        #expect(halves == bucket)
     }
 }

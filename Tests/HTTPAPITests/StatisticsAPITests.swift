@@ -27,12 +27,39 @@ import Testing
         return ratings
     }
 
+    /// Ratings with the rating prompts they answer, offered 25 s before (so some offers fall on the
+    /// day or hour before their rating), and every third rating's call offered a second time
+    /// without an answer: the offers stored through the store, the ratings marking theirs rated.
+    static func offered(_ ratings: [NewRating], store: SQLiteStore) async throws -> ([NewRating], [(RatingOffer, Bool)]) {
+        var answered: [NewRating] = []
+        var offers: [(RatingOffer, Bool)] = []
+        for (index, rating) in ratings.enumerated() {
+            let offer = RatingOffer(
+                clientID: rating.clientID, callUUID: rating.callUUID, offeredAt: rating.ratedAt.adding(seconds: -25),
+                extensionID: rating.extensionID, agentUsername: rating.agentUsername)
+            try await store.recordRatingOffer(offer)
+            var rated = rating
+            rated.offeredAt = offer.offeredAt
+            answered.append(rated)
+            offers.append((offer, true))
+            if index % 3 == 0 {
+                var unanswered = offer
+                unanswered.offeredAt = rating.ratedAt.adding(seconds: 40)
+                try await store.recordRatingOffer(unanswered)
+                offers.append((unanswered, false))
+            }
+        }
+        return (answered, offers)
+    }
+
     struct Expected {
         var count = 0
         var rateSum = 0
         var perKey: [String: Int] = [:]
         var score = 0.0
         var satisfied = 0
+        var offered = 0
+        var offersRated = 0
     }
 
     static func label(_ date: Date, _ component: Calendar.Component?) -> String {
@@ -51,13 +78,15 @@ import Testing
     @Test(arguments: ["", "hour", "day", "week", "month"])
     func everyFigureEqualsTheOneComputedFromTheRawRatings(interval: String) async throws {
         let fixture = try await APIFixture(acmeTimeZone: "Europe/Berlin")
-        try await fixture.store.insertRatings(Self.varied(fixture.acme.clientID))
+        let (ratings, offers) = try await Self.offered(Self.varied(fixture.acme.clientID), store: fixture.store)
+        try await fixture.store.insertRatings(ratings)
         let component: Calendar.Component? = ["hour": .hour, "day": .day, "week": .weekOfYear, "month": .month][interval]
         let zone = ClientTimeZone(identifier: "Europe/Berlin")!
-        // Bounds inside quarter-hours, so the edges come from the ratings and the rest from the rollups;
-        // then an open period, then a period inside one quarter-hour.
+        // Bounds inside days, so the edges come from the rows and the rest from the day rollups;
+        // then an open period, whole days across the spring change, and a period inside one hour.
         let periods: [(String?, String?)] = [
-            ("2026-03-27 10:07:13", "2026-10-25 02:52:01"), (nil, nil), ("2026-03-29 03:00:01", "2026-03-29 03:14:59"),
+            ("2026-03-27 10:07:13", "2026-10-25 02:52:01"), (nil, nil), ("2026-03-29 00:00:00", "2026-03-30 23:59:59"),
+            ("2026-03-29 03:00:01", "2026-03-29 03:14:59"),
         ]
         try await fixture.withServer { client in
             let token = try await client.token(fixture.acme)
@@ -72,18 +101,28 @@ import Testing
                     let reply = try await client.get(path, token: token)
                     #expect(reply.status == .ok, "\(reply.text)")
 
+                    let from = start.map { zone.instant(of: LocalDateTime(parsing: $0)!) }
+                    let through = end.map { zone.instant(of: LocalDateTime(parsing: $0)!) }
                     let raw = try await fixture.store.ratings(RatingQuery(
-                        clientID: fixture.acme.clientID, from: start.map { zone.instant(of: LocalDateTime(parsing: $0)!) },
-                        through: end.map { zone.instant(of: LocalDateTime(parsing: $0)!) }, limit: 1_000_000))
+                        clientID: fixture.acme.clientID, from: from, through: through, limit: 1_000_000))
                     #expect(!raw.isEmpty)
+                    func key(_ extensionID: Int64, _ agent: String?) -> String {
+                        switch groupBy {
+                        case "agent": agent ?? "null"
+                        case "extension": String(extensionID)
+                        default: ""
+                        }
+                    }
                     var expected: [String: Expected] = [:]
+                    for (offer, rated) in offers
+                    where from.map({ offer.offeredAt >= $0 }) ?? true && through.map({ offer.offeredAt <= $0 }) ?? true {
+                        let date = Date(timeIntervalSince1970: TimeInterval(offer.offeredAt.seconds))
+                        let bucket = Self.label(date, component) + "|" + key(offer.extensionID, offer.agentUsername)
+                        expected[bucket, default: Expected()].offered += 1
+                        if rated { expected[bucket]!.offersRated += 1 }
+                    }
                     for rating in raw {
-                        let key =
-                            switch groupBy {
-                            case "agent": rating.agentUsername ?? "null"
-                            case "extension": String(rating.extensionID)
-                            default: ""
-                            }
+                        let key = key(rating.extensionID, rating.agentUsername)
                         let date = Date(timeIntervalSince1970: TimeInterval(rating.ratedAt.seconds))
                         let bucket = Self.label(date, component) + "|" + key
                         expected[bucket, default: Expected()].count += 1
@@ -105,8 +144,19 @@ import Testing
                         let name = (bucket["start"] as? String ?? "null") + "|" + key
                         let want = try #require(expected[name], "\(name) in \(path)")
                         #expect(bucket["count"] as? Int == want.count, "\(name)")
-                        #expect(abs((bucket["average"] as! Double) - Double(want.rateSum) / Double(want.count)) < 1e-9)
                         #expect(bucket["count_per_key"] as? [String: Int] == want.perKey, "\(name)")
+                        #expect(bucket["offered"] as? Int == want.offered, "\(name)")
+                        if want.offered == 0 {
+                            #expect(bucket["response_rate_percent"] is NSNull)
+                        } else {
+                            let rate = try #require(bucket["response_rate_percent"] as? Double)
+                            #expect(abs(rate - Double(want.offersRated) / Double(want.offered) * 100) < 1e-9, "\(name)")
+                        }
+                        if want.count == 0 {
+                            #expect(bucket["average"] is NSNull && bucket["score_percent"] is NSNull && bucket["csat_percent"] is NSNull)
+                            continue
+                        }
+                        #expect(abs((bucket["average"] as! Double) - Double(want.rateSum) / Double(want.count)) < 1e-9)
                         #expect(abs((bucket["score_percent"] as! Double) - want.score / Double(want.count) * 100) < 1e-9)
                         #expect(abs((bucket["csat_percent"] as! Double) - Double(want.satisfied) / Double(want.count) * 100) < 1e-9)
                     }
@@ -179,7 +229,11 @@ import Testing
             let bucket = try #require((whole.object["buckets"] as? [[String: Any]])?.first)
             #expect(bucket["start"] is NSNull)
             #expect(bucket["count"] as? Int == 1)
-            #expect(Set(bucket.keys) == ["start", "count", "average", "count_per_key", "score_percent", "csat_percent"])
+            #expect(Set(bucket.keys) == [
+                "start", "count", "average", "count_per_key", "score_percent", "csat_percent", "offered", "response_rate_percent",
+            ])
+            #expect(bucket["offered"] as? Int == 0, "a rating added without an offer (sample data)")
+            #expect(bucket["response_rate_percent"] is NSNull)
         }
     }
 }

@@ -37,34 +37,42 @@ import TestSupport
     }
 }
 
-/// Migration 9 (issue 10) counts the ratings already stored into the statistics rollups.
+/// Migration 10 (issue 10) counts the ratings already stored into the statistics' local-day
+/// rollups, in each client's zone.
 @Suite struct RatingRollupMigrationTests {
     @Test func backfillsTheRollupsFromTheRatingsAlreadyStored() async throws {
         let database = try TemporaryDatabase()
         let earlier = try DatabaseQueue(path: database.path)
-        try Schema.migrator.migrate(earlier, upTo: "7-open-calls")
+        try Schema.migrator.migrate(earlier, upTo: "9-rating-rollups")
         try await earlier.write { db in
+            // 2026-03-26 23:00:00 UTC is the 27th in Berlin, the 26th in UTC.
             try db.execute(sql: """
-                INSERT INTO client (id, name, timezone, domain, created_at) VALUES (1, 'Acme', 'UTC', 'acme.local', 0);
+                INSERT INTO client (id, name, timezone, domain, created_at) VALUES (1, 'Acme', 'Europe/Berlin', 'acme.local', 0);
                 INSERT INTO rating (client_id, call_uuid, rated_at, extension_id, rate, max_rate, agent_username) VALUES
-                    (1, 'A', 1774569600, 50, 5, 5, '101'), (1, 'B', 1774570499, 50, 5, 5, '101'),
+                    (1, 'A', 1774566000, 50, 5, 5, '101'), (1, 'B', 1774569600, 50, 4, 5, '101'),
                     (1, 'C', 1774570500, 50, 3, 9, NULL), (1, 'D', 1774570501, 51, 3, 9, NULL);
                 """)
         }
         try earlier.close()
 
         let store = try SQLiteStore(path: database.path)
-        let tallies = try await store.ratingTallies(StatisticsQuery(clientID: 1))
-        #expect(tallies == [
-            RatingTally(at: UnixTime(seconds: 1_774_569_600), extensionID: 50, agentUsername: "101", rate: 5, maxRate: 5, count: 2),
-            RatingTally(at: UnixTime(seconds: 1_774_570_500), extensionID: 50, agentUsername: nil, rate: 3, maxRate: 9, count: 1),
-            RatingTally(at: UnixTime(seconds: 1_774_570_500), extensionID: 51, agentUsername: nil, rate: 3, maxRate: 9, count: 1),
-        ])
+        let berlin = ClientTimeZone(identifier: "Europe/Berlin")!
+        func days(_ agent: String? = nil) async throws -> [String: Int64] {
+            let buckets = try await store.ratingStatistics(
+                StatisticsQuery(clientID: 1, agentUsername: agent), zone: berlin, interval: .day, groupBy: nil)
+            return Dictionary(uniqueKeysWithValues: buckets.map { ($0.start!.description, $0.measures.rated) })
+        }
+        #expect(try await days() == ["2026-03-27 00:00:00": 4])
         // New ratings are counted in their insert's transaction, into the same rows.
         try await store.insertRatings([NewRating(
             clientID: 1, callUUID: .random(), ratedAt: UnixTime(seconds: 1_774_570_000), extensionID: 50, rate: 5, maxRate: 5,
             agentUsername: "101")])
-        let after = try await store.ratingTallies(StatisticsQuery(clientID: 1, agentUsername: "101"))
-        #expect(after.map(\.count) == [3])
+        #expect(try await days("101") == ["2026-03-27 00:00:00": 3])
+        // Another zone has other days: the rollups are rebuilt with the client.
+        var client = try #require(try await store.client(id: 1))
+        client.timezone = "UTC"
+        try await store.updateClient(client)
+        let utc = try await store.ratingStatistics(StatisticsQuery(clientID: 1), zone: .utc, interval: .day, groupBy: nil)
+        #expect(utc.map { "\($0.start!) \($0.measures.rated)" } == ["2026-03-26 00:00:00 1", "2026-03-27 00:00:00 4"])
     }
 }

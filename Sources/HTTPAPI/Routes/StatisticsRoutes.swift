@@ -21,8 +21,7 @@ struct StatisticsRoutes {
             agentUsername: try parameters.agentUsername("agent_username"))
         let interval = try parameters.choice("interval", StatisticsInterval.self)
         let groupBy = try parameters.choice("group_by", StatisticsGrouping.self)
-        let buckets = RatingStatistics.buckets(
-            try await store.ratingTallies(query), zone: zone, interval: interval, groupBy: groupBy)
+        let buckets = try await store.ratingStatistics(query, zone: zone, interval: interval, groupBy: groupBy)
         var json = JSONBytes(capacity: 256 + buckets.count * 160)
         json.beginObject()
         json.field("interval", interval?.rawValue)
@@ -65,11 +64,14 @@ extension JSONBytes {
         case .agent(let username): field("agent_username", username)
         case .extension(let id): field("extension_id", id)
         }
-        field("count", bucket.count)
-        field("average", bucket.average)
-        field("count_per_key", counts: bucket.countPerKey)
-        field("score_percent", bucket.scorePercent)
-        field("csat_percent", bucket.csatPercent)
+        let measures = bucket.measures
+        field("count", measures.rated)
+        field("average", measures.average)
+        field("count_per_key", counts: measures.countPerKey)
+        field("score_percent", measures.scorePercent)
+        field("csat_percent", measures.csatPercent)
+        field("offered", measures.offered)
+        field("response_rate_percent", measures.responseRatePercent)
         endObject()
     }
 }
