@@ -13,12 +13,14 @@ public struct Scenario: Decodable, Sendable {
     public var steps: [Step]
     public var expectRatings: [ExpectedRating]?
     public var expectCall: ExpectedCall?
+    public var expectOffers: ExpectedOffers?
 
     enum CodingKeys: String, CodingKey {
         case name, steps
         case clientID = "client_id"
         case expectRatings = "expect_ratings"
         case expectCall = "expect_call"
+        case expectOffers = "expect_offers"
     }
 
     public enum Step: Decodable, Sendable, Equatable {
@@ -107,6 +109,13 @@ public struct Scenario: Decodable, Sendable {
             case rate, agent, target, `extension`
             case maxRate = "max_rate"
         }
+    }
+
+    /// How many rating prompts the call was offered, and how many were answered with a valid key
+    /// (issue 10: what the statistics' response rate counts).
+    public struct ExpectedOffers: Decodable, Sendable, Equatable {
+        public var offered: Int64
+        public var rated: Int64
     }
 
     public struct ExpectedCall: Decodable, Sendable, Equatable {
@@ -272,6 +281,12 @@ public struct ScenarioPlayer: Sendable {
                 if let target = want.target, target != got.target.rawValue {
                     failures.append("rating: expected target \(target), stored \(got.target.rawValue)")
                 }
+            }
+        }
+        if let expected = scenario.expectOffers, let uuid = record?.callUUID ?? ratings.first?.callUUID {
+            let (offered, rated) = try await store.ratingOfferCounts(clientID: clientID, callUUID: uuid)
+            if (offered, rated) != (expected.offered, expected.rated) {
+                failures.append("offers: expected \(expected.offered) offered, \(expected.rated) rated; recorded \(offered) offered, \(rated) rated")
             }
         }
         if let expected = scenario.expectCall {

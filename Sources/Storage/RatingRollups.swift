@@ -280,4 +280,13 @@ extension SQLiteStore {
     public func recordRatingOffer(_ offer: RatingOffer) async throws {
         try await callWrites.write { db in try RatingRollups.record(offer, db: db) }
     }
+
+    public func ratingOfferCounts(clientID: Int64, callUUID: CallUUID) async throws -> (offered: Int64, rated: Int64) {
+        try await read { db in
+            let row = try Row.fetchOne(
+                db, sql: "SELECT COUNT(*), COUNT(rating_id) FROM rating_offer WHERE call_uuid = ? AND client_id = ?",
+                arguments: [callUUID.value, clientID])
+            return (row?[0] ?? 0, row?[1] ?? 0)
+        }
+    }
 }

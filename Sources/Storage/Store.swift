@@ -50,6 +50,8 @@ public protocol Store: ConfigurationStore, SoundStore, IVRStore, NotificationSto
     ) async throws -> [StatisticsBucket]
     /// Records that a caller reached a rating prompt (issue 10: the response rate).
     func recordRatingOffer(_ offer: RatingOffer) async throws
+    /// How many rating prompts a call was offered, and how many of them its caller answered.
+    func ratingOfferCounts(clientID: Int64, callUUID: CallUUID) async throws -> (offered: Int64, rated: Int64)
 
     /// Stores ended calls' records; a record replaces the open record of its call (a closed
     /// one with the same `call_uuid` is a conflict).
