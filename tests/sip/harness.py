@@ -368,6 +368,11 @@ class API:
         query = urllib.parse.urlencode({**self.window(since), "extension_id": extension_id, "with_agent": "true"})
         return self.request("GET", f"client/{self.client_id}/quality_rate/?{query}")
 
+    def statistics(self, since: datetime, extension_id: int) -> list[dict[str, Any]]:
+        """The buckets of `extension_id`'s statistics since `since` (no interval: one bucket or none)."""
+        query = urllib.parse.urlencode({**self.window(since), "extension_id": extension_id})
+        return self.request("GET", f"client/{self.client_id}/quality_rate/statistics/?{query}")["buckets"]
+
     def call_histories(self, since: datetime) -> list[dict[str, Any]]:
         query = urllib.parse.urlencode(self.window(since))
         return self.request("GET", f"client/{self.client_id}/call_history/?{query}")

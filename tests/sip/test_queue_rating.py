@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from harness import API, Numbers, Sipp, new_password
+from harness import API, Numbers, Sipp, eventually, new_password
 from media import RTPListener, pcap, rfc4733_key_packets
 
 QUALITY_RATE_MAX = 5
@@ -52,6 +52,47 @@ def test_agent_hangs_up_first_and_the_caller_rates_the_agent_in_the_menu_it_is_s
     assert_of_the_agent_who_hung_up(api, rating, agent_name, queue)
 
 
+def test_the_response_rate_counts_the_callers_offered_a_rating_and_those_who_rated(
+    api: API, numbers: Numbers, sipp: Sipp
+) -> None:
+    """Issue 10: two callers of one queue reach its rating prompt when their agent hangs up; the
+    first presses a key, the second hangs up during the prompt. The statistics count both offers
+    and one rating: a response rate of 50 %."""
+    agent_name, password = numbers.extension(), new_password()
+    agent = api.create_phone(agent_name, password)
+    queue = api.create_rating_queue(numbers.extension(), [agent], QUALITY_RATE_MAX)
+    since = datetime.now(timezone.utc)
+    agent_hangs_up_then_caller_presses_key(api, numbers, sipp, queue, agent_name, password)
+    api.the_rating(since, queue)
+
+    did = numbers.did()
+    api.create_did(did, queue)
+    registration = sipp.register(agent_name, password)
+    agent_phone = sipp.start("agent_hangs_up.xml", "agent", port=registration.port, service=agent_name,
+                             keys={"talk_ms": TALK_MS})
+    listener = RTPListener()
+    try:
+        # The agent hangs up after TALK_MS; the caller stays for the prompt, then leaves unrated.
+        caller = sipp.start(
+            "trunk_call_hangs_up.xml", "caller",
+            keys={"did": did, "caller": TRUNK_CALLER, "codecs": "0 8", "dtmf_pt": "101", "rtp_port": str(listener.port),
+                  "talk_ms": KEY_DELAY_MS},
+        )
+        agent_phone.expect_success()
+        caller.expect_success()
+    finally:
+        listener.close()
+    def both_calls() -> list[dict[str, Any]] | None:
+        calls = [c for c in api.call_histories(since) if c["extension_id"] == queue]
+        return calls if len(calls) == 2 else None
+    calls = eventually("both calls' history", both_calls)
+    assert {c["hangup_disposition"] for c in calls} == {"agent_hangup"}, calls
+
+    [bucket] = api.statistics(since, queue)
+    assert (bucket["count"], bucket["offered"], bucket["response_rate_percent"]) == (1, 2, 50.0), bucket
+    assert bucket["count_per_key"] == {str(KEY): 1}, bucket
+
+
 def test_caller_hangs_up_first_and_nothing_is_rated(api: API, numbers: Numbers, sipp: Sipp) -> None:
     agent_name, password = numbers.extension(), new_password()
     agent = api.create_phone(agent_name, password)
@@ -79,6 +120,7 @@ def test_caller_hangs_up_first_and_nothing_is_rated(api: API, numbers: Numbers, 
     assert call["hangup_disposition"] == "caller_hangup", call
     assert api.the_call_history(call["call_uuid"])["call_uuid"] == call["call_uuid"]
     assert api.ratings(since, queue) == [], "the caller hung up first: no rating may exist"
+    assert api.statistics(since, queue) == [], "no rating prompt was offered"
 
 
 def agent_hangs_up_then_caller_presses_key(api: API, numbers: Numbers, sipp: Sipp, queue: int, agent_name: str,
