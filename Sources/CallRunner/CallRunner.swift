@@ -153,7 +153,7 @@ public actor CallRunner {
             // Awaited, so the offer is committed before the rating that answers it (one group
             // commit queue, in order); a failure costs the statistics one offer, not the call.
             do {
-                try await services.store.recordRatingOffer(offer)
+                try await services.store.recordRatingOffers([offer])
             } catch {
                 logger.error("rating offer not stored", metadata: ["error_type": "\(type(of: error))"])
             }

@@ -277,8 +277,10 @@ extension SQLiteStore {
         try await read { db in try RatingRollups.statistics(query, zone: zone, interval: interval, groupBy: groupBy, db: db) }
     }
 
-    public func recordRatingOffer(_ offer: RatingOffer) async throws {
-        try await callWrites.write { db in try RatingRollups.record(offer, db: db) }
+    public func recordRatingOffers(_ offers: [RatingOffer]) async throws {
+        try await callWrites.write { db in
+            for offer in offers { try RatingRollups.record(offer, db: db) }
+        }
     }
 
     public func ratingOfferCounts(clientID: Int64, callUUID: CallUUID) async throws -> (offered: Int64, rated: Int64) {

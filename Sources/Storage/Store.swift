@@ -48,8 +48,8 @@ public protocol Store: ConfigurationStore, SoundStore, IVRStore, NotificationSto
     func ratingStatistics(
         _ query: StatisticsQuery, zone: ClientTimeZone, interval: StatisticsInterval?, groupBy: StatisticsGrouping?
     ) async throws -> [StatisticsBucket]
-    /// Records that a caller reached a rating prompt (issue 10: the response rate).
-    func recordRatingOffer(_ offer: RatingOffer) async throws
+    /// Records that callers reached a rating prompt (issue 10: the response rate).
+    func recordRatingOffers(_ offers: [RatingOffer]) async throws
     /// How many rating prompts a call was offered, and how many of them its caller answered.
     func ratingOfferCounts(clientID: Int64, callUUID: CallUUID) async throws -> (offered: Int64, rated: Int64)
 

@@ -100,31 +100,41 @@ struct SampleData {
         while created < ratings {
             var calls: [CallRecord] = []
             var newRatings: [NewRating] = []
+            var offers: [RatingOffer] = []
             while newRatings.count < min(batchSize, ratings - created) {
                 let startedAt = workingHourInstant(before: now, zone: zone, using: &generator)
                 let caller = "+49301234" + String(Int.random(in: 1000...9999, using: &generator))
-                let rated = Double.random(in: 0..<1, using: &generator) < 0.85
+                // Most agents hang up first, so most callers hear the rating prompt; about four in
+                // five of those press a key (the statistics' response rate).
+                let agentHungUp = Double.random(in: 0..<1, using: &generator) < 0.9
+                let rates = Double.random(in: 0..<1, using: &generator) < 0.8
                 let call: CallRecord
+                let offer: RatingOffer?
                 if Double.random(in: 0..<1, using: &generator) < 0.75 {
                     let queue = queues.randomElement(using: &generator)!
                     let isSupport = queue.id == queues[0].id
                     let agent = (isSupport ? agents.prefix(4) : agents.suffix(4)).randomElement(using: &generator)!
-                    call = queueCall(queue: queue, agent: agent, caller: caller, startedAt: startedAt, agentHungUp: rated, using: &generator)
-                    if rated {
-                        // Support rates in the queue; Sales hands the caller to the Feedback menu.
-                        newRatings.append(isSupport
-                            ? rating(of: call, extension: queue, maxRate: 5, agent: agent.name, using: &generator)
-                            : rating(of: call, extension: feedback, maxRate: 9, agent: agent.name, using: &generator))
-                    }
+                    call = queueCall(queue: queue, agent: agent, caller: caller, startedAt: startedAt, agentHungUp: agentHungUp, using: &generator)
+                    // Support rates in the queue; Sales hands the caller to the Feedback menu.
+                    offer = agentHungUp
+                        ? RatingOffer(
+                            clientID: client.id, callUUID: call.callUUID, offeredAt: startedAt.adding(seconds: call.duration - 15),
+                            extensionID: isSupport ? queue.id : feedback.id, agentUsername: agent.name)
+                        : nil
                 } else {
                     call = ivrCall(ivr: feedback, caller: caller, startedAt: startedAt, using: &generator)
-                    if rated {
-                        newRatings.append(rating(of: call, extension: feedback, maxRate: 9, agent: nil, using: &generator))
-                    }
+                    offer = RatingOffer(
+                        clientID: client.id, callUUID: call.callUUID, offeredAt: startedAt.adding(seconds: 2), extensionID: feedback.id,
+                        agentUsername: nil)
+                }
+                if let offer {
+                    offers.append(offer)
+                    if rates { newRatings.append(rating(answering: offer, of: call, maxRate: offer.extensionID == feedback.id ? 9 : 5, using: &generator)) }
                 }
                 calls.append(call)
             }
             try await store.insertCalls(calls, isSample: true)
+            try await store.recordRatingOffers(offers)
             try await store.insertRatings(newRatings)
             created += newRatings.count
             summary.calls += calls.count
@@ -203,7 +213,7 @@ struct SampleData {
     }
 
     private func rating(
-        of call: CallRecord, extension: Extension, maxRate: Int64, agent: String?, using generator: inout some RandomNumberGenerator
+        answering offer: RatingOffer, of call: CallRecord, maxRate: Int64, using generator: inout some RandomNumberGenerator
     ) -> NewRating {
         // Callers mostly rate well; the tail of poor ratings is what supervisors look for.
         let weights: [Double] = (1...maxRate).map { pow(1.6, Double($0)) }
@@ -215,6 +225,7 @@ struct SampleData {
         }
         return NewRating(
             clientID: client.id, callUUID: call.callUUID, ratedAt: call.startedAt.adding(seconds: call.duration - 5),
-            extensionID: `extension`.id, rate: rate, maxRate: maxRate, agentUsername: agent, isSample: true)
+            extensionID: offer.extensionID, rate: rate, maxRate: maxRate, agentUsername: offer.agentUsername, isSample: true,
+            offeredAt: offer.offeredAt)
     }
 }

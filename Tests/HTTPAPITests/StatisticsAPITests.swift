@@ -37,7 +37,7 @@ import Testing
             let offer = RatingOffer(
                 clientID: rating.clientID, callUUID: rating.callUUID, offeredAt: rating.ratedAt.adding(seconds: -25),
                 extensionID: rating.extensionID, agentUsername: rating.agentUsername)
-            try await store.recordRatingOffer(offer)
+            try await store.recordRatingOffers([offer])
             var rated = rating
             rated.offeredAt = offer.offeredAt
             answered.append(rated)
@@ -45,7 +45,7 @@ import Testing
             if index % 3 == 0 {
                 var unanswered = offer
                 unanswered.offeredAt = rating.ratedAt.adding(seconds: 40)
-                try await store.recordRatingOffer(unanswered)
+                try await store.recordRatingOffers([unanswered])
                 offers.append((unanswered, false))
             }
         }
