@@ -12,7 +12,7 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "qualityrate-bench",
         abstract: "API benchmark: load ratings, then measure the ratings list over HTTP and directly.",
-        subcommands: [Load.self, Measure.self])
+        subcommands: [Load.self, Measure.self, StatisticsBench.self])
 }
 
 /// The data set: client 1 has `largeClientRatings`; the other clients share the rest evenly,
@@ -187,6 +187,10 @@ struct Measure: AsyncParsableCommand {
     }
 
     func token(_ http: HTTPClient, _ app: [String: Any]) async throws -> String {
+        try await Self.token(http, url: url, app)
+    }
+
+    static func token(_ http: HTTPClient, url: String, _ app: [String: Any]) async throws -> String {
         var request = HTTPClientRequest(url: "\(url)/oauth/token")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
@@ -226,7 +230,9 @@ struct Measure: AsyncParsableCommand {
                      Double(latencies.count) / total, Double(rows) / Double(latencies.count)))
     }
 
-    func percentile(_ latencies: [Duration], _ fraction: Double) -> Double {
+    func percentile(_ latencies: [Duration], _ fraction: Double) -> Double { Self.percentile(latencies, fraction) }
+
+    static func percentile(_ latencies: [Duration], _ fraction: Double) -> Double {
         let sorted = latencies.sorted()
         return sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))].seconds
     }
