@@ -98,17 +98,21 @@ enum RatingRollups {
         }
     }
 
-    /// Adds `measures` to a day's row, creating it.
-    private static func add(
-        _ measures: StatisticsMeasures, clientID: Int64, on day: LocalDay, extensionID: Int64, agentUsername: String?, db: Database
-    ) throws {
+    private static let addSQL: String = {
         let columns = ["client_id", "day", "extension_id", "agent_username", "week_start", "month_start"] + measureColumns
-        let statement = try db.cachedStatement(sql: """
+        return """
             INSERT INTO rating_day_rollup (\(columns.joined(separator: ", ")))
             VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))
             ON CONFLICT (client_id, day, extension_id, agent_username) DO UPDATE SET
             \(measureColumns.map { "\($0) = \($0) + excluded.\($0)" }.joined(separator: ", "))
-            """)
+            """
+    }()
+
+    /// Adds `measures` to a day's row, creating it.
+    private static func add(
+        _ measures: StatisticsMeasures, clientID: Int64, on day: LocalDay, extensionID: Int64, agentUsername: String?, db: Database
+    ) throws {
+        let statement = try db.cachedStatement(sql: addSQL)
         var arguments: StatementArguments = [clientID, day.number, extensionID, agentUsername ?? "", day.weekStart, day.monthStart]
         arguments += [measures.rated, measures.rateSum, measures.scoreUnits, measures.satisfied]
         arguments += StatementArguments(StatisticsMeasures.keys.map { measures.countPerKey[$0] ?? 0 })
@@ -116,15 +120,24 @@ enum RatingRollups {
         try statement.execute(arguments: arguments)
     }
 
-    private static func zone(of clientID: Int64, db: Database) throws -> ClientTimeZone {
-        let name = try String.fetchOne(db.cachedStatement(sql: "SELECT timezone FROM client WHERE id = ?"), arguments: [clientID])
-        return name.flatMap(ClientTimeZone.init(identifier:)) ?? .utc
+    /// The zones of the clients a batch of writes is of, read once per client and transaction (a
+    /// zone is a lookup in the time-zone database).
+    struct Zones {
+        private var zones: [Int64: ClientTimeZone] = [:]
+
+        mutating func zone(of clientID: Int64, db: Database) throws -> ClientTimeZone {
+            if let zone = zones[clientID] { return zone }
+            let name = try String.fetchOne(db.cachedStatement(sql: "SELECT timezone FROM client WHERE id = ?"), arguments: [clientID])
+            let zone = name.flatMap(ClientTimeZone.init(identifier:)) ?? .utc
+            zones[clientID] = zone
+            return zone
+        }
     }
 
     /// Counts a rating being inserted (with id `ratingID`), in the inserting transaction; when it
     /// answers a recorded offer, marks the offer rated and counts that on the offer's day.
-    static func count(_ rating: NewRating, ratingID: Int64, db: Database) throws {
-        let zone = try zone(of: rating.clientID, db: db)
+    static func count(_ rating: NewRating, ratingID: Int64, zones: inout Zones, db: Database) throws {
+        let zone = try zones.zone(of: rating.clientID, db: db)
         var measures = StatisticsMeasures()
         measures.addRating(rate: rating.rate, maxRate: rating.maxRate)
         try add(
@@ -145,7 +158,7 @@ enum RatingRollups {
             agentUsername: rating.agentUsername, db: db)
     }
 
-    static func record(_ offer: RatingOffer, db: Database) throws {
+    static func record(_ offer: RatingOffer, zones: inout Zones, db: Database) throws {
         try db.cachedStatement(sql: """
             INSERT INTO rating_offer (client_id, call_uuid, offered_at, extension_id, agent_username) VALUES (?, ?, ?, ?, ?)
             """
@@ -153,7 +166,7 @@ enum RatingRollups {
         var measures = StatisticsMeasures()
         measures.addOffer(rated: false)
         try add(
-            measures, clientID: offer.clientID, on: LocalDay(try zone(of: offer.clientID, db: db).localTime(of: offer.offeredAt)),
+            measures, clientID: offer.clientID, on: LocalDay(try zones.zone(of: offer.clientID, db: db).localTime(of: offer.offeredAt)),
             extensionID: offer.extensionID, agentUsername: offer.agentUsername, db: db)
     }
 
@@ -279,7 +292,8 @@ extension SQLiteStore {
 
     public func recordRatingOffers(_ offers: [RatingOffer]) async throws {
         try await callWrites.write { db in
-            for offer in offers { try RatingRollups.record(offer, db: db) }
+            var zones = RatingRollups.Zones()
+            for offer in offers { try RatingRollups.record(offer, zones: &zones, db: db) }
         }
     }
 

@@ -240,6 +240,7 @@ public final class SQLiteStore: Store {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             var notifies = false
+            var zones = RatingRollups.Zones()
             let rows = try ratings.map { new in
                 try statement.execute(arguments: [
                     new.clientID, new.callUUID.value, new.ratedAt.seconds, new.extensionID, new.rate, new.maxRate,
@@ -249,7 +250,7 @@ public final class SQLiteStore: Store {
                     id: db.lastInsertedRowID, clientID: new.clientID, callUUID: new.callUUID, ratedAt: new.ratedAt,
                     extensionID: new.extensionID, rate: new.rate, maxRate: new.maxRate, agentUsername: new.agentUsername)
                 // After the id is read: the rollup's upsert is an insert of its own.
-                try RatingRollups.count(new, ratingID: rating.id, db: db)
+                try RatingRollups.count(new, ratingID: rating.id, zones: &zones, db: db)
                 if !new.isSample, try Self.enqueueNotification(of: rating, db: db) { notifies = true }
                 return rating
             }
