@@ -232,10 +232,13 @@ let package = Package(
                 "CallFlow",
                 "CallRunner",
                 "Domain",
+                "Notifications",
                 "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Benchmarks/callflow-bench",
             swiftSettings: strictSwift

@@ -12,7 +12,14 @@ import Synchronization
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "callflow-bench",
-        abstract: "Call-flow benchmark: rated calls through the engine alone, then through CallRunner with SQLite.")
+        abstract: "Call-flow benchmarks: rated calls (the default), and the notifications of rated calls.",
+        subcommands: [RatedCalls.self, NotificationsBench.self], defaultSubcommand: RatedCalls.self)
+}
+
+struct RatedCalls: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calls",
+        abstract: "Rated calls through the engine alone, then through CallRunner with SQLite.")
 
     @Option(help: "The SQLite file to create (it must not exist).") var database: String
     @Option(help: "Calls per measurement.") var calls = 100_000
@@ -53,6 +60,7 @@ struct ContactCentre: Sendable {
     var menuDID: String
     var queue: Call.Destination
     var menu: Call.Destination
+    var menuID: Int64
     var agents: [String]
 
     static func build(in store: SQLiteStore, agents count: Int) async throws -> ContactCentre {
@@ -86,7 +94,7 @@ struct ContactCentre: Sendable {
         return ContactCentre(
             client: client, queueDID: "4930555200", menuDID: "4930555099",
             queue: try await directory.destination(clientID: client.id, number: "200"),
-            menu: try await directory.destination(clientID: client.id, number: "099"),
+            menu: try await directory.destination(clientID: client.id, number: "099"), menuID: menu.id,
             agents: agents)
     }
 

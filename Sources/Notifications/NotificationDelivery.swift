@@ -74,7 +74,11 @@ public struct NotificationDeliveryService: Service {
             }
         }
         do {
-            try await store.recordNotificationAttempt(ratingID: notification.rating.id, recorded)
+            // An attempt that came back is recorded even when the server starts stopping now: a
+            // delivered notification left pending would be sent again after the restart. The
+            // write runs in a task of its own, which the stop does not cancel; it is awaited.
+            let store = store
+            try await Task { try await store.recordNotificationAttempt(ratingID: notification.rating.id, recorded) }.value
         } catch {
             // Left pending as it was: it is sent again (at least once).
             logger.error("cannot record a notification attempt", metadata: ["error_type": "\(type(of: error))"])
