@@ -15,7 +15,7 @@ public struct NotificationDeliveryService: Service {
     let schedule: RetrySchedule
     let timeout: Duration
     let logger: Logger
-    /// Notifications taken per round, all sent at once.
+    /// Deliveries in flight at most.
     static let batch = 64
 
     public init(
@@ -33,22 +33,47 @@ public struct NotificationDeliveryService: Service {
         await cancelWhenGracefulShutdown { await deliverUntilCancelled() }
     }
 
+    /// Keeps up to `batch` deliveries in flight and starts the next due one as soon as one ends,
+    /// so a receiver that takes its time (up to the 10 s timeout) holds up only its own
+    /// notifications, not those of every other client queued behind it.
     func deliverUntilCancelled() async {
-        while !Task.isCancelled {
-            let due: [DueNotification]
-            do {
-                due = try await store.dueNotifications(at: .now(), limit: Self.batch)
-            } catch {
-                logger.error("cannot read the notification outbox", metadata: ["error_type": "\(type(of: error))"])
-                due = []
+        await withTaskGroup(of: Int64?.self) { group in
+            var inFlight: Set<Int64> = []
+            var waiting = false
+            while !Task.isCancelled {
+                for entry in await due(excluding: inFlight) {
+                    inFlight.insert(entry.notification.rating.id)
+                    group.addTask {
+                        await deliver(entry)
+                        return entry.notification.rating.id
+                    }
+                }
+                // One child waits for the doorbell (a new rating) or a second (a retry falling due);
+                // the loop goes on when it or any delivery ends.
+                if !waiting {
+                    waiting = true
+                    group.addTask {
+                        await store.notificationDoorbell.wait(upTo: .seconds(1))
+                        return nil
+                    }
+                }
+                guard let ended = await group.next() else { return }
+                if let ratingID = ended { inFlight.remove(ratingID) } else { waiting = false }
             }
-            if due.isEmpty {
-                await store.notificationDoorbell.wait(upTo: .seconds(1))
-                continue
-            }
-            await withTaskGroup(of: Void.self) { group in
-                for entry in due { group.addTask { await deliver(entry) } }
-            }
+        }
+    }
+
+    /// What is due and not already being sent, as many as there are free places.
+    private func due(excluding inFlight: Set<Int64>) async -> [DueNotification] {
+        let free = Self.batch - inFlight.count
+        guard free > 0 else { return [] }
+        do {
+            // Entries in flight are still pending in the outbox until their outcome is recorded.
+            return try await store.dueNotifications(at: .now(), limit: free + inFlight.count)
+                .filter { !inFlight.contains($0.notification.rating.id) }.prefix(free).map { $0 }
+        } catch {
+            logger.error("cannot read the notification outbox", metadata: ["error_type": "\(type(of: error))"])
+            return []
         }
     }
 

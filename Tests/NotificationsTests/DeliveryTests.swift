@@ -9,7 +9,8 @@ import Storage
 import Testing
 import TestSupport
 
-/// A real HTTP receiver on loopback that answers 500 to the first `failures` requests.
+/// A real HTTP receiver on loopback that answers 500 to the first `failures` requests; with
+/// `holdsFirst`, it answers its first request only once `release()` is called.
 actor Receiver {
     struct Delivery: Sendable {
         /// Header names in lowercase.
@@ -22,14 +23,30 @@ actor Receiver {
     private(set) var deliveries: [Delivery] = []
     private var waiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
 
-    init(failures: Int) { self.failures = failures }
+    let holdsFirst: Bool
+    private var held: CheckedContinuation<Void, Never>?
+    private var released = false
 
-    func receive(headers: [String: String], body: [UInt8]) -> HTTPResponse.Status {
+    init(failures: Int, holdsFirst: Bool = false) {
+        self.failures = failures
+        self.holdsFirst = holdsFirst
+    }
+
+    func release() {
+        released = true
+        held?.resume()
+        held = nil
+    }
+
+    func receive(headers: [String: String], body: [UInt8]) async -> HTTPResponse.Status {
         let status: HTTPResponse.Status = deliveries.count < failures ? .internalServerError : .noContent
         deliveries.append(Delivery(headers: headers, body: body, status: status))
         let ready = waiters.filter { $0.count <= deliveries.count }
         waiters.removeAll { $0.count <= deliveries.count }
         for waiter in ready { waiter.continuation.resume() }
+        if holdsFirst, deliveries.count == 1, !released {
+            await withCheckedContinuation { held = $0 }
+        }
         return status
     }
 
@@ -141,6 +158,52 @@ actor Receiver {
                 let deliveries = await receiver.deliveries
                 #expect(deliveries.map(\.status) == [.internalServerError, .noContent])
                 #expect(deliveries.allSatisfy(Self.signatureIsValid))
+            }
+        }
+    }
+
+    /// A receiver that takes its time holds up only its own notifications: another client's
+    /// rating, stored while the first receiver still keeps its request, is delivered meanwhile.
+    @Test func aSlowReceiverDoesNotHoldUpAnotherClientsNotifications() async throws {
+        let database = try TemporaryDatabase()
+        let store = try SQLiteStore(path: database.path)
+        let slow = Receiver(failures: 0, holdsFirst: true)
+        let quick = Receiver(failures: 0)
+        try await slow.application().test(.live) { slowClient in
+            try await quick.application().test(.live) { quickClient in
+                var acme = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+                acme.ratingNotificationURL = "http://127.0.0.1:\(try #require(slowClient.port))/hook"
+                try await store.updateClient(acme, replacingNotificationSecret: Self.secret)
+                var beta = try await store.createClient(name: "Beta", timezone: "UTC", domain: "beta.local")
+                beta.ratingNotificationURL = "http://127.0.0.1:\(try #require(quickClient.port))/hook"
+                try await store.updateClient(beta, replacingNotificationSecret: Self.secret)
+                func rate(_ client: Client) async throws {
+                    try await store.insertRatings([NewRating(
+                        clientID: client.id, callUUID: .random(), ratedAt: .now(), extensionID: 5, rate: 3, maxRate: 5, agentUsername: nil)])
+                }
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await NotificationDeliveryService(store: store, logger: Logger(label: "test")).run() }
+                    try await rate(acme)
+                    await slow.waitFor(1)
+                    try await rate(beta)
+                    // Beta's arrives while Acme's receiver still holds its request; should it not,
+                    // the hold ends after 5 s so that the test fails instead of hanging.
+                    let arrivedWhileHeld = await withTaskGroup(of: Bool.self) { race in
+                        race.addTask {
+                            await quick.waitFor(1)
+                            return true
+                        }
+                        race.addTask {
+                            try? await Task.sleep(for: .seconds(5))
+                            return false
+                        }
+                        let first = await race.next()!
+                        await slow.release()
+                        return first
+                    }
+                    #expect(arrivedWhileHeld, "another client's notification waited for a slow receiver")
+                    group.cancelAll()
+                }
             }
         }
     }
