@@ -83,27 +83,30 @@ struct EventStreamTests {
         }
     }
 
-    /// Runs `body` with an HTTP client that reads answers as they stream, against the fixture's server.
-    func withStreams(
+    /// Runs `body` against the fixture's server with an HTTP client that reads answers as they
+    /// stream; the client outlives the server, so what a stream does when the server stops can be read.
+    @discardableResult
+    func withStreams<Value: Sendable>(
         _ fixture: APIFixture, limits: HTTPLimits = HTTPLimits(),
         _ body: @Sendable (_ open: @Sendable (_ path: String, _ token: String?, _ headers: [(String, String)]) async throws -> Stream,
-                           _ client: APIFixture.Client) async throws -> Void
-    ) async throws {
-        try await fixture.withServer(limits: limits) { client in
-            let port = try #require(client.http.port)
-            let http = HTTPClient(eventLoopGroupProvider: .singleton)
-            do {
-                try await body({ path, token, headers in
+                           _ client: APIFixture.Client) async throws -> Value
+    ) async throws -> Value {
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            let value = try await fixture.withServer(limits: limits) { client in
+                let port = try #require(client.http.port)
+                return try await body({ path, token, headers in
                     var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
                     if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
                     for (name, value) in headers { request.headers.add(name: name, value: value) }
                     return Stream(try await http.execute(request, timeout: .seconds(30)))
                 }, client)
-            } catch {
-                try await http.shutdown()
-                throw error
             }
             try await http.shutdown()
+            return value
+        } catch {
+            try await http.shutdown()
+            throw error
         }
     }
 
@@ -186,6 +189,24 @@ struct EventStreamTests {
             #expect(try await stream.next()?.id == String(stored[0].id))
             #expect(ContinuousClock.now - started < .seconds(4))
         }
+    }
+
+    /// A graceful shutdown (SIGTERM) ends every open stream, as a finished answer: the server
+    /// stops instead of waiting on it, and the client sees the end of the stream, not a cut.
+    @Test func aStreamEndsCleanlyWhenTheServerStops() async throws {
+        let fixture = try await APIFixture()
+        let reading = try await withStreams(fixture) { open, client in
+            let stream = try await open(Self.path(fixture.acme.clientID), try await client.token(fixture.acme), [])
+            #expect(stream.status == 200)
+            return Task {
+                var stream = stream
+                while try await stream.next() != nil {}
+                return stream.comments
+            }
+        }
+        // withStreams returned: the server has stopped, with the stream open until then.
+        let comments = try await reading.value
+        #expect(comments.contains { $0.hasPrefix("ratings after id") })
     }
 
     @Test func refusesWhatTheRestOfTheAPIRefuses() async throws {
