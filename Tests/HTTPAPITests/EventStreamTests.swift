@@ -191,6 +191,32 @@ struct EventStreamTests {
         }
     }
 
+    /// `--http-idle-timeout` closes idle connections, not ones whose answer is still being
+    /// written: a stream quiet for longer than the timeout still delivers the next rating.
+    @Test func theIdleTimeoutDoesNotCutAQuietStream() async throws {
+        let fixture = try await APIFixture()
+        try await withStreams(fixture, limits: HTTPLimits(idleTimeout: .seconds(1), bodyTimeout: .seconds(1))) { open, client in
+            var stream = try await open(Self.path(fixture.acme.clientID), try await client.token(fixture.acme), [])
+            // The idleness under test: three timeouts' worth with nothing sent.
+            try await Task.sleep(for: .seconds(3))
+            let new = try await fixture.addRatings(fixture.acme, [("2026-03-01 10:05:00", 3, nil)])
+            #expect(try await stream.next()?.id == String(new[0].id))
+        }
+    }
+
+    /// Streams may take half the server's connections, never all: with 4 connections, the third
+    /// stream is refused while ordinary requests are still answered.
+    @Test func streamsLeaveConnectionsForTheRestOfTheAPI() async throws {
+        let fixture = try await APIFixture()
+        try await withStreams(fixture, limits: HTTPLimits(maximumConnections: 4)) { open, client in
+            let token = try await client.token(fixture.acme)
+            let held = [try await open(Self.path(fixture.acme.clientID), token, []), try await open(Self.path(fixture.acme.clientID), token, [])]
+            #expect(held.map(\.status) == [200, 200])
+            try await client.get(Self.path(fixture.acme.clientID), token: token).expectError(.serviceUnavailable, code: "service_unavailable")
+            #expect(try await client.get("/api/ver1.0/client/\(fixture.acme.clientID)/", token: token).status == .ok)
+        }
+    }
+
     /// A graceful shutdown (SIGTERM) ends every open stream, as a finished answer: the server
     /// stops instead of waiting on it, and the client sees the end of the stream, not a cut.
     @Test func aStreamEndsCleanlyWhenTheServerStops() async throws {
