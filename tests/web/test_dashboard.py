@@ -18,6 +18,7 @@ import pytest
 from browser import chromium
 from dashboard_page import StatisticsAPI, sign_in, value, wait
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 ARTIFACTS = pathlib.Path(__file__).resolve().parent / "artifacts"
 
@@ -74,6 +75,20 @@ def test_the_figures_are_those_of_the_statistics_api(dashboard, statistics):
 
     # One bar per day of the period.
     assert len(dashboard.find_elements(By.CSS_SELECTOR, "#trend svg rect")) == 30
+
+
+def test_another_period_reloads_the_figures(dashboard, statistics):
+    period = Select(dashboard.find_element(By.ID, "period"))
+    period.select_by_value("7")
+    week = statistics.statistics(statistics.last_days(7))["buckets"]
+    expected = str(week[0]["count"]) if week else "0"
+    wait(dashboard).until(lambda d: d.find_element(By.ID, "kpi-count").text == expected
+                          and len(d.find_elements(By.CSS_SELECTOR, "#trend svg rect")) == 7)
+    # One day: the trend is drawn per hour.
+    period.select_by_value("today")
+    wait(dashboard).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#trend svg rect")) == 24)
+    today = statistics.statistics(statistics.last_days(1))["buckets"]
+    assert dashboard.find_element(By.ID, "kpi-count").text == (str(today[0]["count"]) if today else "0")
 
 
 def test_a_low_rating_opens_its_call_history(dashboard, statistics):
