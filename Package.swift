@@ -179,9 +179,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                // Live event streams end on a graceful shutdown (`withGracefulShutdownHandler`).
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             // The API's documents are data: embedded in the binary, so a deployed server is one file.
-            resources: [.embedInCode("Resources/openapi.json"), .embedInCode("Resources/api-browser.html")],
+            resources: [
+                .embedInCode("Resources/openapi.json"), .embedInCode("Resources/api-browser.html"), .embedInCode("Resources/dashboard.html"),
+            ],
             swiftSettings: strictSwift
         ),
         .executableTarget(
@@ -340,6 +344,8 @@ let package = Package(
                 "Admission",
                 "HTTPAPI",
                 "TestSupport",
+                // Reads live event streams as they come (HummingbirdTesting's client waits for the end).
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

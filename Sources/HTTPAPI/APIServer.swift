@@ -1,5 +1,5 @@
 public import Access
-public import Admission
+import Admission
 public import CallRunner
 public import Hummingbird
 public import HummingbirdCore
@@ -9,11 +9,11 @@ public import Prometheus
 public import Storage
 
 /// Builds the HTTP application: the versioned API behind bearer tokens, the token endpoint,
-/// the OpenAPI document and API browser, `/health` and `/metrics`.
+/// the OpenAPI document, the API browser and the supervisor dashboard, `/health` and `/metrics`.
 public enum APIServer {
     /// `calls` places the calls the API starts (callbacks); nil answers them 503.
     public static func makeRouter(
-        store: any Store, calls: CallCenter?, metrics: PrometheusCollectorRegistry, loginBans: AuthenticationBans<String>.Policy = .standard,
+        store: any Store, calls: CallCenter?, metrics: PrometheusCollectorRegistry, limits: HTTPLimits = HTTPLimits(),
         logger: Logger = Logger(label: "qualityrate")
     ) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
@@ -25,7 +25,7 @@ public enum APIServer {
         var open = RouteTable()
         open.post("oauth/token", OAuthRoutes(
             accessControl: accessControl,
-            bans: BanList(policy: loginBans, protocol: "http", attempts: "sign-ins at /oauth/token", logger: logger)).token)
+            bans: BanList(policy: limits.loginBans, protocol: "http", attempts: "sign-ins at /oauth/token", logger: logger)).token)
         open.get("health") { _, _ -> Response in
             // Reads and writes both: a full disk still serves reads (issue 9). Writes are judged
             // by the server's last write probe (`Store.probeWrites`: a real write, free space).
@@ -56,11 +56,8 @@ public enum APIServer {
                 status: .ok, headers: [.contentType: "application/json"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
         }
-        open.get("api/browser") { _, _ -> Response in
-            Response(
-                status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: APIBrowserPage.html)))
-        }
+        open.get("api/browser") { _, _ -> Response in .page(APIBrowserPage.html) }
+        open.get("dashboard") { _, _ -> Response in .page(DashboardPage.html) }
         var authenticated = RouteTable(prefix: "api/ver1.0")
         ClientRoutes(store: store).register(on: &authenticated)
         CallbackRoutes(store: store, calls: calls).register(on: &authenticated)
@@ -70,6 +67,7 @@ public enum APIServer {
         NotificationRoutes(store: store).register(on: &authenticated)
         RatingRoutes(store: store).register(on: &authenticated)
         StatisticsRoutes(store: store).register(on: &authenticated)
+        EventRoutes(store: store, limits: limits).register(on: &authenticated)
         CallHistoryRoutes(store: store).register(on: &authenticated)
         SoundRoutes(store: store).register(on: &authenticated)
         IVRRoutes(store: store).register(on: &authenticated)
@@ -90,7 +88,7 @@ public enum APIServer {
         let http1: HTTPServerBuilder = .http1(configuration: .init(
             additionalChannelHandlers: [HTTPConnectionGuard(gate: gate, bodyTimeout: limits.bodyTimeout, logger: logger)], idleTimeout: limits.idleTimeout))
         return Application(
-            router: makeRouter(store: store, calls: calls, metrics: metrics, loginBans: limits.loginBans, logger: logger),
+            router: makeRouter(store: store, calls: calls, metrics: metrics, limits: limits, logger: logger),
             // HTTPS: TLS (swift-nio-ssl) under the same HTTP/1.1 channel, with its limits.
             server: try tls.map { try .tls(http1, tlsConfiguration: $0) } ?? http1,
             configuration: .init(address: .hostname(host, port: port), serverName: "QualityRate"),

@@ -19,16 +19,23 @@ public struct HTTPLimits: Sendable {
     public var maximumConnectionsPerAddress: Int
     public var idleTimeout: TimeAmount
     public var bodyTimeout: TimeAmount
+    /// Live event streams (`…/quality_rate/events`) one client may hold open: enough for a
+    /// supervisors' room of dashboards, too few for one client to take the server's connections.
+    public var maximumEventStreamsPerClient: Int
+    /// Live event streams in all: half the connections, so streams, which hold theirs for an
+    /// hour, can never leave the rest of the API without one (docs/API.md, "Live events").
+    public var maximumEventStreams: Int { max(1, maximumConnections / 2) }
 
     public init(
         loginBans: AuthenticationBans<String>.Policy = .standard, maximumConnections: Int = 1_000, maximumConnectionsPerAddress: Int = 100,
-        idleTimeout: TimeAmount = .seconds(30), bodyTimeout: TimeAmount = .seconds(60)
+        idleTimeout: TimeAmount = .seconds(30), bodyTimeout: TimeAmount = .seconds(60), maximumEventStreamsPerClient: Int = 20
     ) {
         self.loginBans = loginBans
         self.maximumConnections = maximumConnections
         self.maximumConnectionsPerAddress = maximumConnectionsPerAddress
         self.idleTimeout = idleTimeout
         self.bodyTimeout = bodyTimeout
+        self.maximumEventStreamsPerClient = maximumEventStreamsPerClient
     }
 }
 

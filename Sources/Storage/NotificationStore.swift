@@ -88,11 +88,6 @@ public final class Doorbell: Sendable {
 
     /// Returns when rung, or after `timeout` at the latest.
     public func wait(upTo timeout: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.wait() }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
-        }
+        await waitAtMost(timeout) { await self.wait() }
     }
 }

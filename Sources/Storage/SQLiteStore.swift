@@ -19,6 +19,8 @@ public final class SQLiteStore: Store {
     let run = UUID().uuidString
     /// Rung when ratings with notifications are committed (issue 10).
     public let notificationDoorbell = Doorbell()
+    /// Rung when any ratings are committed (issue 10): the live event streams.
+    public let ratingBroadcast = Broadcast()
 
     /// Opens (creating when needed) and migrates the database at `path`.
     public init(path: String, logger: Logger = Logger(label: "qualityrate.storage")) throws {
@@ -258,6 +260,7 @@ public final class SQLiteStore: Store {
         }
         let (rows, notifies) = stored.withLock { $0 }
         if notifies { notificationDoorbell.ring() }
+        ratingBroadcast.ring()
         return rows
     }
 
@@ -280,6 +283,22 @@ public final class SQLiteStore: Store {
                 $0.append($1)
             }
         }
+    }
+
+    public func ratings(clientID: Int64, afterID: Int64, limit: Int) async throws -> [Rating] {
+        try await pool.read { db in
+            // `id > ?` walks the rowid from there: the ratings since the stream's last event, few.
+            // `+client_id` keeps the planner off the client's time index, which would read all
+            // of a client's ratings and sort them.
+            try Row.fetchAll(
+                db, sql: "SELECT \(Self.ratingColumns) FROM rating WHERE id > ? AND +client_id = ? ORDER BY id LIMIT ?",
+                arguments: [afterID, clientID, limit]
+            ).compactMap(Self.rating(from:))
+        }
+    }
+
+    public func newestRatingID() async throws -> Int64 {
+        try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM rating") ?? 0 }
     }
 
     /// The SQL of one page of a client's list: the filters, then keyset paging on

@@ -42,6 +42,16 @@ public protocol Store: ConfigurationStore, SoundStore, IVRStore, NotificationSto
     func rating(clientID: Int64, id: Int64) async throws -> Rating?
     /// One page of a client's ratings in (`datetime`, `id`) order.
     func ratings(_ query: RatingQuery) async throws -> [Rating]
+    /// Rung after every transaction that stored ratings commits: the live event streams wait on
+    /// it (issue 10), as many as are open.
+    var ratingBroadcast: Broadcast { get }
+    /// Up to `limit` of a client's ratings with an id above `afterID`, in id order: what a live
+    /// event stream sends next. Ids grow with each insert (ratings are never deleted), so a
+    /// reader that remembers the last id it sent misses none that were committed after it.
+    func ratings(clientID: Int64, afterID: Int64, limit: Int) async throws -> [Rating]
+    /// The highest rating id of any client, 0 when there is none: where a stream with no resume
+    /// point starts.
+    func newestRatingID() async throws -> Int64
     /// What statistics are built from (issue 10): the ratings of a period as counts per UTC
     /// quarter-hour, extension, agent, rate and max_rate, in time order.
     /// The statistics of a period in buckets (issue 10), in `zone`'s local time.

@@ -1,67 +1,24 @@
 """Browser tests of the API browser page (/api/browser), driven by headless Chromium.
 
-Needs Debian's `chromium` and `chromium-driver` and PyPI's `selenium` and `pytest`. The driver and the
-browser are given by path, so Selenium never tries to download either.
-
-The server must already run and be seeded (`qualityrate setup` + `qualityrate demo`); the calling
-script passes it in through the environment:
-
-    QR_BASE_URL    e.g. http://127.0.0.1:18080
-    QR_CLIENT_ID   the numeric client id printed by `qualityrate setup`
-    QR_APP_ID      the application's app id printed by `qualityrate setup`
-    QR_APP_SECRET  the application's secret printed by `qualityrate setup`
+Needs Debian's `chromium` and `chromium-driver` and PyPI's `selenium` and `pytest` (browser.py), and
+a running, seeded server given through the environment (conftest.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import urllib.request
 
 import pytest
 
-os.environ.setdefault("SE_OFFLINE", "true")  # never let Selenium Manager reach out
+from browser import TIMEOUT, chromium
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.options import Options  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
-from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
-
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM = "/usr/bin/chromium"
 RATINGS_OPERATION = "GET /api/ver1.0/client/{client_id}/quality_rate/"
 ARTIFACTS = pathlib.Path(__file__).resolve().parent / "artifacts"
-TIMEOUT = 20
-
-
-def _require_env(name: str) -> str:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        pytest.fail(
-            f"environment variable {name} is not set: these tests need a running, seeded QualityRate "
-            "server; set QR_BASE_URL, QR_CLIENT_ID, QR_APP_ID and QR_APP_SECRET "
-            "(from `qualityrate setup`) before running pytest",
-            pytrace=False,
-        )
-    return value
-
-
-@pytest.fixture(scope="session")
-def base_url() -> str:
-    return _require_env("QR_BASE_URL").rstrip("/")
-
-
-@pytest.fixture(scope="session")
-def client_id() -> str:
-    return _require_env("QR_CLIENT_ID")
-
-
-@pytest.fixture(scope="session")
-def app_credentials() -> tuple[str, str]:
-    return _require_env("QR_APP_ID"), _require_env("QR_APP_SECRET")
 
 
 @pytest.fixture(scope="session")
@@ -80,16 +37,7 @@ def openapi_operations(base_url: str) -> set[str]:
 
 @pytest.fixture(scope="session")
 def browser_session():
-    for path in (CHROMEDRIVER, CHROMIUM):
-        if not os.path.exists(path):
-            pytest.fail(f"{path} is missing: apt-get install -y chromium chromium-driver", pytrace=False)
-    options = Options()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1400,1000", "--lang=en-US"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(TIMEOUT)
+    driver = chromium()
     yield driver
     driver.quit()
 
