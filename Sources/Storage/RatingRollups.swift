@@ -27,7 +27,7 @@ public struct StatisticsQuery: Sendable, Equatable {
 /// - `rating_day_rollup`: the sums of `StatisticsMeasures` per local day of the client, extension
 ///   and agent ('' for ratings of the whole call: a key column cannot be NULL and stay unique),
 ///   kept in the same transaction as the ratings and offers they count. A year of a client with a
-///   million ratings is then some ten thousand rows, summed by SQLite. Offers and the ratings that
+///   million ratings is then some ten thousand rows, summed as they are read. Offers and the ratings that
 ///   answer them count on the offer's day, so a day's response rate never exceeds 100 %.
 /// Local days depend on the client's zone: changing it rebuilds the client's rollups in the
 /// same transaction (`rebuild`). Periods that cut a day, and hour buckets, read the rows.
@@ -54,8 +54,6 @@ enum RatingRollups {
                 day INTEGER NOT NULL,
                 extension_id INTEGER NOT NULL,
                 agent_username TEXT NOT NULL,
-                week_start INTEGER NOT NULL,
-                month_start INTEGER NOT NULL,
                 \(measureColumns.map { "\($0) INTEGER NOT NULL" }.joined(separator: ",\n    "))
                 ,PRIMARY KEY (client_id, day, extension_id, agent_username)
             ) WITHOUT ROWID;
@@ -99,7 +97,7 @@ enum RatingRollups {
     }
 
     private static let addSQL: String = {
-        let columns = ["client_id", "day", "extension_id", "agent_username", "week_start", "month_start"] + measureColumns
+        let columns = ["client_id", "day", "extension_id", "agent_username"] + measureColumns
         return """
             INSERT INTO rating_day_rollup (\(columns.joined(separator: ", ")))
             VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))
@@ -113,7 +111,7 @@ enum RatingRollups {
         _ measures: StatisticsMeasures, clientID: Int64, on day: LocalDay, extensionID: Int64, agentUsername: String?, db: Database
     ) throws {
         let statement = try db.cachedStatement(sql: addSQL)
-        var arguments: StatementArguments = [clientID, day.number, extensionID, agentUsername ?? "", day.weekStart, day.monthStart]
+        var arguments: StatementArguments = [clientID, day.number, extensionID, agentUsername ?? ""]
         arguments += [measures.rated, measures.rateSum, measures.scoreUnits, measures.satisfied]
         arguments += StatementArguments(StatisticsMeasures.keys.map { measures.countPerKey[$0] ?? 0 })
         arguments += [measures.offered, measures.offersRated]
@@ -202,44 +200,57 @@ enum RatingRollups {
         return RatingStatistics.buckets(days: days, facts: facts, zone: zone, interval: interval, groupBy: groupBy)
     }
 
+    /// The rollup rows of `days`, read in key order, summed here rather than by SQLite: a year
+    /// is tens of thousands of rows of 15 counts, and SQLite's aggregate functions and GROUP BY
+    /// sorter cost several times what adding them up in place does (docs/BENCHMARKS.md).
     private static func dayTotals(
         _ query: StatisticsQuery, days: ClosedRange<Int64>, interval: StatisticsInterval?, groupBy: StatisticsGrouping?, db: Database
     ) throws -> [LocalDayTotals] {
-        let bucket =
-            switch interval {
-            case nil: "NULL"
-            case .hour, .day: "day"
-            case .week: "week_start"
-            case .month: "month_start"
-            }
-        let (extensionColumn, agentColumn) =
-            switch groupBy {
-            case nil: ("0", "''")
-            case .agent: ("0", "agent_username")
-            case .extension: ("extension_id", "''")
-            }
-        var sql = "SELECT \(bucket), \(extensionColumn), \(agentColumn), "
-            + measureColumns.map { "SUM(\($0))" }.joined(separator: ", ")
-            + " FROM rating_day_rollup WHERE client_id = ? AND day BETWEEN ? AND ?"
+        struct Identity: Hashable {
+            var firstDay: Int64?
+            var key: StatisticsKey
+        }
+        var sql = "SELECT day, extension_id, agent_username, \(measureColumns.joined(separator: ", ")) FROM rating_day_rollup"
+            + " WHERE client_id = ? AND day BETWEEN ? AND ?"
         var arguments: StatementArguments = [query.clientID, days.lowerBound, days.upperBound]
         appendFilters(query, to: &sql, &arguments)
-        sql += " GROUP BY 1, 2, 3"
-        var totals: [LocalDayTotals] = []
+        let keyCount = StatisticsMeasures.keys.count
+        var index: [Identity: Int] = [:]
+        var sums: [(identity: Identity, counts: [Int64])] = []
+        // Rows come in day order: a day's bucket start is worked out once.
+        var lastDay: Int64?
+        var firstDay: Int64?
         let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
         while let row = try rows.next() {
-            var perKey: [Int64: Int64] = [:]
-            for (index, key) in StatisticsMeasures.keys.enumerated() {
-                let count: Int64 = row[7 + index]
-                if count > 0 { perKey[key] = count }
+            let day: Int64 = row[0]
+            if day != lastDay {
+                lastDay = day
+                firstDay = interval.map { LocalDay(number: day).firstDay(of: $0) }
             }
             let agent: String = row[2]
-            totals.append(LocalDayTotals(
-                firstDay: row[0], key: StatisticsKey(groupBy: groupBy, extensionID: row[1], agentUsername: agent.isEmpty ? nil : agent),
-                measures: StatisticsMeasures(
-                    rated: row[3], rateSum: row[4], scoreUnits: row[5], satisfied: row[6], countPerKey: perKey,
-                    offered: row[7 + StatisticsMeasures.keys.count], offersRated: row[8 + StatisticsMeasures.keys.count])))
+            let identity = Identity(
+                firstDay: firstDay, key: StatisticsKey(groupBy: groupBy, extensionID: row[1], agentUsername: agent.isEmpty ? nil : agent))
+            let slot: Int
+            if let known = index[identity] {
+                slot = known
+            } else {
+                slot = sums.count
+                index[identity] = slot
+                sums.append((identity, Array(repeating: 0, count: measureColumns.count)))
+            }
+            for column in 0..<measureColumns.count {
+                sums[slot].counts[column] += row[3 + column] as Int64
+            }
         }
-        return totals
+        return sums.map { identity, counts in
+            var perKey: [Int64: Int64] = [:]
+            for (offset, key) in StatisticsMeasures.keys.enumerated() where counts[4 + offset] > 0 { perKey[key] = counts[4 + offset] }
+            return LocalDayTotals(
+                firstDay: identity.firstDay, key: identity.key,
+                measures: StatisticsMeasures(
+                    rated: counts[0], rateSum: counts[1], scoreUnits: counts[2], satisfied: counts[3], countPerKey: perKey,
+                    offered: counts[4 + keyCount], offersRated: counts[5 + keyCount]))
+        }
     }
 
     private static func appendFacts(
