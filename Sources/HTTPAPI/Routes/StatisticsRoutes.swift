@@ -56,9 +56,10 @@ extension QueryParameters {
     }
 }
 
-extension JSONBytes {
+/// A bucket's fields, for JSON and CSV alike: the one list of the statistics' columns.
+extension RecordFields {
     mutating func bucket(_ bucket: StatisticsBucket) {
-        beginObject()
+        beginRecord()
         field("start", bucket.start)
         switch bucket.key {
         case .all: break
@@ -70,6 +71,6 @@ extension JSONBytes {
         field("count_per_key", counts: bucket.countPerKey)
         field("score_percent", bucket.scorePercent)
         field("csat_percent", bucket.csatPercent)
-        endObject()
+        endRecord()
     }
 }
