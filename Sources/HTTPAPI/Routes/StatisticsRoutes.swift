@@ -15,6 +15,7 @@ struct StatisticsRoutes {
         let clientID = try context.ownedClientID()
         let zone = try await store.clientTimeZone(clientID)
         let parameters = try QueryParameters(request.uri.query)
+        let format = try ResponseFormat.requested(by: request, parameters)
         let query = StatisticsQuery(
             clientID: clientID, from: try parameters.localDateTime("start_datetime", in: zone),
             through: try parameters.localDateTime("end_datetime", in: zone), extensionID: try parameters.positiveID("extension_id"),
@@ -23,6 +24,12 @@ struct StatisticsRoutes {
         let groupBy = try parameters.choice("group_by", StatisticsGrouping.self)
         let buckets = RatingStatistics.buckets(
             try await store.ratingTallies(query), zone: zone, interval: interval, groupBy: groupBy)
+        if format == .csv {
+            return Self.csv(buckets, groupBy: groupBy, headers: CSVDownload.headers(
+                clientID: clientID, what: ["statistics", interval?.rawValue, groupBy.map { "by-\($0.rawValue)" }]
+                    .compactMap { $0 }.joined(separator: "-"),
+                parameters: parameters))
+        }
         var json = JSONBytes(capacity: 256 + buckets.count * 160)
         json.beginObject()
         json.field("interval", interval?.rawValue)
@@ -32,6 +39,20 @@ struct StatisticsRoutes {
         json.endArray()
         json.endObject()
         return .json(json)
+    }
+
+    /// One row per bucket, its columns those of the JSON bucket (`bucket(_:)`). The buckets are
+    /// few (one per interval and key) and already in memory, so the CSV is written in one piece.
+    static func csv(_ buckets: [StatisticsBucket], groupBy: StatisticsGrouping?, headers: HTTPFields) -> Response {
+        let columns: StatisticsKey =
+            switch groupBy {
+            case nil: .all
+            case .agent: .agent(nil)
+            case .extension: .extension(0)
+            }
+        var csv = CSVHeader.row { $0.bucket(StatisticsBucket(start: nil, key: columns)) }
+        for bucket in buckets { csv.bucket(bucket) }
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: csv.bytes)))
     }
 }
 
