@@ -2,7 +2,7 @@ import Domain
 
 /// Where a record's fields are written: a JSON object (`JSONBytes`) or a CSV row (`CSVBytes`,
 /// `CSVHeader` for the names). Each record's fields are listed once, below, so a CSV export has
-/// exactly the JSON's fields in the JSON's order (docs/API.md, "CSV").
+/// exactly the JSON's fields in the JSON's order (docs/API.md, "CSV downloads").
 protocol RecordFields {
     mutating func beginRecord()
     mutating func endRecord()

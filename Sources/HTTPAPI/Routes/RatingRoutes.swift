@@ -19,7 +19,7 @@ struct RatingRoutes {
         let parameters = try QueryParameters(request.uri.query)
         let format = try ResponseFormat.requested(by: request, parameters)
         // A CSV export is read by people, who want to know whose rating it is: it has the agent
-        // columns unless `with_agent=false` (docs/API.md, "CSV"); JSON keeps SPEC §3's seven fields.
+        // columns unless `with_agent=false` (docs/API.md, "CSV downloads"); JSON keeps SPEC §3's seven fields.
         let withAgent = try parameters.flag("with_agent", default: format == .csv)
         var (query, limit): (RatingQuery, Int?) = try parameters.listQuery(clientID: clientID, zone: zone)
         if let afterID = try parameters.positiveID("after_id") {
