@@ -149,15 +149,19 @@ struct Measure: AsyncParsableCommand {
         let wall = (ContinuousClock.now - began).seconds
         report("HTTP on loopback, \(concurrency) concurrent clients", concurrent, rows: rows, wall: wall)
 
-        print("== unfiltered list of client 1")
-        let baseline = memory(of: serverPID)
-        try? "5".write(toFile: "/proc/\(serverPID)/clear_refs", atomically: false, encoding: .utf8)
-        let listStart = ContinuousClock.now
-        let (bytes, count) = try await streamAll(http, clientID: apps[0]["client_id"] as! Int64, token: tokens[apps[0]["client_id"] as! Int64]!)
-        let listSeconds = (ContinuousClock.now - listStart).seconds
-        let after = memory(of: serverPID)
-        print(String(format: "  %d ratings, %.1f MB of JSON in %.2f s (%.0f rows/s)", count, Double(bytes) / 1e6, listSeconds, Double(count) / listSeconds))
-        print("  server memory: RSS before \(baseline.rss / 1024) MB, peak during the list \(after.peak / 1024) MB")
+        let largeClient = apps[0]["client_id"] as! Int64
+        for format in ["json", "csv"] {
+            print("== unfiltered list of client 1 as \(format.uppercased())")
+            let baseline = memory(of: serverPID)
+            try? "5".write(toFile: "/proc/\(serverPID)/clear_refs", atomically: false, encoding: .utf8)
+            let listStart = ContinuousClock.now
+            let (bytes, count) = try await streamAll(http, clientID: largeClient, token: tokens[largeClient]!, format: format)
+            let listSeconds = (ContinuousClock.now - listStart).seconds
+            let after = memory(of: serverPID)
+            print(String(format: "  %d ratings, %.1f MB of %@ in %.2f s (%.0f rows/s, %.1f MB/s)", count, Double(bytes) / 1e6,
+                         format.uppercased(), listSeconds, Double(count) / listSeconds, Double(bytes) / 1e6 / listSeconds))
+            print("  server memory: RSS before \(baseline.rss / 1024) MB, peak during the list \(after.peak / 1024) MB")
+        }
     }
 
     struct DayQuery: Sendable {
@@ -210,15 +214,19 @@ struct Measure: AsyncParsableCommand {
         return try await response.body.collect(upTo: 1 << 24).readableBytes
     }
 
-    func streamAll(_ http: HTTPClient, clientID: Int64, token: String) async throws -> (bytes: Int, rows: Int) {
-        var request = HTTPClientRequest(url: "\(url)/api/ver1.0/client/\(clientID)/quality_rate/")
+    /// Streams the client's whole ratings list: JSON counts a row per object, CSV (`format=csv`,
+    /// the agent columns included) a row per CRLF after the header.
+    func streamAll(_ http: HTTPClient, clientID: Int64, token: String, format: String) async throws -> (bytes: Int, rows: Int) {
+        var request = HTTPClientRequest(url: "\(url)/api/ver1.0/client/\(clientID)/quality_rate/?format=\(format)")
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         let response = try await http.execute(request, timeout: .seconds(600))
+        guard response.status == .ok else { throw ValidationError("HTTP \(response.status.code) for \(request.url)") }
+        let rowStart = format == "csv" ? UInt8(ascii: "\n") : UInt8(ascii: "{")
         var bytes = 0
-        var rows = 0
+        var rows = format == "csv" ? -1 : 0
         for try await chunk in response.body {
             bytes += chunk.readableBytes
-            rows += chunk.readableBytesView.lazy.filter { $0 == UInt8(ascii: "{") }.count
+            rows += chunk.readableBytesView.lazy.filter { $0 == rowStart }.count
         }
         return (bytes, rows)
     }

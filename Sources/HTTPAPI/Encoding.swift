@@ -1,11 +1,38 @@
 import Domain
 
-/// The JSON shapes of the API's records (SPEC §3, §4.3), written with `JSONBytes`.
-extension JSONBytes {
+/// Where a record's fields are written: a JSON object (`JSONBytes`) or a CSV row (`CSVBytes`,
+/// `CSVHeader` for the names). Each record's fields are listed once, below, so a CSV export has
+/// exactly the JSON's fields in the JSON's order (docs/API.md, "CSV downloads").
+protocol RecordFields {
+    mutating func beginRecord()
+    mutating func endRecord()
+    mutating func field(_ key: StaticString, _ value: String?)
+    mutating func field(_ key: StaticString, _ value: Int64?)
+    mutating func field(_ key: StaticString, _ value: Double?)
+    mutating func field(_ key: StaticString, _ value: LocalDateTime?)
+    /// Counts keyed by integers: in JSON an object of the keys present, in CSV a column per key.
+    mutating func field(_ key: StaticString, counts: [Int64: Int64])
+    /// An array of objects, written as JSON (in CSV, as the cell's text).
+    mutating func field(_ key: StaticString, jsonArray writeElements: (inout JSONBytes) -> Void)
+}
+
+extension JSONBytes: RecordFields {
+    mutating func beginRecord() { beginObject() }
+    mutating func endRecord() { endObject() }
+
+    mutating func field(_ key: StaticString, jsonArray writeElements: (inout JSONBytes) -> Void) {
+        beginArray(key)
+        writeElements(&self)
+        endArray()
+    }
+}
+
+/// The shapes of the API's records (SPEC §3, §4.3).
+extension RecordFields {
     /// The seven fields of SPEC §3, in the reference's order, plus `agent_username` and
     /// `target` when asked for with `with_agent=true`.
     mutating func rating(_ rating: Rating, local: LocalDateTime, withAgent: Bool) {
-        beginObject()
+        beginRecord()
         field("id", rating.id)
         field("client_id", rating.clientID)
         field("call_uuid", rating.callUUID.value)
@@ -17,11 +44,11 @@ extension JSONBytes {
             field("agent_username", rating.agentUsername)
             field("target", rating.target.rawValue)
         }
-        endObject()
+        endRecord()
     }
 
     mutating func callRecord(_ call: CallRecord, zone: ClientTimeZone) {
-        beginObject()
+        beginRecord()
         field("call_uuid", call.callUUID.value)
         field("client_owner_id", call.clientID)
         field("extension_id", call.extensionID)
@@ -41,22 +68,24 @@ extension JSONBytes {
         field("hangup_disposition", call.hangupDisposition.rawValue)
         field("start_time", zone.localTime(of: call.startedAt))
         field("start_time_gmt", ClientTimeZone.utc.localTime(of: call.startedAt))
-        beginArray("cdr")
-        for leg in call.legs {
-            beginObject()
-            field("leg", leg.role.rawValue)
-            field("ani_number", leg.aniNumber)
-            field("dest_number", leg.destNumber)
-            field("dest_domain", leg.destDomain)
-            field("application", leg.application?.rawValue)
-            field("start_time_gmt", ClientTimeZone.utc.localTime(of: leg.startedAt))
-            field("duration", leg.duration)
-            endObject()
+        field("cdr") { json in
+            for leg in call.legs {
+                json.beginObject()
+                json.field("leg", leg.role.rawValue)
+                json.field("ani_number", leg.aniNumber)
+                json.field("dest_number", leg.destNumber)
+                json.field("dest_domain", leg.destDomain)
+                json.field("application", leg.application?.rawValue)
+                json.field("start_time_gmt", ClientTimeZone.utc.localTime(of: leg.startedAt))
+                json.field("duration", leg.duration)
+                json.endObject()
+            }
         }
-        endArray()
-        endObject()
+        endRecord()
     }
+}
 
+extension JSONBytes {
     /// `notificationSecret`: a signing secret just made, shown in this answer only.
     mutating func client(_ client: Client, notificationSecret: String? = nil) {
         beginObject()

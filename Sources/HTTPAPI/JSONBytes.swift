@@ -39,7 +39,7 @@ struct JSONBytes: Sendable {
 
     mutating func field(_ key: StaticString, _ value: Int64?) {
         writeKey(key)
-        if let value { writeInteger(value) } else { writeNull() }
+        if let value { bytes.appendDecimal(value) } else { writeNull() }
         needsComma = true
     }
 
@@ -64,7 +64,7 @@ struct JSONBytes: Sendable {
     /// A finite number, in Swift's shortest form that reads back the same (`80.0`, `66.66666666666667`), or null.
     mutating func field(_ key: StaticString, _ value: Double?) {
         writeKey(key)
-        if let value { bytes.append(contentsOf: Array(value.description.utf8)) } else { writeNull() }
+        if let value { bytes.appendDecimal(value) } else { writeNull() }
         needsComma = true
     }
 
@@ -75,9 +75,9 @@ struct JSONBytes: Sendable {
         for (index, (name, count)) in counts.sorted(by: { $0.key < $1.key }).enumerated() {
             if index > 0 { bytes.append(UInt8(ascii: ",")) }
             bytes.append(UInt8(ascii: "\""))
-            writeInteger(name)
+            bytes.appendDecimal(name)
             bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
-            writeInteger(count)
+            bytes.appendDecimal(count)
         }
         bytes.append(UInt8(ascii: "}"))
         needsComma = true
@@ -106,23 +106,6 @@ struct JSONBytes: Sendable {
         bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
     }
 
-    private mutating func writeInteger(_ value: Int64) {
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        var magnitude = value.magnitude
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { buffer in
-            repeat {
-                buffer[count] = 0x30 + UInt8(magnitude % 10)
-                magnitude /= 10
-                count += 1
-            } while magnitude > 0
-            for index in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[index]) }
-        }
-    }
-
     private mutating func writeString(_ value: String) {
         bytes.append(UInt8(ascii: "\""))
         for byte in value.utf8 {
@@ -139,5 +122,30 @@ struct JSONBytes: Sendable {
             }
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+}
+
+extension [UInt8] {
+    /// An integer in decimal ASCII, without going through a `String`: lists write millions.
+    mutating func appendDecimal(_ value: Int64) {
+        if value < 0 { append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        Swift.withUnsafeMutableBytes(of: &digits) { buffer in
+            repeat {
+                buffer[count] = 0x30 + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            for index in stride(from: count - 1, through: 0, by: -1) { append(buffer[index]) }
+        }
+    }
+
+    /// A finite number in Swift's shortest form that reads back the same (`80.0`, `66.66666666666667`).
+    mutating func appendDecimal(_ value: Double) {
+        append(contentsOf: value.description.utf8)
     }
 }

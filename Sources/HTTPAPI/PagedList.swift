@@ -2,22 +2,24 @@ import Domain
 import Hummingbird
 import Storage
 
-/// Encodes the pages of a list into one JSON array.
+/// Encodes the pages of a list into one document: a JSON array, or CSV rows after a header.
 protocol ListEncoder: Sendable {
     associatedtype Item
     mutating func append(_ items: [Item])
-    /// The bytes written since the last call; the array stays open for more pages.
+    /// The bytes written since the last call; the list stays open for more pages.
     mutating func takeBytes() -> [UInt8]
-    /// The last bytes of the list, closing the array.
+    /// The last bytes of the list, closing a JSON array.
     mutating func finish() -> [UInt8]
 }
 
 enum PagedList {
-    /// Answers a list as one JSON array, read and written a page at a time: the server holds one
-    /// page whatever the list's length. Errors before the first byte still get their status;
-    /// a failure mid-stream ends the connection, so a client never takes a cut list for whole.
+    /// Answers a list as one document (`headers` say which: JSON by default), read and written a
+    /// page at a time: the server holds one page whatever the list's length. Errors before the
+    /// first byte still get their status (and the JSON error shape, whatever was asked for); a
+    /// failure mid-stream ends the connection, so a client never takes a cut list for whole.
     static func response<Cursor: PageCursor, Encoder: ListEncoder>(
         first: ListQuery<Cursor>, limit: Int?, pageSize: Int, encoder: Encoder,
+        headers: HTTPFields = [.contentType: "application/json"],
         fetch: @escaping @Sendable (ListQuery<Cursor>) async throws -> [Cursor.Item]
     ) -> Response where Encoder.Item == Cursor.Item {
         let body = ResponseBody { writer in
@@ -36,7 +38,7 @@ enum PagedList {
             try await writer.write(ByteBuffer(bytes: encoder.finish()))
             try await writer.finish(nil)
         }
-        return Response(status: .ok, headers: [.contentType: "application/json"], body: body)
+        return Response(status: .ok, headers: headers, body: body)
     }
 }
 

@@ -83,9 +83,10 @@ struct QueryParameters {
         return value
     }
 
-    func flag(_ name: String) throws -> Bool {
+    func flag(_ name: String, default absent: Bool = false) throws -> Bool {
         switch values[name] {
-        case nil, "false": false
+        case nil: absent
+        case "false": false
         case "true": true
         case let raw?: throw APIError.badParameter(name, expected: "true or false", got: raw)
         }

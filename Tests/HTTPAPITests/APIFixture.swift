@@ -87,15 +87,17 @@ struct APIFixture {
             return try await send(.post, path, body: body, contentType: "application/x-www-form-urlencoded")
         }
 
-        func get(_ path: String, token: String?) async throws -> Reply {
-            try await send(.get, path, token: token)
+        func get(_ path: String, token: String?, accept: String? = nil) async throws -> Reply {
+            try await send(.get, path, token: token, accept: accept)
         }
 
         func send(
-            _ method: HTTPRequest.Method, _ path: String, token: String? = nil, body: String? = nil, contentType: String? = nil
+            _ method: HTTPRequest.Method, _ path: String, token: String? = nil, body: String? = nil, contentType: String? = nil,
+            accept: String? = nil
         ) async throws -> Reply {
             var headers: HTTPFields = [:]
             if let token { headers[.authorization] = "Bearer \(token)" }
+            if let accept { headers[.accept] = accept }
             if let contentType { headers[.contentType] = contentType }
             let response = try await http.execute(
                 uri: path, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })

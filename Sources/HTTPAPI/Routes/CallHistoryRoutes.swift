@@ -16,6 +16,7 @@ struct CallHistoryRoutes {
         let clientID = try context.ownedClientID()
         let zone = try await store.clientTimeZone(clientID)
         let parameters = try QueryParameters(request.uri.query)
+        let format = try ResponseFormat.requested(by: request, parameters)
         var (query, limit): (CallQuery, Int?) = try parameters.listQuery(clientID: clientID, zone: zone)
         if let afterUUID = try parameters.callUUID("after_call_uuid") {
             guard let previous = try await store.call(clientID: clientID, uuid: afterUUID) else {
@@ -25,9 +26,16 @@ struct CallHistoryRoutes {
             query.after = CallCursor(after: previous)
         }
         let store = self.store
-        return PagedList.response(
-            first: query, limit: limit, pageSize: Self.pageSize, encoder: CallListEncoder(zone: zone),
-            fetch: { try await store.calls($0) })
+        let fetch: @Sendable (CallQuery) async throws -> [CallRecord] = { try await store.calls($0) }
+        switch format {
+        case .json:
+            return PagedList.response(
+                first: query, limit: limit, pageSize: Self.pageSize, encoder: CallListEncoder(zone: zone), fetch: fetch)
+        case .csv:
+            return PagedList.response(
+                first: query, limit: limit, pageSize: Self.pageSize, encoder: CSVListEncoder(CallCSVRecords(zone: zone)),
+                headers: CSVDownload.headers(clientID: clientID, what: "call-history", parameters: parameters), fetch: fetch)
+        }
     }
 
     @Sendable func one(_ request: Request, context: APIRequestContext) async throws -> Response {

@@ -17,7 +17,10 @@ struct RatingRoutes {
         let clientID = try context.ownedClientID()
         let zone = try await store.clientTimeZone(clientID)
         let parameters = try QueryParameters(request.uri.query)
-        let withAgent = try parameters.flag("with_agent")
+        let format = try ResponseFormat.requested(by: request, parameters)
+        // A CSV export is read by people, who want to know whose rating it is: it has the agent
+        // columns unless `with_agent=false` (docs/API.md, "CSV downloads"); JSON keeps SPEC §3's seven fields.
+        let withAgent = try parameters.flag("with_agent", default: format == .csv)
         var (query, limit): (RatingQuery, Int?) = try parameters.listQuery(clientID: clientID, zone: zone)
         if let afterID = try parameters.positiveID("after_id") {
             guard let previous = try await store.rating(clientID: clientID, id: afterID) else {
@@ -27,10 +30,18 @@ struct RatingRoutes {
             query.after = RatingCursor(after: previous)
         }
         let store = self.store
-        return PagedList.response(
-            first: query, limit: limit, pageSize: Self.pageSize,
-            encoder: RatingListEncoder(zone: zone, withAgent: withAgent, expectedRows: Self.pageSize),
-            fetch: { try await store.ratings($0) })
+        let fetch: @Sendable (RatingQuery) async throws -> [Rating] = { try await store.ratings($0) }
+        switch format {
+        case .json:
+            return PagedList.response(
+                first: query, limit: limit, pageSize: Self.pageSize,
+                encoder: RatingListEncoder(zone: zone, withAgent: withAgent, expectedRows: Self.pageSize), fetch: fetch)
+        case .csv:
+            return PagedList.response(
+                first: query, limit: limit, pageSize: Self.pageSize,
+                encoder: CSVListEncoder(RatingCSVRecords(zone: zone, withAgent: withAgent)),
+                headers: CSVDownload.headers(clientID: clientID, what: "ratings", parameters: parameters), fetch: fetch)
+        }
     }
 
     @Sendable func one(_ request: Request, context: APIRequestContext) async throws -> Response {

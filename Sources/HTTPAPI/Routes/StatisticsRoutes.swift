@@ -15,6 +15,7 @@ struct StatisticsRoutes {
         let clientID = try context.ownedClientID()
         let zone = try await store.clientTimeZone(clientID)
         let parameters = try QueryParameters(request.uri.query)
+        let format = try ResponseFormat.requested(by: request, parameters)
         let query = StatisticsQuery(
             clientID: clientID, from: try parameters.localDateTime("start_datetime", in: zone),
             through: try parameters.localDateTime("end_datetime", in: zone), extensionID: try parameters.positiveID("extension_id"),
@@ -22,6 +23,12 @@ struct StatisticsRoutes {
         let interval = try parameters.choice("interval", StatisticsInterval.self)
         let groupBy = try parameters.choice("group_by", StatisticsGrouping.self)
         let buckets = try await store.ratingStatistics(query, zone: zone, interval: interval, groupBy: groupBy)
+        if format == .csv {
+            return Self.csv(buckets, groupBy: groupBy, headers: CSVDownload.headers(
+                clientID: clientID, what: ["statistics", interval?.rawValue, groupBy.map { "by-\($0.rawValue)" }]
+                    .compactMap { $0 }.joined(separator: "-"),
+                parameters: parameters))
+        }
         var json = JSONBytes(capacity: 256 + buckets.count * 160)
         json.beginObject()
         json.field("interval", interval?.rawValue)
@@ -31,6 +38,20 @@ struct StatisticsRoutes {
         json.endArray()
         json.endObject()
         return .json(json)
+    }
+
+    /// One row per bucket, its columns those of the JSON bucket (`bucket(_:)`). The buckets are
+    /// few (one per interval and key) and already in memory, so the CSV is written in one piece.
+    static func csv(_ buckets: [StatisticsBucket], groupBy: StatisticsGrouping?, headers: HTTPFields) -> Response {
+        let columns: StatisticsKey =
+            switch groupBy {
+            case nil: .all
+            case .agent: .agent(nil)
+            case .extension: .extension(0)
+            }
+        var csv = CSVHeader.row { $0.bucket(StatisticsBucket(start: nil, key: columns)) }
+        for bucket in buckets { csv.bucket(bucket) }
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: csv.bytes)))
     }
 }
 
@@ -55,9 +76,10 @@ extension QueryParameters {
     }
 }
 
-extension JSONBytes {
+/// A bucket's fields, for JSON and CSV alike: the one list of the statistics' columns.
+extension RecordFields {
     mutating func bucket(_ bucket: StatisticsBucket) {
-        beginObject()
+        beginRecord()
         field("start", bucket.start)
         switch bucket.key {
         case .all: break
@@ -72,6 +94,6 @@ extension JSONBytes {
         field("csat_percent", measures.csatPercent)
         field("offered", measures.offered)
         field("response_rate_percent", measures.responseRatePercent)
-        endObject()
+        endRecord()
     }
 }
