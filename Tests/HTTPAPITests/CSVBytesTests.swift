@@ -84,13 +84,15 @@ import Testing
 
     @Test func countsPerKeyBecomeOneColumnPerKeyOneToNine() {
         var bucket = StatisticsBucket(start: nil, key: .all)
-        bucket.add(rate: 2, maxRate: 5, count: 3)
-        bucket.add(rate: 9, maxRate: 9, count: 1)
+        for _ in 0..<3 { bucket.measures.addRating(rate: 2, maxRate: 5) }
+        bucket.measures.addRating(rate: 9, maxRate: 9)
+        bucket.measures.addOffer(rated: true)
+        bucket.measures.addOffer(rated: false)
         var csv = CSVHeader.row { $0.bucket(bucket) }
         csv.bucket(bucket)
         let lines = String(decoding: csv.bytes, as: UTF8.self).components(separatedBy: "\r\n")
         #expect(lines[0] == "start,count,average,"
-            + (1...9).map { "count_key_\($0)" }.joined(separator: ",") + ",score_percent,csat_percent")
-        #expect(lines[1] == ",4,3.75,0,3,0,0,0,0,0,0,1,55.00000000000001,25.0")
+            + (1...9).map { "count_key_\($0)" }.joined(separator: ",") + ",score_percent,csat_percent,offered,response_rate_percent")
+        #expect(lines[1] == ",4,3.75,0,3,0,0,0,0,0,0,1,55.00000000000001,25.0,2,50.0")
     }
 }

@@ -205,7 +205,8 @@ import Testing
     @Test(arguments: ["", "interval=day", "interval=hour&group_by=agent", "interval=month&group_by=extension"])
     func statisticsCSVFiguresEqualTheJSONFigures(query: String) async throws {
         let fixture = try await APIFixture(acmeTimeZone: "Europe/Berlin")
-        try await fixture.store.insertRatings(StatisticsAPITests.varied(fixture.acme.clientID))
+        let (ratings, _) = try await StatisticsAPITests.offered(StatisticsAPITests.varied(fixture.acme.clientID), store: fixture.store)
+        try await fixture.store.insertRatings(ratings)
         try await fixture.withServer { client in
             let token = try await client.token(fixture.acme)
             let base = "/api/ver1.0/client/\(fixture.acme.clientID)/quality_rate/statistics/?end_datetime=2026-03-30%2012:00:00&"
@@ -216,7 +217,8 @@ import Testing
             let rows = Self.rows(reply.text)
             let key = query.contains("group_by=agent") ? ["agent_username"] : query.contains("group_by=extension") ? ["extension_id"] : []
             let keys = (1...9).map { "count_key_\($0)" }
-            #expect(rows.first == ["start"] + key + ["count", "average"] + keys + ["score_percent", "csat_percent"])
+            let after = ["score_percent", "csat_percent", "offered", "response_rate_percent"]
+            #expect(rows.first == ["start"] + key + ["count", "average"] + keys + after)
             #expect(rows.count == buckets.count + 1)
             #expect(buckets.count > 1 || query.isEmpty)
             for (row, bucket) in zip(rows.dropFirst(), buckets) {
@@ -224,10 +226,10 @@ import Testing
                 let before = ["start"] + key + ["count", "average"]
                 #expect(Self.matches(row.prefix(before.count), bucket, before), "\(row)")
                 #expect(row.dropFirst(before.count).prefix(9).map { Int($0) } == (1...9).map { perKey[String($0)] ?? 0 })
-                #expect(Self.matches(row.suffix(2), bucket, ["score_percent", "csat_percent"]), "\(row)")
-                // The figures are the very texts of the JSON answer.
-                for (name, text) in [("average", row[before.count - 1]), ("score_percent", row[row.count - 2]), ("csat_percent", row[row.count - 1])] {
-                    #expect(json.text.contains("\"\(name)\":\(text)"), "\(name) \(text)")
+                #expect(Self.matches(row.suffix(after.count), bucket, after), "\(row)")
+                // The figures are the very texts of the JSON answer (null: an empty cell).
+                for (name, text) in [("average", row[before.count - 1])] + zip(after, row.suffix(after.count)).map({ ($0, $1) }) {
+                    #expect(json.text.contains("\"\(name)\":\(text.isEmpty ? "null" : text)"), "\(name) \(text)")
                 }
             }
             let name = query.isEmpty ? "statistics" : "statistics-" + query.replacingOccurrences(of: "interval=", with: "")
