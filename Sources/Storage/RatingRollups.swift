@@ -1,4 +1,5 @@
 public import Domain
+import Foundation
 import GRDB
 import GRDBSQLite
 
@@ -30,12 +31,12 @@ public struct StatisticsQuery: Sendable, Equatable {
 ///   kept in the same transaction as the ratings and offers they count. A year of a client with a
 ///   million ratings is then some ten thousand rows, summed as they are read. Offers and the ratings that
 ///   answer them count on the offer's day, so a day's response rate never exceeds 100 %.
+///   The 15 sums of a row are one BLOB (`PackedMeasures`), not 15 columns: reading a column
+///   through SQLite's API costs ~35 ns, and a year's 17,500 rows of 15 columns spent most of
+///   their time there (docs/BENCHMARKS.md).
 /// Local days depend on the client's zone: changing it rebuilds the client's rollups in the
 /// same transaction (`rebuild`). Periods that cut a day, and hour buckets, read the rows.
 enum RatingRollups {
-    static let measureColumns = ["rated", "rate_sum", "score_units", "satisfied"]
-        + StatisticsMeasures.keys.map { "key_\($0)" } + ["offered", "offers_rated"]
-
     static func migrate(_ db: Database) throws {
         try db.execute(sql: """
             DROP TABLE rating_rollup;
@@ -55,8 +56,8 @@ enum RatingRollups {
                 day INTEGER NOT NULL,
                 extension_id INTEGER NOT NULL,
                 agent_username TEXT NOT NULL,
-                \(measureColumns.map { "\($0) INTEGER NOT NULL" }.joined(separator: ",\n    "))
-                ,PRIMARY KEY (client_id, day, extension_id, agent_username)
+                measures BLOB NOT NULL,
+                PRIMARY KEY (client_id, day, extension_id, agent_username)
             ) WITHOUT ROWID;
             """)
         for row in try Row.fetchAll(db, sql: "SELECT id, timezone FROM client") {
@@ -97,26 +98,23 @@ enum RatingRollups {
         }
     }
 
-    private static let addSQL: String = {
-        let columns = ["client_id", "day", "extension_id", "agent_username"] + measureColumns
-        return """
-            INSERT INTO rating_day_rollup (\(columns.joined(separator: ", ")))
-            VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))
-            ON CONFLICT (client_id, day, extension_id, agent_username) DO UPDATE SET
-            \(measureColumns.map { "\($0) = \($0) + excluded.\($0)" }.joined(separator: ", "))
-            """
-    }()
-
     /// Adds `measures` to a day's row, creating it.
     private static func add(
         _ measures: StatisticsMeasures, clientID: Int64, on day: LocalDay, extensionID: Int64, agentUsername: String?, db: Database
     ) throws {
-        let statement = try db.cachedStatement(sql: addSQL)
-        var arguments: StatementArguments = [clientID, day.number, extensionID, agentUsername ?? ""]
-        arguments += [measures.rated, measures.rateSum, measures.scoreUnits, measures.satisfied]
-        arguments += StatementArguments(StatisticsMeasures.keys.map { measures.countPerKey[$0] ?? 0 })
-        arguments += [measures.offered, measures.offersRated]
-        try statement.execute(arguments: arguments)
+        let key: StatementArguments = [clientID, day.number, extensionID, agentUsername ?? ""]
+        var sums = PackedMeasures(measures)
+        if let stored = try Data.fetchOne(
+            db.cachedStatement(sql: """
+                SELECT measures FROM rating_day_rollup WHERE client_id = ? AND day = ? AND extension_id = ? AND agent_username = ?
+                """), arguments: key) {
+            stored.withUnsafeBytes { sums.add($0) }
+        }
+        try db.cachedStatement(sql: """
+            INSERT INTO rating_day_rollup (client_id, day, extension_id, agent_username, measures) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (client_id, day, extension_id, agent_username) DO UPDATE SET measures = excluded.measures
+            """
+        ).execute(arguments: key + [sums.data])
     }
 
     /// The zones of the clients a batch of writes is of, read once per client and transaction (a
@@ -201,11 +199,9 @@ enum RatingRollups {
         return RatingStatistics.buckets(days: days, facts: facts, zone: zone, interval: interval, groupBy: groupBy)
     }
 
-    /// The rollup rows of `days`, read in key order, summed here rather than by SQLite: a year
-    /// is tens of thousands of rows of 15 counts, and SQLite's aggregate functions and GROUP BY
-    /// sorter cost several times what adding them up in place does. The counts are read with
-    /// SQLite's C API from the row the cursor stands on: through `Row`'s typed subscript each
-    /// costs ~60 ns, most of a year's 25 ms (docs/BENCHMARKS.md).
+    /// The rollup rows of `days`, read in key order and summed here rather than by SQLite (its
+    /// aggregate functions and GROUP BY sorter cost several times more). The packed sums are read
+    /// with SQLite's C API from the row the cursor stands on, without a copy.
     private static func dayTotals(
         _ query: StatisticsQuery, days: ClosedRange<Int64>, interval: StatisticsInterval?, groupBy: StatisticsGrouping?, db: Database
     ) throws -> [LocalDayTotals] {
@@ -213,13 +209,11 @@ enum RatingRollups {
             var firstDay: Int64?
             var key: StatisticsKey
         }
-        var sql = "SELECT day, extension_id, agent_username, \(measureColumns.joined(separator: ", ")) FROM rating_day_rollup"
-            + " WHERE client_id = ? AND day BETWEEN ? AND ?"
+        var sql = "SELECT day, extension_id, agent_username, measures FROM rating_day_rollup WHERE client_id = ? AND day BETWEEN ? AND ?"
         var arguments: StatementArguments = [query.clientID, days.lowerBound, days.upperBound]
         appendFilters(query, to: &sql, &arguments)
-        let keyCount = StatisticsMeasures.keys.count
         var index: [Identity: Int] = [:]
-        var sums: [(identity: Identity, counts: [Int64])] = []
+        var sums: [(identity: Identity, measures: PackedMeasures)] = []
         // Rows come in day order: a day's bucket start is worked out once.
         var lastDay: Int64?
         var firstDay: Int64?
@@ -243,21 +237,13 @@ enum RatingRollups {
             } else {
                 slot = sums.count
                 index[identity] = slot
-                sums.append((identity, Array(repeating: 0, count: measureColumns.count)))
+                sums.append((identity, PackedMeasures()))
             }
-            for column in 0..<measureColumns.count {
-                sums[slot].counts[column] += sqlite3_column_int64(columns, Int32(3 + column))
-            }
+            let blob = UnsafeRawBufferPointer(
+                start: sqlite3_column_blob(columns, 3), count: Int(sqlite3_column_bytes(columns, 3)))
+            sums[slot].measures.add(blob)
         }
-        return sums.map { identity, counts in
-            var perKey: [Int64: Int64] = [:]
-            for (offset, key) in StatisticsMeasures.keys.enumerated() where counts[4 + offset] > 0 { perKey[key] = counts[4 + offset] }
-            return LocalDayTotals(
-                firstDay: identity.firstDay, key: identity.key,
-                measures: StatisticsMeasures(
-                    rated: counts[0], rateSum: counts[1], scoreUnits: counts[2], satisfied: counts[3], countPerKey: perKey,
-                    offered: counts[4 + keyCount], offersRated: counts[5 + keyCount]))
-        }
+        return sums.map { LocalDayTotals(firstDay: $0.identity.firstDay, key: $0.identity.key, measures: $0.measures.measures) }
     }
 
     private static func appendFacts(
@@ -322,5 +308,42 @@ extension SQLiteStore {
                 arguments: [callUUID.value, clientID])
             return (row?[0] ?? 0, row?[1] ?? 0)
         }
+    }
+}
+
+/// The 15 sums of `StatisticsMeasures` as a rollup row keeps them: one BLOB of little-endian
+/// 64-bit integers — rated, rate sum, score units, satisfied, keys 1…9, offered, offers rated.
+struct PackedMeasures: Equatable {
+    static let count = 4 + StatisticsMeasures.keys.count + 2
+    private(set) var sums: [Int64]
+
+    init() { sums = Array(repeating: 0, count: Self.count) }
+
+    init(_ measures: StatisticsMeasures) {
+        sums = [measures.rated, measures.rateSum, measures.scoreUnits, measures.satisfied]
+            + StatisticsMeasures.keys.map { measures.countPerKey[$0] ?? 0 } + [measures.offered, measures.offersRated]
+    }
+
+    /// Adds a stored BLOB's sums; one of another size (none written so) is a broken row, left out.
+    mutating func add(_ blob: UnsafeRawBufferPointer) {
+        guard blob.count == Self.count * 8 else { return }
+        for index in 0..<Self.count {
+            sums[index] &+= Int64(littleEndian: blob.loadUnaligned(fromByteOffset: index * 8, as: Int64.self))
+        }
+    }
+
+    var data: Data {
+        var data = Data(capacity: Self.count * 8)
+        for sum in sums { withUnsafeBytes(of: sum.littleEndian) { data.append(contentsOf: $0) } }
+        return data
+    }
+
+    var measures: StatisticsMeasures {
+        let keys = StatisticsMeasures.keys
+        var perKey: [Int64: Int64] = [:]
+        for (offset, key) in keys.enumerated() where sums[4 + offset] > 0 { perKey[key] = sums[4 + offset] }
+        return StatisticsMeasures(
+            rated: sums[0], rateSum: sums[1], scoreUnits: sums[2], satisfied: sums[3], countPerKey: perKey,
+            offered: sums[4 + keys.count], offersRated: sums[5 + keys.count])
     }
 }

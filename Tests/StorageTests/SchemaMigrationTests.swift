@@ -1,4 +1,5 @@
 import Domain
+import Foundation
 import GRDB
 @testable import Storage
 import Testing
@@ -74,5 +75,30 @@ import TestSupport
         try await store.updateClient(client)
         let utc = try await store.ratingStatistics(StatisticsQuery(clientID: 1), zone: .utc, interval: .day, groupBy: nil)
         #expect(utc.map { "\($0.start!) \($0.measures.rated)" } == ["2026-03-26 00:00:00 1", "2026-03-27 00:00:00 4"])
+    }
+}
+
+/// A rollup row's sums are one BLOB (`PackedMeasures`): what is packed reads back the same, and
+/// adding two packed rows adds their measures.
+@Suite struct PackedMeasuresTests {
+    @Test func packedMeasuresReadBackAndAdd() {
+        var first = StatisticsMeasures()
+        first.addRating(rate: 4, maxRate: 5)
+        first.addRating(rate: 9, maxRate: 9)
+        first.addOffer(rated: true)
+        var second = StatisticsMeasures()
+        second.addRating(rate: 1, maxRate: 3)
+        second.addOffer(rated: false)
+        var sums = PackedMeasures()
+        for measures in [first, second] {
+            PackedMeasures(measures).data.withUnsafeBytes { sums.add($0) }
+        }
+        var both = first
+        both.add(second)
+        #expect(sums.measures == both)
+        #expect(PackedMeasures(first).measures == first)
+        // A BLOB of another size is not read as sums.
+        Data([1, 2, 3]).withUnsafeBytes { sums.add($0) }
+        #expect(sums.measures == both)
     }
 }

@@ -92,8 +92,9 @@ def test_another_period_reloads_the_figures(dashboard, statistics):
 
 
 def test_a_low_rating_opens_its_call_history(dashboard, statistics):
-    low = dashboard.find_elements(By.CSS_SELECTOR, "#low-ratings li[data-rating-id]")
-    assert low, "the demo data has low ratings in the last 30 days"
+    # The list fills in after the figures (it reads back day windows until it has enough).
+    low = wait(dashboard).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#low-ratings li[data-rating-id]"),
+                                "the demo data has low ratings in the last 30 days")
     rating = statistics.get(f"client/{statistics.client_id}/quality_rate/{low[0].get_attribute('data-rating-id')}?with_agent=true")
     assert 100 * rating["rate"] / rating["max_rate"] < 60 or statistics.client["rating_alert_threshold"] is not None
     low[0].find_element(By.CSS_SELECTOR, "a.call").click()
