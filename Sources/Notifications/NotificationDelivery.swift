@@ -72,7 +72,10 @@ public struct NotificationDeliveryService: Service {
             return try await store.dueNotifications(at: .now(), limit: free + inFlight.count)
                 .filter { !inFlight.contains($0.notification.rating.id) }.prefix(free).map { $0 }
         } catch {
-            logger.error("cannot read the notification outbox", metadata: ["error_type": "\(type(of: error))"])
+            // Stopping cancels the read: nothing is wrong with the outbox.
+            if !Task.isCancelled {
+                logger.error("cannot read the notification outbox", metadata: ["error_type": "\(type(of: error))"])
+            }
             return []
         }
     }
