@@ -11,10 +11,13 @@ public struct Client: Sendable, Equatable {
     /// Ratings with `rate / max_rate` at or below this percentage are notified as alerts
     /// (issue 10); nil = no alerts.
     public var ratingAlertThreshold: Int64?
+    /// Where alerts are POSTed as well (issue 10: a pager or a chat channel for bad ratings, while
+    /// `ratingNotificationURL` takes every rating); nil = nowhere else.
+    public var ratingAlertURL: String?
 
     public init(
         id: Int64, name: String, timezone: String, domain: String, ratingNotificationURL: String? = nil,
-        ratingAlertThreshold: Int64? = nil
+        ratingAlertThreshold: Int64? = nil, ratingAlertURL: String? = nil
     ) {
         self.id = id
         self.name = name
@@ -22,6 +25,7 @@ public struct Client: Sendable, Equatable {
         self.domain = domain
         self.ratingNotificationURL = ratingNotificationURL
         self.ratingAlertThreshold = ratingAlertThreshold
+        self.ratingAlertURL = ratingAlertURL
     }
 }
 

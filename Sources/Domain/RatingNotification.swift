@@ -1,5 +1,6 @@
-/// A rating's notification to its client's `rating_notification_url` (issue 10), as the outbox
-/// holds it: what is sent besides the rating, and how delivery went so far.
+/// A rating's notification to its client's `rating_notification_url`, or an alert's to its
+/// `rating_alert_url` (issue 10), as the outbox holds it: one delivery of one rating to one URL,
+/// what is sent besides the rating, and how delivery went so far.
 public struct RatingNotification: Sendable, Equatable {
     public enum State: String, Sendable {
         /// Not delivered yet; tried again at `nextAttemptAt`.
@@ -10,6 +11,8 @@ public struct RatingNotification: Sendable, Equatable {
         case failed
     }
 
+    /// The delivery's own id (a rating sent to two URLs is two deliveries).
+    public var id: Int64
     public var rating: Rating
     /// The URL at the time of the key press.
     public var url: String
@@ -27,10 +30,11 @@ public struct RatingNotification: Sendable, Equatable {
     public var deliveredAt: UnixTime?
 
     public init(
-        rating: Rating, url: String, fromUsername: String?, didNumber: String?, isAlert: Bool, createdAt: UnixTime,
+        id: Int64, rating: Rating, url: String, fromUsername: String?, didNumber: String?, isAlert: Bool, createdAt: UnixTime,
         state: State, attempts: Int64, nextAttemptAt: UnixTime?, lastStatus: Int64?, lastError: String?,
         deliveredAt: UnixTime?
     ) {
+        self.id = id
         self.rating = rating
         self.url = url
         self.fromUsername = fromUsername

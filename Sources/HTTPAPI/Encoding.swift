@@ -95,6 +95,7 @@ extension JSONBytes {
         field("domain", client.domain)
         field("rating_notification_url", client.ratingNotificationURL)
         field("rating_alert_threshold", client.ratingAlertThreshold)
+        field("rating_alert_url", client.ratingAlertURL)
         if let notificationSecret { field("rating_notification_secret", notificationSecret) }
         endObject()
     }

@@ -42,10 +42,10 @@ public struct NotificationDeliveryService: Service {
             var waiting = false
             while !Task.isCancelled {
                 for entry in await due(excluding: inFlight) {
-                    inFlight.insert(entry.notification.rating.id)
+                    inFlight.insert(entry.notification.id)
                     group.addTask {
                         await deliver(entry)
-                        return entry.notification.rating.id
+                        return entry.notification.id
                     }
                 }
                 // One child waits for the doorbell (a new rating) or a second (a retry falling due);
@@ -58,7 +58,7 @@ public struct NotificationDeliveryService: Service {
                     }
                 }
                 guard let ended = await group.next() else { return }
-                if let ratingID = ended { inFlight.remove(ratingID) } else { waiting = false }
+                if let deliveryID = ended { inFlight.remove(deliveryID) } else { waiting = false }
             }
         }
     }
@@ -70,7 +70,7 @@ public struct NotificationDeliveryService: Service {
         do {
             // Entries in flight are still pending in the outbox until their outcome is recorded.
             return try await store.dueNotifications(at: .now(), limit: free + inFlight.count)
-                .filter { !inFlight.contains($0.notification.rating.id) }.prefix(free).map { $0 }
+                .filter { !inFlight.contains($0.notification.id) }.prefix(free).map { $0 }
         } catch {
             // Stopping cancels the read: nothing is wrong with the outbox.
             if !Task.isCancelled {
@@ -106,7 +106,7 @@ public struct NotificationDeliveryService: Service {
             // delivered notification left pending would be sent again after the restart. The
             // write runs in a task of its own, which the stop does not cancel; it is awaited.
             let store = store
-            try await Task { try await store.recordNotificationAttempt(ratingID: notification.rating.id, recorded) }.value
+            try await Task { try await store.recordNotificationAttempt(id: notification.id, recorded) }.value
         } catch {
             // Left pending as it was: it is sent again (at least once).
             logger.error("cannot record a notification attempt", metadata: ["error_type": "\(type(of: error))"])

@@ -14,12 +14,12 @@ public protocol NotificationStore: Sendable {
     /// Whether the client has a signing secret.
     func hasNotificationSecret(clientID: Int64) async throws -> Bool
 
-    /// A page of a client's notifications, newest rating first, before `beforeRatingID`.
-    func notifications(clientID: Int64, beforeRatingID: Int64?, limit: Int) async throws -> [RatingNotification]
+    /// A page of a client's deliveries, newest first, before the delivery `beforeID`.
+    func notifications(clientID: Int64, beforeID: Int64?, limit: Int) async throws -> [RatingNotification]
     /// Pending notifications due at `now`, oldest first, with what signing them needs.
     func dueNotifications(at now: UnixTime, limit: Int) async throws -> [DueNotification]
     /// Records the outcome of one delivery attempt.
-    func recordNotificationAttempt(ratingID: Int64, _ outcome: NotificationAttempt) async throws
+    func recordNotificationAttempt(id: Int64, _ outcome: NotificationAttempt) async throws
 }
 
 /// A notification to send now, with its client's time zone (for `datetime`) and signing secret.

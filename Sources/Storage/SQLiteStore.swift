@@ -113,7 +113,8 @@ public final class SQLiteStore: Store {
     static func client(from row: Row) -> Client {
         Client(
             id: row["id"], name: row["name"], timezone: row["timezone"], domain: row["domain"],
-            ratingNotificationURL: row["rating_notification_url"], ratingAlertThreshold: row["rating_alert_threshold"])
+            ratingNotificationURL: row["rating_notification_url"], ratingAlertThreshold: row["rating_alert_threshold"],
+            ratingAlertURL: row["rating_alert_url"])
     }
 
     // MARK: Users, applications, tokens

@@ -148,6 +148,7 @@ enum Schema {
         // Statistics fast over a year (issue 10): sums per local day instead of per quarter-hour,
         // and the rating prompts offered, for the response rate; RatingRollups.
         migrator.registerMigration("10-rating-day-rollups", migrate: RatingRollups.migrate)
+        migrator.registerMigration("11-rating-alert-url", migrate: NotificationSchema.migrateAlertURL)
         return migrator
     }
 }

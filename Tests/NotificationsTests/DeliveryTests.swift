@@ -105,7 +105,7 @@ actor Receiver {
                 // The service records the 204 after the answer: wait (generously) for that row.
                 var entry: RatingNotification?
                 for _ in 0..<200 {
-                    entry = try await store.notifications(clientID: acme.id, beforeRatingID: nil, limit: 1).first
+                    entry = try await store.notifications(clientID: acme.id, beforeID: nil, limit: 1).first
                     if entry?.state == .delivered { break }
                     try await Task.sleep(for: .milliseconds(50))
                 }
@@ -143,13 +143,13 @@ actor Receiver {
                 return rating
             }
             let second = try SQLiteStore(path: database.path)
-            #expect(try await second.notifications(clientID: acme.id, beforeRatingID: nil, limit: 1).first?.state == .pending)
+            #expect(try await second.notifications(clientID: acme.id, beforeID: nil, limit: 1).first?.state == .pending)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await NotificationDeliveryService(store: second, logger: Logger(label: "test")).run() }
                 await receiver.waitFor(2)
                 var entry: RatingNotification?
                 for _ in 0..<200 {
-                    entry = try await second.notifications(clientID: acme.id, beforeRatingID: nil, limit: 1).first
+                    entry = try await second.notifications(clientID: acme.id, beforeID: nil, limit: 1).first
                     if entry?.state == .delivered { break }
                     try await Task.sleep(for: .milliseconds(50))
                 }
@@ -211,7 +211,7 @@ actor Receiver {
     /// A tampered body or another secret does not verify: the check above is not vacuous.
     @Test func theSignatureCheckRejectsAnotherSecret() throws {
         let notification = RatingNotification(
-            rating: Rating(
+            id: 1, rating: Rating(
                 id: 1, clientID: 1, callUUID: .random(), ratedAt: UnixTime(seconds: 10), extensionID: 1, rate: 1, maxRate: 5,
                 agentUsername: nil),
             url: "http://127.0.0.1/", fromUsername: nil, didNumber: nil, isAlert: false, createdAt: UnixTime(seconds: 10),

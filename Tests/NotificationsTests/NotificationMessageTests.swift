@@ -11,7 +11,7 @@ import Testing
 
     static func notification(alert: Bool = true) -> RatingNotification {
         RatingNotification(
-            rating: rating, url: "http://127.0.0.1:9/hook", fromUsername: "4940123456", didNumber: nil, isAlert: alert,
+            id: 1, rating: rating, url: "http://127.0.0.1:9/hook", fromUsername: "4940123456", didNumber: nil, isAlert: alert,
             createdAt: rating.ratedAt, state: .pending, attempts: 0, nextAttemptAt: rating.ratedAt, lastStatus: nil,
             lastError: nil, deliveredAt: nil)
     }

@@ -43,7 +43,7 @@ import TestSupport
             rating(client, call: uuid, rate: 2), rating(client, rate: 5), rating(client, rate: 1, isSample: true),
             rating(quiet, rate: 1),
         ])
-        let outbox = try await store.notifications(clientID: client.id, beforeRatingID: nil, limit: 10)
+        let outbox = try await store.notifications(clientID: client.id, beforeID: nil, limit: 10)
         #expect(outbox.map(\.rating.id) == [stored[1].id, stored[0].id])
         let low = try #require(outbox.last)
         #expect(low.fromUsername == "+4930111" && low.didNumber == "4930555")
@@ -51,8 +51,8 @@ import TestSupport
         #expect(low.url == "http://127.0.0.1:9/hook")
         let unknownCall = try #require(outbox.first)
         #expect(unknownCall.fromUsername == nil && unknownCall.didNumber == nil && !unknownCall.isAlert)
-        #expect(try await store.notifications(clientID: quiet.id, beforeRatingID: nil, limit: 10).isEmpty)
-        #expect(try await store.notifications(clientID: client.id, beforeRatingID: stored[1].id, limit: 10).map(\.rating.id) == [stored[0].id])
+        #expect(try await store.notifications(clientID: quiet.id, beforeID: nil, limit: 10).isEmpty)
+        #expect(try await store.notifications(clientID: client.id, beforeID: unknownCall.id, limit: 10).map(\.rating.id) == [stored[0].id])
 
         let due = try await store.dueNotifications(at: UnixTime(seconds: 1_000), limit: 10)
         #expect(due.map(\.notification.rating.id) == [stored[0].id, stored[1].id])
@@ -64,14 +64,15 @@ import TestSupport
         var client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
         client.ratingNotificationURL = "http://127.0.0.1:9/hook"
         try await store.updateClient(client, replacingNotificationSecret: "whsec_test")
-        let rated = try await store.insertRatings([rating(client, rate: 3)])[0]
+        _ = try await store.insertRatings([rating(client, rate: 3)])
+        let delivery = try #require(try await store.notifications(clientID: client.id, beforeID: nil, limit: 1).first).id
         try await store.recordNotificationAttempt(
-            ratingID: rated.id, .retry(status: 500, error: "answered 500", at: UnixTime(seconds: 1_001)))
-        var entry = try #require(try await store.notifications(clientID: client.id, beforeRatingID: nil, limit: 1).first)
+            id: delivery, .retry(status: 500, error: "answered 500", at: UnixTime(seconds: 1_001)))
+        var entry = try #require(try await store.notifications(clientID: client.id, beforeID: nil, limit: 1).first)
         #expect(entry.attempts == 1 && entry.lastStatus == 500 && entry.lastError == "answered 500" && entry.state == .pending)
         #expect(try await store.dueNotifications(at: UnixTime(seconds: 1_000), limit: 10).isEmpty)
-        try await store.recordNotificationAttempt(ratingID: rated.id, .delivered(status: 204, at: UnixTime(seconds: 1_002)))
-        entry = try #require(try await store.notifications(clientID: client.id, beforeRatingID: nil, limit: 1).first)
+        try await store.recordNotificationAttempt(id: delivery, .delivered(status: 204, at: UnixTime(seconds: 1_002)))
+        entry = try #require(try await store.notifications(clientID: client.id, beforeID: nil, limit: 1).first)
         #expect(entry.state == .delivered && entry.attempts == 2 && entry.deliveredAt == UnixTime(seconds: 1_002))
         #expect(entry.lastError == nil && entry.nextAttemptAt == nil)
 
@@ -85,5 +86,36 @@ import TestSupport
             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM rating_notification")
         }
         #expect(rows == 1)
+    }
+
+    /// An alert goes to the alert URL as well, as a delivery of its own; other ratings go to the
+    /// notification URL only; with only an alert URL, only alerts are sent; one URL set as both
+    /// gets each alert once.
+    @Test func alertsAreDeliveredToTheAlertURLToo() async throws {
+        var client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+        client.ratingNotificationURL = "http://127.0.0.1:9/all"
+        client.ratingAlertURL = "http://127.0.0.1:9/pager"
+        client.ratingAlertThreshold = 40
+        try await store.updateClient(client, replacingNotificationSecret: "whsec_test")
+        let stored = try await store.insertRatings([rating(client, rate: 2), rating(client, rate: 5)])
+        let outbox = try await store.notifications(clientID: client.id, beforeID: nil, limit: 10)
+        #expect(outbox.map { "\($0.rating.id) \($0.url) \($0.isAlert)" } == [
+            "\(stored[1].id) http://127.0.0.1:9/all false", "\(stored[0].id) http://127.0.0.1:9/pager true",
+            "\(stored[0].id) http://127.0.0.1:9/all true",
+        ])
+        #expect(Set(outbox.map(\.id)).count == 3)
+
+        client.ratingNotificationURL = nil
+        try await store.updateClient(client, replacingNotificationSecret: nil)
+        let onlyAlerts = try await store.insertRatings([rating(client, rate: 1), rating(client, rate: 4)])
+        var newest = try await store.notifications(clientID: client.id, beforeID: nil, limit: 10)
+        #expect(newest.first?.rating.id == onlyAlerts[0].id && newest.first?.url == "http://127.0.0.1:9/pager")
+        #expect(!newest.contains { $0.rating.id == onlyAlerts[1].id })
+
+        client.ratingNotificationURL = "http://127.0.0.1:9/pager"
+        try await store.updateClient(client, replacingNotificationSecret: nil)
+        let same = try await store.insertRatings([rating(client, rate: 1)])
+        newest = try await store.notifications(clientID: client.id, beforeID: nil, limit: 10)
+        #expect(newest.filter { $0.rating.id == same[0].id }.count == 1)
     }
 }

@@ -102,3 +102,27 @@ import TestSupport
         #expect(sums.measures == both)
     }
 }
+
+/// Migration 11 (issue 10) makes each outbox row a delivery with an id of its own; the rows
+/// already there keep their state, and their rating's id as theirs.
+@Suite struct AlertURLMigrationTests {
+    @Test func deliveriesAlreadyInTheOutboxKeepTheirStateAndTheirRatingsID() async throws {
+        let database = try TemporaryDatabase()
+        let earlier = try DatabaseQueue(path: database.path)
+        try Schema.migrator.migrate(earlier, upTo: "10-rating-day-rollups")
+        try await earlier.write { db in
+            try db.execute(sql: """
+                INSERT INTO client (id, name, timezone, domain, created_at, rating_notification_url)
+                    VALUES (1, 'Acme', 'UTC', 'acme.local', 0, 'https://crm.example/hook');
+                INSERT INTO rating (id, client_id, call_uuid, rated_at, extension_id, rate, max_rate) VALUES (41, 1, 'BF4643A0B90D11E98DA84B40F3DF0459', 1000, 5, 2, 5);
+                INSERT INTO rating_notification (rating_id, client_id, url, is_alert, created_at, state, attempts, next_attempt_at)
+                    VALUES (41, 1, 'https://crm.example/hook', TRUE, 1000, 'pending', 2, 1003);
+                """)
+        }
+        try earlier.close()
+        let store = try SQLiteStore(path: database.path)
+        let kept = try #require(try await store.notifications(clientID: 1, beforeID: nil, limit: 10).first)
+        #expect(kept.id == 41 && kept.rating.id == 41 && kept.attempts == 2 && kept.state == .pending && kept.isAlert)
+        #expect(try await store.dueNotifications(at: UnixTime(seconds: 1003), limit: 10).map(\.notification.id) == [41])
+    }
+}

@@ -28,15 +28,16 @@ struct ClientRoutes {
         let buffer = try await request.body.collect(upTo: context.maxUploadSize)
         let update = try ClientUpdate.decode(Data(buffer.readableBytesView))
         guard var client = try await store.client(id: clientID) else { throw APIError.notFound("client \(clientID)") }
-        let previousURL = client.ratingNotificationURL
+        let previousURLs = [client.ratingNotificationURL, client.ratingAlertURL]
         try update.apply(to: &client)
-        // A new signing secret when a new URL is set, when asked, or when a URL has none yet; it
-        // is shown in this answer only (issue 10, docs/API.md).
+        // A new signing secret (one for both URLs) when a new URL is set, when asked, or when a
+        // URL has none yet; it is shown in this answer only (issue 10, docs/API.md).
+        let urls = [client.ratingNotificationURL, client.ratingAlertURL]
         var rotateSecret = update.rotateNotificationSecret
-        if client.ratingNotificationURL != nil, client.ratingNotificationURL != previousURL {
+        if zip(urls, previousURLs).contains(where: { url, previous in url != nil && url != previous }) {
             rotateSecret = true
         }
-        if client.ratingNotificationURL != nil, !rotateSecret, try await !store.hasNotificationSecret(clientID: clientID) {
+        if urls.contains(where: { $0 != nil }), !rotateSecret, try await !store.hasNotificationSecret(clientID: clientID) {
             rotateSecret = true
         }
         let secret = rotateSecret ? "whsec_" + Secrets.random(length: 40) : nil
@@ -56,10 +57,12 @@ struct ClientUpdate: Decodable {
     /// The nullable fields: absent (`nil`), or set to a value or to null (`.some(nil)`).
     var ratingNotificationURL: String??
     var ratingAlertThreshold: Int64??
+    var ratingAlertURL: String??
     var rotateNotificationSecret = false
 
     static let fields = [
-        "name", "timezone", "rating_notification_url", "rating_alert_threshold", "rotate_rating_notification_secret",
+        "name", "timezone", "rating_notification_url", "rating_alert_threshold", "rating_alert_url",
+        "rotate_rating_notification_secret",
     ]
 
     struct Key: CodingKey {
@@ -90,6 +93,7 @@ struct ClientUpdate: Decodable {
         ratingNotificationURL = try Self.nullable("rating_notification_url", String.self, expected: "a string or null", in: container)
         ratingAlertThreshold = try Self.nullable(
             "rating_alert_threshold", Int64.self, expected: "an integer 0 to 100 (percent of max_rate) or null", in: container)
+        ratingAlertURL = try Self.nullable("rating_alert_url", String.self, expected: "a string or null", in: container)
         rotateNotificationSecret =
             try Self.field("rotate_rating_notification_secret", Bool.self, expected: "true or false", in: container) ?? false
     }
@@ -132,14 +136,12 @@ struct ClientUpdate: Decodable {
             changed.timezone = timezone
         }
         if let ratingNotificationURL {
-            if let text = ratingNotificationURL {
-                guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
-                    let host = url.host, !host.isEmpty, text.unicodeScalars.count <= 2000
-                else {
-                    throw APIError.invalidValue("rating_notification_url", "expected an http:// or https:// URL with a host")
-                }
-            }
+            try ratingNotificationURL.map { try Self.checkURL($0, field: "rating_notification_url") }
             changed.ratingNotificationURL = ratingNotificationURL
+        }
+        if let ratingAlertURL {
+            try ratingAlertURL.map { try Self.checkURL($0, field: "rating_alert_url") }
+            changed.ratingAlertURL = ratingAlertURL
         }
         if let ratingAlertThreshold {
             if let threshold = ratingAlertThreshold, !(0...100).contains(threshold) {
@@ -149,6 +151,14 @@ struct ClientUpdate: Decodable {
             changed.ratingAlertThreshold = ratingAlertThreshold
         }
         client = changed
+    }
+
+    private static func checkURL(_ text: String, field: String) throws {
+        guard let url = URL(string: text), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
+            let host = url.host, !host.isEmpty, text.unicodeScalars.count <= 2000
+        else {
+            throw APIError.invalidValue(field, "expected an http:// or https:// URL with a host")
+        }
     }
 }
 

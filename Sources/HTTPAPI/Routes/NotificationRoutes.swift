@@ -18,11 +18,12 @@ struct NotificationRoutes {
         let parameters = try QueryParameters(request.uri.query)
         let limit = try parameters.limit(range: 1...1000) ?? 100
         let beforeID = try parameters.positiveID("before_id")
-        let notifications = try await store.notifications(clientID: clientID, beforeRatingID: beforeID, limit: limit)
+        let notifications = try await store.notifications(clientID: clientID, beforeID: beforeID, limit: limit)
         var json = JSONBytes(capacity: 256 * notifications.count + 2)
         json.beginArray()
         for notification in notifications {
             json.beginObject()
+            json.field("id", notification.id)
             json.field("rating_id", notification.rating.id)
             json.field("url", notification.url)
             json.field("alert", notification.isAlert)
