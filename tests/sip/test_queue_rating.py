@@ -65,23 +65,9 @@ def test_the_response_rate_counts_the_callers_offered_a_rating_and_those_who_rat
     agent_hangs_up_then_caller_presses_key(api, numbers, sipp, queue, agent_name, password)
     api.the_rating(since, queue)
 
-    did = numbers.did()
-    api.create_did(did, queue)
-    registration = sipp.register(agent_name, password)
-    agent_phone = sipp.start("agent_hangs_up.xml", "agent", port=registration.port, service=agent_name,
-                             keys={"talk_ms": TALK_MS})
-    listener = RTPListener()
-    try:
-        # The agent hangs up after TALK_MS; the caller stays for the prompt, then leaves unrated.
-        caller = sipp.start(
-            "trunk_call_hangs_up.xml", "caller",
-            keys={"did": did, "caller": TRUNK_CALLER, "codecs": "0 8", "dtmf_pt": "101", "rtp_port": str(listener.port),
-                  "talk_ms": KEY_DELAY_MS},
-        )
-        agent_phone.expect_success()
-        caller.expect_success()
-    finally:
-        listener.close()
+    # The agent hangs up after TALK_MS; the caller stays for the prompt, then leaves unrated.
+    call_the_queue(api, numbers, sipp, queue, agent_name, password, ("agent_hangs_up.xml", {"talk_ms": TALK_MS}),
+                   ("trunk_call_hangs_up.xml", {"talk_ms": KEY_DELAY_MS}))
     def both_calls() -> list[dict[str, Any]] | None:
         calls = [c for c in api.call_histories(since) if c["extension_id"] == queue]
         return calls if len(calls) == 2 else None
@@ -97,23 +83,10 @@ def test_caller_hangs_up_first_and_nothing_is_rated(api: API, numbers: Numbers, 
     agent_name, password = numbers.extension(), new_password()
     agent = api.create_phone(agent_name, password)
     queue = api.create_rating_queue(numbers.extension(), [agent], QUALITY_RATE_MAX)
-    did = numbers.did()
-    api.create_did(did, queue)
-    registration = sipp.register(agent_name, password)
-    # The agent's scenario requires the server's BYE once the caller has gone.
-    agent_phone = sipp.start("agent_hung_up_on.xml", "agent", port=registration.port, service=agent_name)
     since = datetime.now(timezone.utc)
-    listener = RTPListener()
-    try:
-        caller = sipp.start(
-            "trunk_call_hangs_up.xml", "caller",
-            keys={"did": did, "caller": TRUNK_CALLER, "codecs": "0 8", "dtmf_pt": "101", "rtp_port": str(listener.port),
-                  "talk_ms": TALK_MS},
-        )
-        caller.expect_success()
-        agent_phone.expect_success()
-    finally:
-        listener.close()
+    # The agent's scenario requires the server's BYE once the caller has gone.
+    call_the_queue(api, numbers, sipp, queue, agent_name, password, ("agent_hung_up_on.xml", {}),
+                   ("trunk_call_hangs_up.xml", {"talk_ms": TALK_MS}))
 
     call = api.the_call_of(since, queue)
     assert call["bridged_username"] == agent_name, call
@@ -127,21 +100,30 @@ def agent_hangs_up_then_caller_presses_key(api: API, numbers: Numbers, sipp: Sip
                                            password: str) -> None:
     """A trunk caller dials a new DID of `queue`; the agent (a SIPp phone registered as
     `agent_name`) answers, talks and hangs up first; the caller then presses KEY as RFC 4733."""
+    call_the_queue(api, numbers, sipp, queue, agent_name, password, ("agent_hangs_up.xml", {"talk_ms": TALK_MS}),
+                   ("trunk_call_rfc4733.xml", {"key_delay_ms": KEY_DELAY_MS}),
+                   files={"key.pcap": pcap(rfc4733_key_packets(KEY, 101))})
+
+
+def call_the_queue(api: API, numbers: Numbers, sipp: Sipp, queue: int, agent_name: str, password: str,
+                   agent: tuple[str, dict[str, str]], caller: tuple[str, dict[str, str]],
+                   files: dict[str, bytes] | None = None) -> None:
+    """A trunk caller plays `caller` (a SIPp scenario and its keys) to a new DID of `queue`, whose
+    agent, a SIPp phone registered as `agent_name`, plays `agent`; both scenarios must succeed."""
     did = numbers.did()
     api.create_did(did, queue)
     registration = sipp.register(agent_name, password)
-    agent_phone = sipp.start("agent_hangs_up.xml", "agent", port=registration.port, service=agent_name,
-                             keys={"talk_ms": TALK_MS})
+    agent_phone = sipp.start(agent[0], "agent", port=registration.port, service=agent_name, keys=agent[1])
     listener = RTPListener()
     try:
-        caller = sipp.start(
-            "trunk_call_rfc4733.xml", "caller",
+        caller_run = sipp.start(
+            caller[0], "caller",
             keys={"did": did, "caller": TRUNK_CALLER, "codecs": "0 8", "dtmf_pt": "101", "rtp_port": str(listener.port),
-                  "key_delay_ms": KEY_DELAY_MS},
-            files={"key.pcap": pcap(rfc4733_key_packets(KEY, 101))},
+                  **caller[1]},
+            files=files,
         )
         agent_phone.expect_success()
-        caller.expect_success()
+        caller_run.expect_success()
     finally:
         listener.close()
 
