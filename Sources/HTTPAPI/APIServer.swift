@@ -1,8 +1,8 @@
-public import Access
+import Access
 import Admission
 public import CallRunner
 public import Hummingbird
-public import HummingbirdCore
+import HummingbirdCore
 public import HummingbirdTLS
 public import Logging
 public import Prometheus

@@ -1,6 +1,6 @@
 import Hummingbird
 import Metrics
-public import Prometheus
+import Prometheus
 
 /// Counts requests and measures their latency per route template (not per raw path, so that
 /// ids in paths cannot blow up the number of series), through swift-metrics into Prometheus.
