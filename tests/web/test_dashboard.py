@@ -53,6 +53,9 @@ def test_the_figures_are_those_of_the_statistics_api(dashboard, statistics):
     assert close(value(dashboard, "#kpi-average"), total["average"])
     assert close(value(dashboard, "#kpi-csat"), total["csat_percent"])
     assert close(value(dashboard, "#kpi-score"), total["score_percent"])
+    # The demo offers the rating prompt to most callers; about four in five rate.
+    assert total["offered"] > total["count"] > 0, total
+    assert close(value(dashboard, "#kpi-response"), total["response_rate_percent"])
     for key, count in total["count_per_key"].items():
         assert value(dashboard, f'#keys span[data-key="{key}"]') == count
 
@@ -63,7 +66,9 @@ def test_the_figures_are_those_of_the_statistics_api(dashboard, statistics):
         row = dashboard.find_element(By.CSS_SELECTOR, f'#agents tbody tr[data-key="{bucket["agent_username"] or ""}"]')
         assert row.find_element(By.CSS_SELECTOR, "td.count").text == str(bucket["count"])
         assert close(value(row, "td.average"), bucket["average"])
+        assert close(value(row, "td.response"), bucket["response_rate_percent"])
         assert close(value(row, "td.csat"), bucket["csat_percent"])
+        assert close(value(row, "td.response"), bucket["response_rate_percent"])
 
     extensions = statistics.statistics(period, group_by="extension")["buckets"]
     names = {extension["id"]: extension["name"] for extension in statistics.get(f"client/{statistics.client_id}/extension/")}
