@@ -167,8 +167,8 @@ enum RatingRollups {
             extensionID: offer.extensionID, agentUsername: offer.agentUsername, db: db)
     }
 
-    /// The buckets of a period: its whole local days from the rollups, summed and grouped by
-    /// SQLite; the rest (a bound such as 10:07:13 cuts its day; hour buckets) from the rows.
+    /// The buckets of a period: its whole local days from the rollups (`dayTotals`); the rest (a
+    /// bound such as 10:07:13 cuts its day; hour buckets) from the rows.
     static func statistics(
         _ query: StatisticsQuery, zone: ClientTimeZone, interval: StatisticsInterval?, groupBy: StatisticsGrouping?, db: Database
     ) throws -> [StatisticsBucket] {

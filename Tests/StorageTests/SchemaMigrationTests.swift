@@ -5,28 +5,32 @@ import GRDB
 import Testing
 import TestSupport
 
+/// A database written by an earlier version: migrated up to `migration`, then given `rows`.
+func databaseWritten(upTo migration: String, rows: String) async throws -> TemporaryDatabase {
+    let database = try TemporaryDatabase()
+    let earlier = try DatabaseQueue(path: database.path)
+    try Schema.migrator.migrate(earlier, upTo: migration)
+    try await earlier.write { db in try db.execute(sql: rows) }
+    try earlier.close()
+    return database
+}
+
 /// Migrations bring a database written by an earlier version forward without changing what its
 /// configuration does.
 @Suite struct SchemaMigrationTests {
     /// Before migration 6 a quality_rate rule's finish_sound 0 meant none; since, 0 is the built-in
     /// "thank you" (as for a queue, SPEC §4.1) and none is NULL.
     @Test func ratingRulesThatPlayedNoFinishSoundStillPlayNone() async throws {
-        let database = try TemporaryDatabase()
-        let earlier = try DatabaseQueue(path: database.path)
-        try Schema.migrator.migrate(earlier, upTo: "5-queue-ringing")
-        try await earlier.write { db in
-            try db.execute(sql: """
-                INSERT INTO client (id, name, timezone, domain, created_at) VALUES (1, 'Acme', 'UTC', 'acme.local', 0);
-                INSERT INTO extension (id, client_id, name, type, created_at) VALUES (9, 1, '099', 'ivr', 0);
-                INSERT INTO ivr_context (id, ivr_id, name) VALUES (4, 9, 'main');
-                INSERT INTO ivr (extension_id, entry_context) VALUES (9, 4);
-                INSERT INTO ivr_rule (context_id, option_digits, position, action, sound, max_rate, finish_sound)
-                    VALUES (4, 'start', 1, 'quality_rate', 0, 9, 0), (4, 'start', 2, 'quality_rate', 0, 5, 7);
-                INSERT INTO ivr_rule (context_id, option_digits, position, action, record_digits_variable, record_digits_max,
-                    record_digits_sound) VALUES (4, 'start', 3, 'record_digits', 'account', 8, 0);
-                """)
-        }
-        try earlier.close()
+        let database = try await databaseWritten(upTo: "5-queue-ringing", rows: """
+            INSERT INTO client (id, name, timezone, domain, created_at) VALUES (1, 'Acme', 'UTC', 'acme.local', 0);
+            INSERT INTO extension (id, client_id, name, type, created_at) VALUES (9, 1, '099', 'ivr', 0);
+            INSERT INTO ivr_context (id, ivr_id, name) VALUES (4, 9, 'main');
+            INSERT INTO ivr (extension_id, entry_context) VALUES (9, 4);
+            INSERT INTO ivr_rule (context_id, option_digits, position, action, sound, max_rate, finish_sound)
+                VALUES (4, 'start', 1, 'quality_rate', 0, 9, 0), (4, 'start', 2, 'quality_rate', 0, 5, 7);
+            INSERT INTO ivr_rule (context_id, option_digits, position, action, record_digits_variable, record_digits_max,
+                record_digits_sound) VALUES (4, 'start', 3, 'record_digits', 'account', 8, 0);
+            """)
 
         let store = try SQLiteStore(path: database.path)
         let rules = try #require(try await store.ivrRules(clientID: 1, ivrID: 9, contextID: 4, option: "start"))
@@ -42,19 +46,13 @@ import TestSupport
 /// rollups, in each client's zone.
 @Suite struct RatingRollupMigrationTests {
     @Test func backfillsTheRollupsFromTheRatingsAlreadyStored() async throws {
-        let database = try TemporaryDatabase()
-        let earlier = try DatabaseQueue(path: database.path)
-        try Schema.migrator.migrate(earlier, upTo: "9-rating-rollups")
-        try await earlier.write { db in
-            // 2026-03-26 23:00:00 UTC is the 27th in Berlin, the 26th in UTC.
-            try db.execute(sql: """
-                INSERT INTO client (id, name, timezone, domain, created_at) VALUES (1, 'Acme', 'Europe/Berlin', 'acme.local', 0);
-                INSERT INTO rating (client_id, call_uuid, rated_at, extension_id, rate, max_rate, agent_username) VALUES
-                    (1, 'A', 1774566000, 50, 5, 5, '101'), (1, 'B', 1774569600, 50, 4, 5, '101'),
-                    (1, 'C', 1774570500, 50, 3, 9, NULL), (1, 'D', 1774570501, 51, 3, 9, NULL);
-                """)
-        }
-        try earlier.close()
+        // 2026-03-26 23:00:00 UTC is the 27th in Berlin, the 26th in UTC.
+        let database = try await databaseWritten(upTo: "9-rating-rollups", rows: """
+            INSERT INTO client (id, name, timezone, domain, created_at) VALUES (1, 'Acme', 'Europe/Berlin', 'acme.local', 0);
+            INSERT INTO rating (client_id, call_uuid, rated_at, extension_id, rate, max_rate, agent_username) VALUES
+                (1, 'A', 1774566000, 50, 5, 5, '101'), (1, 'B', 1774569600, 50, 4, 5, '101'),
+                (1, 'C', 1774570500, 50, 3, 9, NULL), (1, 'D', 1774570501, 51, 3, 9, NULL);
+            """)
 
         let store = try SQLiteStore(path: database.path)
         let berlin = ClientTimeZone(identifier: "Europe/Berlin")!
@@ -107,19 +105,13 @@ import TestSupport
 /// already there keep their state, and their rating's id as theirs.
 @Suite struct AlertURLMigrationTests {
     @Test func deliveriesAlreadyInTheOutboxKeepTheirStateAndTheirRatingsID() async throws {
-        let database = try TemporaryDatabase()
-        let earlier = try DatabaseQueue(path: database.path)
-        try Schema.migrator.migrate(earlier, upTo: "10-rating-day-rollups")
-        try await earlier.write { db in
-            try db.execute(sql: """
-                INSERT INTO client (id, name, timezone, domain, created_at, rating_notification_url)
-                    VALUES (1, 'Acme', 'UTC', 'acme.local', 0, 'https://crm.example/hook');
-                INSERT INTO rating (id, client_id, call_uuid, rated_at, extension_id, rate, max_rate) VALUES (41, 1, 'BF4643A0B90D11E98DA84B40F3DF0459', 1000, 5, 2, 5);
-                INSERT INTO rating_notification (rating_id, client_id, url, is_alert, created_at, state, attempts, next_attempt_at)
-                    VALUES (41, 1, 'https://crm.example/hook', TRUE, 1000, 'pending', 2, 1003);
-                """)
-        }
-        try earlier.close()
+        let database = try await databaseWritten(upTo: "10-rating-day-rollups", rows: """
+            INSERT INTO client (id, name, timezone, domain, created_at, rating_notification_url)
+                VALUES (1, 'Acme', 'UTC', 'acme.local', 0, 'https://crm.example/hook');
+            INSERT INTO rating (id, client_id, call_uuid, rated_at, extension_id, rate, max_rate) VALUES (41, 1, 'BF4643A0B90D11E98DA84B40F3DF0459', 1000, 5, 2, 5);
+            INSERT INTO rating_notification (rating_id, client_id, url, is_alert, created_at, state, attempts, next_attempt_at)
+                VALUES (41, 1, 'https://crm.example/hook', TRUE, 1000, 'pending', 2, 1003);
+            """)
         let store = try SQLiteStore(path: database.path)
         let kept = try #require(try await store.notifications(clientID: 1, beforeID: nil, limit: 10).first)
         #expect(kept.id == 41 && kept.rating.id == 41 && kept.attempts == 2 && kept.state == .pending && kept.isAlert)
