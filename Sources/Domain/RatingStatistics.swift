@@ -169,6 +169,61 @@ public struct StatisticsBucket: Sendable, Equatable {
     }
 }
 
+/// How a period is read (issue 10): its whole local days from the rollups per local day, and the
+/// rest — the parts of days a bound cuts, or everything for hour buckets — from the rows. One rule
+/// for every store, so each database answers with the same figures.
+public struct StatisticsPlan: Sendable, Equatable {
+    /// An inclusive span of instants; nil: unbounded on that side.
+    public struct Span: Sendable, Equatable {
+        public var from: UnixTime?
+        public var through: UnixTime?
+
+        public init(from: UnixTime?, through: UnixTime?) {
+            self.from = from
+            self.through = through
+        }
+    }
+
+    /// Local day numbers read from the rollups (`Int64.min`/`.max`: unbounded), or nil.
+    public var wholeDays: ClosedRange<Int64>?
+    /// What is read from the rating and offer rows, in time order.
+    public var rows: [Span]
+
+    public init(wholeDays: ClosedRange<Int64>?, rows: [Span]) {
+        self.wholeDays = wholeDays
+        self.rows = rows
+    }
+
+    public init(from: UnixTime?, through: UnixTime?, zone: ClientTimeZone, interval: StatisticsInterval?) {
+        // A local hour is not a unit of the rollups.
+        guard interval != .hour else {
+            self.init(wholeDays: nil, rows: [Span(from: from, through: through)])
+            return
+        }
+        var formatter = zone.makeFormatter()
+        let firstWhole = from.map { from in
+            let day = LocalDay(formatter.localTime(of: from))
+            return day.start(in: zone) == from ? day.number : day.number + 1
+        } ?? .min
+        let lastWhole = through.map { through in
+            let day = LocalDay(formatter.localTime(of: through))
+            return LocalDay(number: day.number + 1).start(in: zone) == through.adding(seconds: 1) ? day.number : day.number - 1
+        } ?? .max
+        guard firstWhole <= lastWhole else {
+            self.init(wholeDays: nil, rows: [Span(from: from, through: through)])
+            return
+        }
+        var rows: [Span] = []
+        if let from, firstWhole != .min, case let start = LocalDay(number: firstWhole).start(in: zone), from < start {
+            rows.append(Span(from: from, through: start.adding(seconds: -1)))
+        }
+        if let through, lastWhole != .max, case let next = LocalDay(number: lastWhole + 1).start(in: zone), next <= through {
+            rows.append(Span(from: next, through: through))
+        }
+        self.init(wholeDays: firstWhole...lastWhole, rows: rows)
+    }
+}
+
 public enum RatingStatistics {
     private struct Identity: Hashable {
         var start: LocalDateTime?

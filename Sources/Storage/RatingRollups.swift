@@ -172,29 +172,11 @@ enum RatingRollups {
     static func statistics(
         _ query: StatisticsQuery, zone: ClientTimeZone, interval: StatisticsInterval?, groupBy: StatisticsGrouping?, db: Database
     ) throws -> [StatisticsBucket] {
-        var formatter = zone.makeFormatter()
-        // Whole days: [firstWhole, lastWhole].
-        let firstWhole = query.from.map { from in
-            let day = LocalDay(formatter.localTime(of: from))
-            return day.start(in: zone) == from ? day.number : day.number + 1
-        } ?? .min
-        let lastWhole = query.through.map { through in
-            let day = LocalDay(formatter.localTime(of: through))
-            return LocalDay(number: day.number + 1).start(in: zone) == through.adding(seconds: 1) ? day.number : day.number - 1
-        } ?? .max
+        let plan = StatisticsPlan(from: query.from, through: query.through, zone: zone, interval: interval)
+        let days = try plan.wholeDays.map { try dayTotals(query, days: $0, interval: interval, groupBy: groupBy, db: db) } ?? []
         var facts: [StatisticsFact] = []
-        var days: [LocalDayTotals] = []
-        if interval == .hour || firstWhole > lastWhole {
-            try appendFacts(query, from: query.from, through: query.through, to: &facts, db: db)
-        } else {
-            if let from = query.from, firstWhole != .min, from < LocalDay(number: firstWhole).start(in: zone) {
-                try appendFacts(query, from: from, through: LocalDay(number: firstWhole).start(in: zone).adding(seconds: -1), to: &facts, db: db)
-            }
-            days = try dayTotals(query, days: firstWhole...lastWhole, interval: interval, groupBy: groupBy, db: db)
-            if let through = query.through, lastWhole != .max {
-                let next = LocalDay(number: lastWhole + 1).start(in: zone)
-                if next <= through { try appendFacts(query, from: next, through: through, to: &facts, db: db) }
-            }
+        for span in plan.rows {
+            try appendFacts(query, from: span.from, through: span.through, to: &facts, db: db)
         }
         return RatingStatistics.buckets(days: days, facts: facts, zone: zone, interval: interval, groupBy: groupBy)
     }

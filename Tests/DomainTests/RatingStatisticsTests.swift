@@ -54,4 +54,34 @@ import Testing
         halves.add(other)
         #expect(halves == bucket)
     }
+
+    /// Whole local days come from the rollups, the parts a bound cuts from the rows; hour buckets
+    /// and periods inside one day read the rows only.
+    @Test func aPeriodIsSplitIntoWholeDaysAndTheRowsAtItsEdges() throws {
+        let berlin = try #require(ClientTimeZone(identifier: "Europe/Berlin"))
+        func instant(_ text: String) -> UnixTime { berlin.instant(of: LocalDateTime(parsing: text)!) }
+        func day(_ text: String) -> Int64 { LocalDay(LocalDateTime(parsing: text + " 00:00:00")!).number }
+        typealias Span = StatisticsPlan.Span
+
+        let cut = StatisticsPlan(from: instant("2026-03-27 10:07:13"), through: instant("2026-03-30 02:52:01"), zone: berlin, interval: .day)
+        #expect(cut == StatisticsPlan(wholeDays: day("2026-03-28")...day("2026-03-29"), rows: [
+            Span(from: instant("2026-03-27 10:07:13"), through: instant("2026-03-27 23:59:59")),
+            Span(from: instant("2026-03-30 00:00:00"), through: instant("2026-03-30 02:52:01")),
+        ]))
+        // Whole days across the spring change (the 29th is 23 hours long): no rows.
+        let whole = StatisticsPlan(from: instant("2026-03-29 00:00:00"), through: instant("2026-03-30 23:59:59"), zone: berlin, interval: nil)
+        #expect(whole == StatisticsPlan(wholeDays: day("2026-03-29")...day("2026-03-30"), rows: []))
+        #expect(StatisticsPlan(from: nil, through: nil, zone: berlin, interval: .month)
+            == StatisticsPlan(wholeDays: Int64.min...Int64.max, rows: []))
+        let inOneDay = StatisticsPlan(from: instant("2026-03-29 03:00:01"), through: instant("2026-03-29 03:14:59"), zone: berlin, interval: .week)
+        #expect(inOneDay == StatisticsPlan(wholeDays: nil, rows: [Span(from: instant("2026-03-29 03:00:01"), through: instant("2026-03-29 03:14:59"))]))
+        #expect(StatisticsPlan(from: nil, through: nil, zone: berlin, interval: .hour) == StatisticsPlan(wholeDays: nil, rows: [Span(from: nil, through: nil)]))
+
+        // Where midnight is skipped (Santiago, 6 September 2026), the day starts at 01:00: a bound
+        // there is the day's start, not a cut.
+        let santiago = try #require(ClientTimeZone(identifier: "America/Santiago"))
+        let start = santiago.instant(of: LocalDateTime(parsing: "2026-09-06 01:00:00")!)
+        let plan = StatisticsPlan(from: start, through: nil, zone: santiago, interval: .day)
+        #expect(plan.rows.isEmpty && plan.wholeDays?.lowerBound == LocalDay(LocalDateTime(parsing: "2026-09-06 00:00:00")!).number)
+    }
 }
