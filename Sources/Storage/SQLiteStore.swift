@@ -21,6 +21,8 @@ public final class SQLiteStore: Store {
     public let notificationDoorbell = Doorbell()
     /// Rung when any ratings are committed (issue 10): the live event streams.
     public let ratingBroadcast = Broadcast()
+    /// Rung when a trunk's configuration is committed (issue 11): the trunk registration.
+    public let trunkBroadcast = Broadcast()
 
     /// Opens (creating when needed) and migrates the database at `path`.
     public init(path: String, logger: Logger = Logger(label: "qualityrate.storage")) throws {

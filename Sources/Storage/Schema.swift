@@ -149,6 +149,7 @@ enum Schema {
         // and the rating prompts offered, for the response rate; RatingRollups.
         migrator.registerMigration("10-rating-day-rollups", migrate: RatingRollups.migrate)
         migrator.registerMigration("11-rating-alert-url", migrate: NotificationSchema.migrateAlertURL)
+        migrator.registerMigration("12-trunks", migrate: TrunkSchema.migrate)
         return migrator
     }
 }

@@ -3,7 +3,7 @@ public import Domain
 /// Everything the server keeps, behind one protocol so that a PostgreSQL implementation can
 /// stand beside the SQLite one without the API layer noticing. Every read that serves the API is
 /// scoped by client: a caller can only ever get rows of the client it names.
-public protocol Store: ConfigurationStore, SoundStore, IVRStore, NotificationStore, Sendable {
+public protocol Store: ConfigurationStore, SoundStore, IVRStore, NotificationStore, TrunkStore, Sendable {
     /// Fails when the database cannot be read; used by `/health`.
     func checkHealth() async throws
     /// Whether writes worked at the last `probeWrites` (`/health`, SIP `OPTIONS`).

@@ -118,3 +118,20 @@ func databaseWritten(upTo migration: String, rows: String) async throws -> Tempo
         #expect(try await store.dueNotifications(at: UnixTime(seconds: 1003), limit: 10).map(\.notification.id) == [41])
     }
 }
+
+/// Migration 12 (issue 11) adds the trunks: a client of an earlier version has none and can add one.
+@Suite struct TrunkMigrationTests {
+    @Test func aClientOfAnEarlierVersionStartsWithNoTrunksAndCanAddOne() async throws {
+        let database = try await databaseWritten(upTo: "11-rating-alert-url", rows: """
+            INSERT INTO client (id, name, timezone, domain, created_at) VALUES (1, 'Acme', 'UTC', 'acme.local', 0);
+            """)
+        let store = try SQLiteStore(path: database.path)
+        #expect(try await store.trunks(clientID: 1).isEmpty)
+        let created = try await store.createTrunk(Trunk(
+            id: 0, clientID: 1, name: "main", host: "sip.provider.example", port: 5060, transport: .udp, username: "acct",
+            password: "secret", register: true, registerExpires: 3600, fromDomain: "", prefixes: [], position: 0, stripDigits: 0,
+            addPrefix: "", callerID: nil, maxCalls: 0, status: .registering, lastError: nil, createdAt: UnixTime(seconds: 0)))
+        #expect(try await store.trunks(clientID: 1) == [created])
+        #expect(try await store.registeringTrunks() == [created])
+    }
+}
