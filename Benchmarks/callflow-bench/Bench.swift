@@ -217,6 +217,8 @@ final class RingRecorder: TelephonyPort {
     func promoteToCaller(_ name: String) async {}
     func hangUpAgent(_ agent: String) async {}
     func hangUpCaller() async {}
+    func refuseUnknownNumber() async {}
+    func sendKeys(_ keys: String, to party: String) async {}
 }
 
 /// The benchmark's menus make no `call_interactive` request; a runner still needs a client.

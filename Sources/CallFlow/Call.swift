@@ -14,16 +14,39 @@ public struct Call: Sendable {
     /// `afterDestinationHangup`; when the source hangs up first the destination goes to
     /// `afterSourceHangup`. A queue or menu as destination runs as for any caller.
     public struct CallbackPlan: Sendable, Equatable {
+        /// The parties rung first: the client's phones (extension names) and outside numbers
+        /// (`OutsideParty.name`).
         public var sources: [String]
+        /// A queue rung as a source (REFERENCE-API §4, issue 11): its agents, in its order,
+        /// are rung with the other sources; the one who answers is the source.
+        public var sourceQueue: Int64?
         public var destination: String
         public var afterSourceHangup: String?
         public var afterDestinationHangup: String?
+        /// Played to the source once it answered, before the destination is called.
+        public var sourceAnnouncement: SoundReference?
+        /// Keys sent by RFC 4733 to the destination once it answered (`dst_dtmf`).
+        public var destinationKeys: String?
+        /// The longest the call may last, from its start (`call_duration`).
+        public var maximumDuration: Duration?
+        /// What outside parties and the client's phones see as calling (`src_ani`, `dst_ani`,
+        /// `caller_id_name`, `caller_id_number`); the telephony side applies it.
+        public var presentation: CallbackPresentation
 
-        public init(sources: [String], destination: String, afterSourceHangup: String?, afterDestinationHangup: String?) {
+        public init(
+            sources: [String], sourceQueue: Int64? = nil, destination: String, afterSourceHangup: String?,
+            afterDestinationHangup: String?, sourceAnnouncement: SoundReference? = nil, destinationKeys: String? = nil,
+            maximumDuration: Duration? = nil, presentation: CallbackPresentation = CallbackPresentation()
+        ) {
             self.sources = sources
+            self.sourceQueue = sourceQueue
             self.destination = destination
             self.afterSourceHangup = afterSourceHangup
             self.afterDestinationHangup = afterDestinationHangup
+            self.sourceAnnouncement = sourceAnnouncement
+            self.destinationKeys = destinationKeys
+            self.maximumDuration = maximumDuration
+            self.presentation = presentation
         }
     }
 
@@ -61,8 +84,21 @@ public struct Call: Sendable {
         case queue(Extension, QueueCall.Settings)
         case voiceMenu(Extension, IVRConfiguration)
         case phone(Extension)
+        /// A number outside the client, called through its trunks (issue 11).
+        case outside(String)
         /// Nothing of this client answers to the number.
         case unreachable
+    }
+
+    /// What a queue-like flow (`QueueCall`) runs for: a queue, or one party rung like a
+    /// one-agent queue that rates nothing — a phone of the client, or a number outside it.
+    private enum Place: Sendable {
+        case queue(Extension)
+        case phone(Extension)
+        case outside(String)
+
+        var queue: Extension? { if case .queue(let queue) = self { queue } else { nil } }
+        var isQueue: Bool { queue != nil }
     }
 
     public enum Timer: Sendable, Hashable {
@@ -70,6 +106,8 @@ public struct Call: Sendable {
         case menu(VoiceMenuCall.Timer)
         /// How long a callback's sources ring before the call is given up (ours: 30 s).
         case callbackSources
+        /// A callback's `call_duration` is over.
+        case callbackDuration
     }
 
     static let callbackRingTime: Duration = .seconds(30)
@@ -90,6 +128,8 @@ public struct Call: Sendable {
         case ratingFailed
         /// The server is stopping and the drain time is over (issue 9): it ends the call.
         case serverStopping
+        /// A try to reach an outside party through a trunk ended: refused, or answered (issue 11).
+        case trunkAttempt(TrunkAttempt)
     }
 
     public enum Action: Sendable, Equatable {
@@ -106,10 +146,14 @@ public struct Call: Sendable {
         case promoteToCaller(String)
         case hangUpAgent(String)
         case hangUpCaller
+        /// The caller, not answered, dialled a number that reaches nothing.
+        case refuseUnknownNumber
         case startTimer(Timer, Duration)
         case cancelTimer(Timer)
         /// `variables` holds the menu's variables and the call's facts (`CallID`, `CallerIDNum`…).
         case interactiveRequest(url: String, method: IVRAction.HTTPMethod, variables: [String: String])
+        /// Send `keys` by RFC 4733 to the party rung as `party` (a callback's `dst_dtmf`).
+        case sendKeys(String, to: String)
         /// Count the rating prompt as offered (issue 10, response rate); nothing answers it.
         case recordRatingOffer(RatingOffer)
         /// Store durably, then answer `ratingStored` (or `ratingFailed`).
@@ -119,9 +163,12 @@ public struct Call: Sendable {
     }
 
     private enum Leg: Sendable {
-        case ringingSources([String])
+        /// `planPending`: the source queue's ring plan is still to come.
+        case ringingSources([String], planPending: Bool)
+        /// The source answered and hears the callback's announcement; then the destination.
+        case announcingToSource
         case routing
-        case queue(Extension, QueueCall, ringPlanAsked: Bool)
+        case queue(Place, QueueCall, ringPlanAsked: Bool)
         case menu(Extension, VoiceMenuCall)
         case ended
     }
@@ -144,6 +191,12 @@ public struct Call: Sendable {
     private var firstHangup: CallRecord.HangupDisposition?
     /// The recorder's revision of the open record last handed out (`openRecordChange`).
     private var savedRevision = 0
+    /// The trunk each outside party answered through, until its leg is recorded.
+    private var answeredTrunks: [String: TrunkAttempt] = [:]
+    /// The callback's `dst_dtmf` went to the destination (once, whoever it is after transfers).
+    private var destinationKeysSent = false
+    /// The callback source that answered: the agent a rating after `afterSourceHangup` is of.
+    private var callbackSource: String?
 
     public init(arrival: Arrival, at instant: UnixTime) {
         self.arrival = arrival
@@ -172,25 +225,53 @@ public struct Call: Sendable {
             // Whoever hung up first still names the disposition (an agent who left a caller in
             // the rating prompt); a call nobody had left is ended by the system.
             return [.hangUpCaller] + end(at: now)
+        case (_, .trunkAttempt(let attempt)):
+            recordTrunkAttempt(attempt, at: now)
+            return []
+        case (_, .timerFired(.callbackDuration)):
+            // `call_duration` is over: the call ends for everyone on it, by the system.
+            return [.hangUpCaller] + end(at: now)
         case (.routing, .arrived) where arrival.callback != nil:
-            let sources = arrival.callback?.sources ?? []
-            leg = .ringingSources(sources)
-            return [.ring(sources), .startTimer(.callbackSources, Self.callbackRingTime)]
-        case (.ringingSources(let ringing), .agentAnswered(let source)) where ringing.contains(source):
+            let plan = arrival.callback
+            let sources = plan?.sources ?? []
+            leg = .ringingSources(sources, planPending: plan?.sourceQueue != nil)
+            var actions: [Action] = sources.isEmpty ? [] : [.ring(sources)]
+            if let queue = plan?.sourceQueue { actions.append(.requestRingPlan(queueID: queue)) }
+            if let limit = plan?.maximumDuration { actions.append(.startTimer(.callbackDuration, limit)) }
+            return actions + [.startTimer(.callbackSources, Self.callbackRingTime)]
+        case (.ringingSources(let ringing, true), .ringPlan(let plan)):
+            // The source queue's agents, all at once with the other sources: the first to answer is the source.
+            let agents = plan.flatMap { $0 }.filter { !ringing.contains($0) }
+            let all = ringing + agents
+            leg = .ringingSources(all, planPending: false)
+            guard !all.isEmpty else { return [.cancelTimer(.callbackSources)] + end(at: now) }
+            return agents.isEmpty ? [] : [.ring(agents)]
+        case (.ringingSources(let ringing, _), .agentAnswered(let source)) where ringing.contains(source):
             answered = true
+            callbackSource = source
             callerLeg = recorder.legStarted(
-                .callbackSource, ani: arrival.caller.username, destination: source, domain: nil, application: .callback, at: now)
-            leg = .routing
+                .callbackSource, ani: arrival.caller.username, destination: Self.number(of: source), domain: nil, application: .callback,
+                through: answeredTrunks.removeValue(forKey: source), at: now)
             let others = ringing.filter { $0 != source }
-            return [.cancelTimer(.callbackSources)] + (others.isEmpty ? [] : [.cancelRinging(others)])
-                + [.promoteToCaller(source), .resolve(arrival.dialled)]
-        case (.ringingSources(let ringing), .agentUnreachable(let source)):
+            let answered: [Action] = [.cancelTimer(.callbackSources)] + (others.isEmpty ? [] : [.cancelRinging(others)]) + [.promoteToCaller(source)]
+            if let announcement = arrival.callback?.sourceAnnouncement {
+                leg = .announcingToSource
+                return answered + [.play(announcement)]
+            }
+            leg = .routing
+            return answered + [.resolve(arrival.dialled)]
+        case (.ringingSources(let ringing, let planPending), .agentUnreachable(let source)):
             let remaining = ringing.filter { $0 != source }
-            leg = .ringingSources(remaining)
-            return remaining.isEmpty ? [.cancelTimer(.callbackSources)] + end(at: now) : []
-        case (.ringingSources(let ringing), .timerFired(.callbackSources)):
+            leg = .ringingSources(remaining, planPending: planPending)
+            return remaining.isEmpty && !planPending ? [.cancelTimer(.callbackSources)] + end(at: now) : []
+        case (.ringingSources(let ringing, _), .timerFired(.callbackSources)):
             return [.cancelRinging(ringing)] + end(at: now)
         case (.ringingSources, _):
+            return []
+        case (.announcingToSource, .playbackFinished):
+            leg = .routing
+            return [.resolve(arrival.dialled)]
+        case (.announcingToSource, let event) where event != .callerHungUp:
             return []
         case (.routing, .arrived):
             callerLeg = recorder.legStarted(
@@ -200,7 +281,7 @@ public struct Call: Sendable {
         case (.routing, .routed(let destination)):
             return route(to: destination, at: now)
         case (.queue(let place, let flow, _), .callerHungUp)
-            where place.kind == .phone && arrival.callback?.afterSourceHangup != nil && flow.bridgedAgent != nil:
+            where !place.isQueue && arrival.callback?.afterSourceHangup != nil && flow.bridgedAgent != nil:
             return destinationStays(with: flow.bridgedAgent ?? "", at: now)
         case (_, .callerHungUp):
             firstHangup = firstHangup ?? .callerHangup
@@ -242,23 +323,19 @@ public struct Call: Sendable {
         var actions: [Action] = []
         switch destination {
         case .unreachable:
-            return [.hangUpCaller] + end(at: now)
+            // Not answered yet: refused as "not found" (SIP 404), so a trunk's caller or a phone
+            // learns the number reaches nothing here (issue 11: an outside number no trunk carries).
+            return [answered ? .hangUpCaller : .refuseUnknownNumber] + end(at: now)
         case .queue(let queue, let settings):
             recorder.reached(queue)
             actions += answer()
-            leg = .queue(queue, QueueCall(settings: settings), ringPlanAsked: false)
+            leg = .queue(.queue(queue), QueueCall(settings: settings), ringPlanAsked: false)
             return actions + [.requestRingPlan(queueID: queue.id)]
         case .phone(let phone):
-            // A phone is rung like a one-agent queue that rates nothing.
             recorder.reached(phone)
-            // A callback's destination hanging up first sends the source on (SPEC §2.3).
-            let afterHangup = arrival.callback?.afterDestinationHangup.map { QueueCall.HangupAction.transfer(destination: $0) }
-            var flow = QueueCall(settings: .init(
-                queueID: phone.id, agentHangupAction: afterHangup ?? .none, maxWaitTime: nil, announcement: nil,
-                exitWithNoAvailableAgents: true, noAgentDestination: nil))
-            let started = flow.handle(.entered(ringPlan: [[phone.name]]))
-            leg = .queue(phone, flow, ringPlanAsked: true)
-            return translate(started, in: phone, at: now)
+            return ringOne(phone.name, place: .phone(phone), queueID: phone.id, at: now)
+        case .outside(let number):
+            return ringOne(OutsideParty.name(of: number), place: .outside(number), queueID: 0, at: now)
         case .voiceMenu(let menu, let configuration):
             recorder.reached(menu)
             actions += answer()
@@ -271,6 +348,18 @@ public struct Call: Sendable {
         }
     }
 
+    /// A phone or an outside number, rung like a one-agent queue that rates nothing. A callback's
+    /// destination hanging up first sends the source on (SPEC §2.3).
+    private mutating func ringOne(_ party: String, place: Place, queueID: Int64, at now: UnixTime) -> [Action] {
+        let afterHangup = arrival.callback?.afterDestinationHangup.map { QueueCall.HangupAction.transfer(destination: $0) }
+        var flow = QueueCall(settings: .init(
+            queueID: queueID, agentHangupAction: afterHangup ?? .none, maxWaitTime: nil, announcement: nil,
+            exitWithNoAvailableAgents: true, noAgentDestination: nil))
+        let started = flow.handle(.entered(ringPlan: [[party]]))
+        leg = .queue(place, flow, ringPlanAsked: true)
+        return translate(started, in: place, at: now)
+    }
+
     /// The callback's source hung up while talking to the destination phone: the destination
     /// becomes the caller and goes to `afterSourceHangup`.
     private mutating func destinationStays(with agent: String, at now: UnixTime) -> [Action] {
@@ -279,11 +368,32 @@ public struct Call: Sendable {
         recorder.unbridged(at: now)
         callerLeg = agentLegs.removeValue(forKey: agent)
         let destination = arrival.callback?.afterSourceHangup ?? ""
-        return transfer(to: destination, agent: nil, at: now).map { action in
+        // The rating the destination leaves there is of the source, when the source was one of
+        // the client's agents (a phone, or a queue's agent), not an outside number (issue 11).
+        let source = callbackSource.flatMap { OutsideParty.number(of: $0) == nil ? $0 : nil }
+        return transfer(to: destination, agent: source, at: now).map { action in
             // The transfer's `resolve` follows the promotion, so the next flow plays to the destination.
             if case .resolve = action { return [.promoteToCaller(agent), action] }
             return [action]
         }.flatMap { $0 }
+    }
+
+    /// How call history names a party: an outside number by the number.
+    static func number(of party: String) -> String { OutsideParty.number(of: party) ?? party }
+
+    /// A try through a trunk: a refused one is a leg of its own (with the trunk and the SIP
+    /// status); an answered one goes with the leg of the party once it is bridged.
+    private mutating func recordTrunkAttempt(_ attempt: TrunkAttempt, at now: UnixTime) {
+        guard attempt.sipStatus != nil else {
+            answeredTrunks[attempt.party] = attempt
+            return
+        }
+        let role: CallLeg.Role
+        if case .ringingSources = leg { role = .callbackSource } else if arrival.callback != nil { role = .callbackDestination } else { role = .transfer }
+        let handle = recorder.legStarted(
+            role, ani: arrival.caller.username, destination: attempt.number, domain: nil,
+            application: arrival.callback != nil ? .callback : nil, through: attempt, at: now)
+        recorder.legEnded(handle, at: now)
     }
 
     private mutating func answer() -> [Action] {
@@ -306,12 +416,13 @@ public struct Call: Sendable {
         case .queue: [.queue(.ringTimeout), .queue(.nextRound), .queue(.maxWait), .queue(.announcement), .queue(.ratingKey)]
         case .menu: [.menu(.sleep), .menu(.lifetime), .menu(.firstKey), .menu(.nextKey), .menu(.ratingKey)]
         case .ringingSources: [.callbackSources]
-        case .routing, .ended: []
+        case .routing, .announcingToSource, .ended: []
         }
     }
 
     private mutating func end(at now: UnixTime) -> [Action] {
-        let cleanup = Self.timers(of: leg).map(Action.cancelTimer)
+        var cleanup = Self.timers(of: leg).map(Action.cancelTimer)
+        if arrival.callback?.maximumDuration != nil { cleanup.append(.cancelTimer(.callbackDuration)) }
         leg = .ended
         for agentLeg in agentLegs.values { recorder.legEnded(agentLeg, at: now) }
         if let callerLeg { recorder.legEnded(callerLeg, at: now) }
@@ -349,7 +460,7 @@ public struct Call: Sendable {
 
     // MARK: Passing actions up
 
-    private mutating func translate(_ actions: [QueueCall.Action], in queue: Extension, at now: UnixTime) -> [Action] {
+    private mutating func translate(_ actions: [QueueCall.Action], in place: Place, at now: UnixTime) -> [Action] {
         var result: [Action] = []
         for action in actions {
             switch action {
@@ -357,17 +468,22 @@ public struct Call: Sendable {
             case .stopPlayback: result.append(.stopPlayback)
             case .ring(let agents): result.append(.ring(agents))
             case .cancelRinging(let agents): result.append(.cancelRinging(agents))
-            case .requestRingPlan: result.append(.requestRingPlan(queueID: queue.id))
+            case .requestRingPlan:
+                if let queue = place.queue { result.append(.requestRingPlan(queueID: queue.id)) }
             case .bridge(let agent):
                 // Only a queue's agent is whom a later rating is of (SPEC §2.2); a phone dialled
                 // directly, or a callback's destination, is not.
-                let isCallback = arrival.callback != nil && queue.kind == .phone
-                if queue.kind == .queue { attributedAgent = agent }
-                recorder.bridged(to: agent, domain: arrival.did?.domain, at: now)
+                let isCallback = arrival.callback != nil && !place.isQueue
+                if place.isQueue { attributedAgent = agent }
+                recorder.bridged(to: Self.number(of: agent), domain: arrival.did?.domain, at: now)
                 agentLegs[agent] = recorder.legStarted(
-                    isCallback ? .callbackDestination : .agent, ani: arrival.caller.username, destination: agent, domain: nil,
-                    application: isCallback ? .callback : .callcenter, at: now)
+                    isCallback ? .callbackDestination : .agent, ani: arrival.caller.username, destination: Self.number(of: agent), domain: nil,
+                    application: isCallback ? .callback : .callcenter, through: answeredTrunks.removeValue(forKey: agent), at: now)
                 result += answer() + [.bridge(agent: agent)]
+                if isCallback, !destinationKeysSent, let keys = arrival.callback?.destinationKeys {
+                    destinationKeysSent = true
+                    result.append(.sendKeys(keys, to: agent))
+                }
             case .hangUpAgent(let agent):
                 if let handle = agentLegs[agent] { recorder.legEnded(handle, at: now) }
                 recorder.unbridged(at: now)
@@ -378,11 +494,14 @@ public struct Call: Sendable {
             case .startTimer(let timer, let duration): result.append(.startTimer(.queue(timer), duration))
             case .cancelTimer(let timer): result.append(.cancelTimer(.queue(timer)))
             case .transfer(let destination, let agent):
-                result += transfer(to: destination, agent: queue.kind == .queue ? agent : nil, at: now)
+                result += transfer(to: destination, agent: place.isQueue ? agent : nil, at: now)
             case .offerRating(let agent):
-                result.append(offerRating(extensionID: queue.id, agent: agent, at: now))
+                // Only a queue rates (a phone's or outside number's flow has no rating prompt).
+                if let queue = place.queue { result.append(offerRating(extensionID: queue.id, agent: agent, at: now)) }
             case .storeRating(let rate, let maxRate, let agent):
-                result.append(.storeRating(rating(rate: rate, maxRate: maxRate, extensionID: queue.id, agent: agent, at: now)))
+                if let queue = place.queue {
+                    result.append(.storeRating(rating(rate: rate, maxRate: maxRate, extensionID: queue.id, agent: agent, at: now)))
+                }
             case .finished:
                 break
             }
@@ -436,5 +555,22 @@ public struct Call: Sendable {
         NewRating(
             clientID: arrival.clientID, callUUID: arrival.callUUID, ratedAt: now, extensionID: extensionID, rate: Int64(rate),
             maxRate: Int64(maxRate), agentUsername: agent, offeredAt: ratingOfferedAt)
+    }
+}
+
+/// What a callback shows as calling (REFERENCE-API §4): `src_ani` to outside sources, `dst_ani`
+/// to an outside destination (client DIDs, as the API checked), and to the client's phones the
+/// name and number of `caller_id_name`/`caller_id_number` (by default the initiating extension).
+public struct CallbackPresentation: Sendable, Equatable {
+    public var sourceCallerID: String?
+    public var destinationCallerID: String?
+    public var callerName: String?
+    public var callerNumber: String?
+
+    public init(sourceCallerID: String? = nil, destinationCallerID: String? = nil, callerName: String? = nil, callerNumber: String? = nil) {
+        self.sourceCallerID = sourceCallerID
+        self.destinationCallerID = destinationCallerID
+        self.callerName = callerName
+        self.callerNumber = callerNumber
     }
 }

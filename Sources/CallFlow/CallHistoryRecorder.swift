@@ -48,12 +48,17 @@ public struct CallHistoryRecorder: Sendable {
         record.extensionType = destination.kind
     }
 
+    /// `trunk`: the leg went to a number outside the client through a trunk (issue 11): the
+    /// leg's flow is `out`, and so is the call's.
     public mutating func legStarted(
-        _ role: CallLeg.Role, ani: String?, destination: String?, domain: String?, application: CallLeg.Application?, at instant: UnixTime
+        _ role: CallLeg.Role, ani: String?, destination: String?, domain: String?, application: CallLeg.Application?,
+        through trunk: TrunkAttempt? = nil, at instant: UnixTime
     ) -> LegHandle {
         record.legs.append(CallLeg(
             role: role, aniNumber: ani, destNumber: destination, destDomain: domain, application: application,
-            startedAt: instant, duration: 0))
+            startedAt: instant, duration: 0, flow: trunk == nil ? .inbound : .outbound, trunkID: trunk?.trunkID,
+            trunkName: trunk?.trunkName, sipStatus: trunk?.sipStatus))
+        if trunk != nil { record.flow = .outbound }
         legEnds.append(nil)
         revision += 1
         return LegHandle(index: record.legs.count - 1)

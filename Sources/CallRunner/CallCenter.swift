@@ -3,8 +3,9 @@ public import Domain
 
 /// Makes the telephony side of new calls: the SIP layer (issue 4), or a simulation.
 public protocol TelephonyProvider: Sendable {
-    /// A port for a call the server places itself (a callback): it rings the legs it is told to.
-    func makePort(for callUUID: CallUUID, clientID: Int64) async throws -> any TelephonyPort
+    /// A port for a call the server places itself (a callback): it rings the legs it is told to,
+    /// showing them the callback's `presentation`.
+    func makePort(for callUUID: CallUUID, clientID: Int64, callback: Call.CallbackPlan) async throws -> any TelephonyPort
 }
 
 public enum CallCenterError: Error, Equatable {
@@ -53,11 +54,14 @@ public actor CallCenter {
         guard !isStopping else { throw CallCenterError.stopping }
         await forgetFinishedCalls()
         let callUUID = CallUUID.random()
-        let port = try await telephony.makePort(for: callUUID, clientID: clientID)
+        let port = try await telephony.makePort(for: callUUID, clientID: clientID, callback: plan)
         let runner = CallRunner(
             arrival: .init(
                 callUUID: callUUID, clientID: clientID, dialled: plan.destination, did: nil,
-                caller: .init(username: initiator.name, screenName: initiator.label, domain: nil), callback: plan),
+                caller: .init(
+                    username: plan.presentation.callerNumber ?? initiator.name, screenName: plan.presentation.callerName ?? initiator.label,
+                    domain: nil),
+                callback: plan),
             port: port, services: services)
         runners[callUUID] = runner
         services.timers.spawn { await runner.start() }

@@ -131,6 +131,10 @@ public actor CallRunner {
             await port.hangUpAgent(agent)
         case .hangUpCaller:
             await port.hangUpCaller()
+        case .refuseUnknownNumber:
+            await port.refuseUnknownNumber()
+        case .sendKeys(let keys, let party):
+            await port.sendKeys(keys, to: party)
         case .startTimer(let timer, let delay):
             timers[timer]?.timer.cancel()
             timerGeneration += 1

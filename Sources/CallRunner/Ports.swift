@@ -18,6 +18,11 @@ public protocol TelephonyPort: Sendable {
     func promoteToCaller(_ name: String) async
     func hangUpAgent(_ agent: String) async
     func hangUpCaller() async
+    /// The caller, not answered, dialled a number that reaches nothing: refused (SIP 404).
+    func refuseUnknownNumber() async
+    /// Sends `keys` (a callback's `dst_dtmf`: digits, `W` and `w` pauses) by RFC 4733 to the
+    /// party rung as `party`.
+    func sendKeys(_ keys: String, to party: String) async
 }
 
 /// What numbers reach, from the client's configuration.

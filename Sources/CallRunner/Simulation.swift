@@ -7,19 +7,21 @@ import Synchronization
 /// delivering events to the runner.
 public actor SimulatedTelephony: TelephonyPort {
     public enum Request: Sendable, Equatable, CustomStringConvertible {
-        case answerCaller, stopPlayback, hangUpCaller
+        case answerCaller, stopPlayback, hangUpCaller, refuseUnknownNumber
         case play(SoundReference)
         case ring([String])
         case cancelRinging([String])
         case bridge(String)
         case promoteToCaller(String)
         case hangUpAgent(String)
+        case sendKeys(String, to: String)
 
         public var description: String {
             switch self {
             case .answerCaller: "answer the caller"
             case .stopPlayback: "stop playback"
             case .hangUpCaller: "hang up the caller"
+            case .refuseUnknownNumber: "refuse the caller: number not found"
             case .play(.builtIn(let sound)): "play built-in \(sound.rawValue)"
             case .play(.uploaded(let id)): "play sound \(id)"
             case .ring(let agents): "ring \(agents.joined(separator: ", "))"
@@ -27,6 +29,7 @@ public actor SimulatedTelephony: TelephonyPort {
             case .bridge(let agent): "bridge the caller to \(agent)"
             case .promoteToCaller(let name): "\(name) is now the caller"
             case .hangUpAgent(let agent): "hang up agent \(agent)"
+            case .sendKeys(let keys, let party): "send keys \(keys) to \(party)"
             }
         }
     }
@@ -50,6 +53,8 @@ public actor SimulatedTelephony: TelephonyPort {
     public func promoteToCaller(_ name: String) { requests.append(.promoteToCaller(name)) }
     public func hangUpAgent(_ agent: String) { requests.append(.hangUpAgent(agent)) }
     public func hangUpCaller() { requests.append(.hangUpCaller) }
+    public func refuseUnknownNumber() { requests.append(.refuseUnknownNumber) }
+    public func sendKeys(_ keys: String, to party: String) { requests.append(.sendKeys(keys, to: party)) }
 }
 
 /// Timers on a clock that moves only when told to, so a simulated call's five-second key
@@ -132,7 +137,7 @@ public actor SimulatedTelephonyProvider: TelephonyProvider {
 
     public init() {}
 
-    public func makePort(for callUUID: CallUUID, clientID: Int64) async throws -> any TelephonyPort {
+    public func makePort(for callUUID: CallUUID, clientID: Int64, callback: Call.CallbackPlan) async throws -> any TelephonyPort {
         let port = SimulatedTelephony()
         ports[callUUID] = port
         return port

@@ -3,7 +3,8 @@ public import Domain
 public import Storage
 
 /// Routing from the configuration in storage: an extension name of the client, else one of its
-/// DIDs and the extension it points to; a disabled or unassigned target is unreachable.
+/// DIDs and the extension it points to, else a number outside the client that one of its trunks
+/// carries; a disabled or unassigned target is unreachable.
 public struct StoreCallDirectory: CallDirectory {
     private let store: any Store
 
@@ -13,7 +14,11 @@ public struct StoreCallDirectory: CallDirectory {
         let target: Extension
         switch try await store.dialTarget(clientID: clientID, number: number) {
         case nil:
-            return .unreachable
+            // Not a number of the client: a number outside it, when one of its trunks carries
+            // it (issue 11); which trunk, and the failover, are the telephony side's.
+            guard OutsideNumber.isValid(number), !OutsideNumber.route(number, over: try await store.trunks(clientID: clientID)).isEmpty
+            else { return .unreachable }
+            return .outside(number)
         case .extension(let found):
             target = found
         case .did(_, _, let extensionID):

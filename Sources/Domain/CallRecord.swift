@@ -74,10 +74,18 @@ public struct CallLeg: Sendable, Equatable {
     public var application: Application?
     public var startedAt: UnixTime
     public var duration: Int64
+    /// `out` for a leg to a number outside the client, through a trunk (issue 11); `in` otherwise.
+    public var flow: CallRecord.Flow
+    /// The trunk an outside leg went through, and its name then.
+    public var trunkID: Int64?
+    public var trunkName: String?
+    /// The SIP status that refused an outside leg; nil when it was answered.
+    public var sipStatus: Int?
 
     public init(
         role: Role, aniNumber: String?, destNumber: String?, destDomain: String?, application: Application?,
-        startedAt: UnixTime, duration: Int64
+        startedAt: UnixTime, duration: Int64, flow: CallRecord.Flow = .inbound, trunkID: Int64? = nil, trunkName: String? = nil,
+        sipStatus: Int? = nil
     ) {
         self.role = role
         self.aniNumber = aniNumber
@@ -86,6 +94,10 @@ public struct CallLeg: Sendable, Equatable {
         self.application = application
         self.startedAt = startedAt
         self.duration = duration
+        self.flow = flow
+        self.trunkID = trunkID
+        self.trunkName = trunkName
+        self.sipStatus = sipStatus
     }
 }
 

@@ -111,3 +111,15 @@ public enum OutsideNumber {
         trunks.filter { $0.carries(number) }.sorted { ($0.position, $0.id) < ($1.position, $1.id) }
     }
 }
+
+/// How the call-flow engine names a number outside the client among the parties it rings (an
+/// agent is named by its extension name): extension names are digits only (`ExtensionName`),
+/// so a name with `out:` before the number is never an agent's.
+public enum OutsideParty {
+    public static func name(of number: String) -> String { "out:" + number }
+
+    /// The number a party name stands for; nil for an agent's name.
+    public static func number(of party: String) -> String? {
+        party.hasPrefix("out:") ? String(party.dropFirst(4)) : nil
+    }
+}

@@ -102,17 +102,7 @@ public struct DigestCredentials: Sendable, Equatable {
 
     /// Parses `Digest username="101", realm="…", …`; nil when it is not digest or a field is missing.
     public init?(_ header: String) {
-        let value = header.trimmingSIPWhitespace()
-        guard value.lowercased().hasPrefix("digest ") else { return nil }
-        var fields: [String: String] = [:]
-        for item in SIPHeaders.splitList(String(value.dropFirst(7))) {
-            let parts = item.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2 else { continue }
-            var content = parts[1].trimmingSIPWhitespace()
-            if content.hasPrefix("\""), content.hasSuffix("\""), content.count >= 2 { content = String(content.dropFirst().dropLast()) }
-            fields[parts[0].trimmingSIPWhitespace().lowercased()] = content
-        }
-        guard let username = fields["username"], let realm = fields["realm"], let nonce = fields["nonce"], let uri = fields["uri"],
+        guard let fields = Self.fields(ofDigest: header), let username = fields["username"], let realm = fields["realm"], let nonce = fields["nonce"], let uri = fields["uri"],
             let response = fields["response"], let algorithm = DigestAlgorithm(rawValue: fields["algorithm"]?.uppercased() ?? "MD5")
         else { return nil }
         self.username = username
@@ -124,6 +114,22 @@ public struct DigestCredentials: Sendable, Equatable {
         qop = fields["qop"]
         nonceCount = fields["nc"]
         clientNonce = fields["cnonce"]
+    }
+
+    /// The `name=value` pairs of a `Digest …` header value (names lower-cased, quotes taken
+    /// off); nil when it is not digest.
+    static func fields(ofDigest header: String) -> [String: String]? {
+        let value = header.trimmingSIPWhitespace()
+        guard value.lowercased().hasPrefix("digest ") else { return nil }
+        var fields: [String: String] = [:]
+        for item in SIPHeaders.splitList(String(value.dropFirst(7))) {
+            let parts = item.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            var content = parts[1].trimmingSIPWhitespace()
+            if content.hasPrefix("\""), content.hasSuffix("\""), content.count >= 2 { content = String(content.dropFirst().dropLast()) }
+            fields[parts[0].trimmingSIPWhitespace().lowercased()] = content
+        }
+        return fields
     }
 
     /// Whether `response` is right for `method`, given HA1 = H(username:realm:password) in this

@@ -137,6 +137,12 @@ public struct NameAddress: Sendable, Equatable, CustomStringConvertible {
 
     public var tag: String? { parameters["tag"] ?? nil }
 
+    /// `name` as a display name `description` can quote: without `"` and `\` (RFC 3261 §25.1
+    /// quoted-string), nor control characters.
+    public static func displayable(_ name: String) -> String {
+        String(name.unicodeScalars.filter { $0 != "\"" && $0 != "\\" && !($0.properties.generalCategory == .control) }.map(Character.init))
+    }
+
     public var description: String {
         (displayName.map { "\"\($0)\" " } ?? "") + "<\(uri)>" + parameters.description
     }

@@ -1,4 +1,5 @@
 import CallFlow
+import Domain
 import Logging
 import Media
 import NIOCore
@@ -27,6 +28,17 @@ struct CallLegs {
         var maximumInvites = 500
     }
 
+    /// One way to a number outside the client: a trunk that carries it (issue 11).
+    struct TrunkRoute: Sendable, Equatable {
+        var trunk: Trunk
+        var peer: SIPPeer
+        /// The number as this trunk sends it (`Trunk.rewritten`).
+        var number: String
+        /// The client DID shown as caller ID (`From`, `P-Asserted-Identity`); nil = the account's.
+        var callerID: String?
+        var callerName: String?
+    }
+
     enum Event: Sendable {
         // The far ends.
         /// The caller cancelled its INVITE before it was answered.
@@ -50,11 +62,17 @@ struct CallLegs {
         case stopPlayback
         /// Ring `agent` on its live devices (looked up in the registrar by the session).
         case ring(agent: String, devices: [PhoneRegistrations.Target])
+        /// Call the outside `party` through the first of `routes`, then the next on failure.
+        case dialOut(party: String, routes: [TrunkRoute])
+        /// Whether the trunk `claimTrunk` asked for had room for one more call.
+        case trunkClaimed(leg: LegID, trunkID: Int64, Bool)
         case cancelRinging([String])
         case bridge(agent: String)
         case promoteToCaller(String)
         case hangUpAgent(String)
         case hangUpCaller
+        case refuseUnknownNumber
+        case sendKeys(String, to: String)
         /// The call is over: whatever is still up is hung up.
         case finish
     }
@@ -74,6 +92,8 @@ struct CallLegs {
         case stopMedia(leg: LegID)
         case loadSound(SoundReference, codec: G711Codec, generation: Int)
         case playSound([UInt8], leg: LegID, generation: Int)
+        /// Keys by RFC 4733 into the leg's RTP (a callback's `dst_dtmf`).
+        case sendKeys(String, leg: LegID)
         case registerDialog(DialogTable.Key, leg: LegID)
         case forgetDialog(DialogTable.Key)
         /// The caller's INVITE, unanswered: where its CANCEL finds the call.
@@ -82,6 +102,10 @@ struct CallLegs {
         /// An event for the call's runner, in order.
         case deliver(Call.Event)
         case log(Logger.Level, String, Logger.Metadata)
+        /// Take one of the trunk's `max_calls` for the leg (answered by `trunkClaimed`).
+        case claimTrunk(Trunk, leg: LegID)
+        /// Give back the place `claimTrunk` took.
+        case releaseTrunk(Int64)
         /// The call is over for the call center (sent once, by `finish`).
         case callOver
     }
@@ -89,11 +113,29 @@ struct CallLegs {
     private enum LegState: Sendable {
         /// An INVITE received, not answered yet.
         case offered(invite: SIPMessage)
-        /// A device to ring, waiting for its media port.
-        case preparing(device: PhoneRegistrations.Target)
+        /// A device to ring, or an outside number to call, waiting for its media port (and, for a
+        /// trunk, a place among its `max_calls`).
+        case preparing(Target)
         /// An INVITE sent, no final answer yet.
         case ringing(invite: SIPMessage)
         case answered(Dialog)
+    }
+
+    private enum Target: Sendable {
+        case device(PhoneRegistrations.Target)
+        /// The routes not tried yet, the current one first.
+        case outside([TrunkRoute])
+    }
+
+    /// What a leg to an outside number keeps while it is tried.
+    private struct OutsideAttempt: Sendable {
+        /// The route of the INVITE in flight, and those left to fail over to.
+        var route: TrunkRoute
+        var remaining: [TrunkRoute]
+        /// Answers the provider's 401/407 (RFC 3261 §22.2).
+        var digest: DigestClient
+        /// The trunk's place among its `max_calls` is held.
+        var claimed = false
     }
 
     private struct Leg: Sendable {
@@ -116,6 +158,8 @@ struct CallLegs {
         /// This server's SRTP master key and salt for the leg, sent in its SDP when the leg is
         /// `RTP/SAVP` (RFC 4568); fresh for every leg.
         var srtpKeySalt = Identifiers.srtpKeySalt()
+        /// Set for a leg to an outside number.
+        var outside: OutsideAttempt?
     }
 
     let settings: Settings
@@ -187,6 +231,8 @@ struct CallLegs {
             playback += 1
             return callerLeg.map { [.stopMedia(leg: $0)] } ?? []
         case .ring(let agent, let devices): return ring(agent, devices: devices)
+        case .dialOut(let party, let routes): return dialOut(party, routes: routes)
+        case .trunkClaimed(let id, let trunkID, let granted): return trunkClaimed(id, trunkID: trunkID, granted: granted)
         case .cancelRinging(let agents): return agents.flatMap { ringingLegs(of: $0).flatMap { abandon($0) } }
         case .bridge(let agent):
             guard let caller = callerLeg, legs[caller] != nil, let agentLeg = agentLegs[agent], legs[agentLeg] != nil else { return [] }
@@ -207,7 +253,14 @@ struct CallLegs {
             callerLeg = nil
             playback += 1
             return hangUp(id)
+        case .refuseUnknownNumber:
+            guard let id = callerLeg, let leg = legs[id], case .offered(let invite) = leg.state else { return handle(.hangUpCaller) }
+            callerLeg = nil
+            return [.respond(invite.response(status: 404, reason: "Not Found", toTag: leg.localTag))] + end(id)
         case .finish: return finish()
+        case .sendKeys(let keys, let party):
+            guard let id = agentLegs[party], legs[id] != nil else { return [] }
+            return [.sendKeys(keys, leg: id)]
         }
     }
 
@@ -365,7 +418,7 @@ struct CallLegs {
         var actions: [Action] = []
         for device in devices {
             let id = newLegID()
-            legs[id] = Leg(state: .preparing(device: device), peer: device.peer, localTag: Identifiers.tag(), localPort: 0, agent: agent)
+            legs[id] = Leg(state: .preparing(.device(device)), peer: device.peer, localTag: Identifiers.tag(), localPort: 0, agent: agent)
             invitesSent += 1
             actions.append(.openMedia(leg: id))
         }
@@ -375,13 +428,22 @@ struct CallLegs {
     /// The media port of a device to ring: the INVITE goes out (with the binding's Path as its
     /// Route, RFC 3327 §5.3). Without a port the device is not rung.
     private mutating func mediaOpened(_ id: LegID, port: Int?) -> [Action] {
-        guard var leg = legs[id], case .preparing(let device) = leg.state, let agent = leg.agent else {
+        guard var leg = legs[id], case .preparing(let target) = leg.state, let agent = leg.agent else {
             // Hung up while the port was being opened.
             return port == nil ? [] : [.closeMedia(leg: id)]
         }
         guard let port else {
             legs[id] = nil
             return [.log(.warning, "no media port to ring a phone", ["agent": "\(agent)"])] + unreachableIfLast(agent)
+        }
+        leg.localPort = port
+        legs[id] = leg
+        let device: PhoneRegistrations.Target
+        switch target {
+        case .device(let found): device = found
+        case .outside(let routes):
+            guard let first = routes.first else { return end(id) + unreachableIfLast(agent) }
+            return [.claimTrunk(first.trunk, leg: id)]
         }
         let offer = OfferAnswer.offer(
             localAddress: settings.telephony.advertisedHost, localPort: port, srtpKeySalt: Self.offersSRTP(over: device.peer) ? leg.srtpKeySalt : nil)
@@ -399,12 +461,143 @@ struct CallLegs {
         return [.send(invite, to: device.peer, leg: id)]
     }
 
+    // MARK: Outside numbers (issue 11)
+
+    /// Calls an outside number through the trunks that carry it, in order: a media port first,
+    /// then a place on the trunk (`max_calls`), then the INVITE. Never two legs to one party.
+    private mutating func dialOut(_ party: String, routes: [TrunkRoute]) -> [Action] {
+        guard !isFinished else { return [] }
+        let inFlight = legs.values.contains { leg in
+            guard leg.agent == party else { return false }
+            if case .preparing = leg.state { return true }
+            if case .ringing = leg.state { return true }
+            return false
+        }
+        guard !routes.isEmpty, !inFlight, agentLegs[party] == nil, invitesSent < settings.maximumInvites else {
+            if routes.isEmpty { return [.log(.notice, "no trunk carries the number", ["party": "\(party)"])] + deliver(.agentUnreachable(party)) }
+            return deliver(.agentUnreachable(party))
+        }
+        let id = newLegID()
+        legs[id] = Leg(state: .preparing(.outside(routes)), peer: routes[0].peer, localTag: Identifiers.tag(), localPort: 0, agent: party)
+        return [.openMedia(leg: id)]
+    }
+
+    /// The trunk of the leg's current route had room (send the INVITE) or not (the next route).
+    private mutating func trunkClaimed(_ id: LegID, trunkID: Int64, granted: Bool) -> [Action] {
+        guard var leg = legs[id], case .preparing(.outside(let routes)) = leg.state, let party = leg.agent, let route = routes.first,
+            route.trunk.id == trunkID
+        else {
+            // Hung up meanwhile: the place goes back.
+            return granted ? [.releaseTrunk(trunkID)] : []
+        }
+        let remaining = Array(routes.dropFirst())
+        guard granted else {
+            legs[id] = leg
+            let log: Action = .log(.notice, "trunk at its max_calls; trying the next", ["trunk_id": "\(route.trunk.id)", "party": "\(party)"])
+            guard !remaining.isEmpty else { return [log] + end(id) + unreachableIfLast(party) }
+            leg.state = .preparing(.outside(remaining))
+            legs[id] = leg
+            return [log, .claimTrunk(remaining[0].trunk, leg: id)]
+        }
+        leg.outside = OutsideAttempt(
+            route: route, remaining: remaining, digest: DigestClient(username: route.trunk.username, password: route.trunk.password),
+            claimed: true)
+        leg.peer = route.peer
+        let invite = outsideInvite(for: route, leg: leg)
+        leg.state = .ringing(invite: invite)
+        leg.localDescription = OfferAnswer.offer(localAddress: settings.telephony.advertisedHost, localPort: leg.localPort, srtpKeySalt: nil)
+        legs[id] = leg
+        invitesSent += 1
+        return [.send(invite, to: route.peer, leg: id)]
+    }
+
+    /// The INVITE to an outside number through a trunk: to `sip:number@host`, the caller ID in
+    /// `From` and `P-Asserted-Identity` (RFC 3325: the provider, a trusted network, decides
+    /// what the called party sees), plain RTP (SDES keys only travel over TLS, RFC 4568 §8.3).
+    private func outsideInvite(for route: TrunkRoute, leg: Leg) -> SIPMessage {
+        let trunk = route.trunk
+        let hostPort = trunk.port == 5060 ? trunk.host : "\(trunk.host):\(trunk.port)"
+        let transport = route.peer.transport == .udp ? "" : ";transport=\(route.peer.transport.rawValue.lowercased())"
+        let callerUser = route.callerID ?? (trunk.username.isEmpty ? "anonymous" : trunk.username)
+        let caller = SIPURI(user: callerUser, host: trunk.callerDomain)
+        let from = NameAddress(
+            displayName: route.callerName.map(NameAddress.displayable), uri: caller,
+            parameters: SIPParameters([("tag", leg.localTag)]))
+        let offer = OfferAnswer.offer(localAddress: settings.telephony.advertisedHost, localPort: leg.localPort, srtpKeySalt: nil)
+        var invite = SIPMessage.invite(
+            target: "sip:\(route.number)@\(hostPort)\(transport)", from: from,
+            to: NameAddress(uri: SIPURI(user: route.number, host: trunk.host)),
+            callID: Identifiers.callID(host: settings.telephony.advertisedHost), via: settings.telephony.via(transport: route.peer.transport),
+            contact: settings.telephony.contact(for: route.peer.transport),
+            offer: offer.serialized(sessionID: settings.sessionID, version: 1))
+        if route.callerID != nil { invite.headers.add("P-Asserted-Identity", "<\(caller)>") }
+        return invite
+    }
+
+    /// A final response to the INVITE of a leg to an outside number, other than a 2xx: a
+    /// challenge is answered; 5xx, 408 (no answer: timer B) and a challenge it cannot answer
+    /// (the trunk's account is wrong) fail over to the next trunk; anything else (486 busy,
+    /// 404, 603…) is the number's answer, and no other trunk is asked.
+    private mutating func outsideRefused(_ response: SIPMessage, status: Int, on id: LegID) -> [Action]? {
+        guard var leg = legs[id], var attempt = leg.outside, case .ringing(let invite) = leg.state, let party = leg.agent, !leg.abandoned
+        else { return nil }
+        if status == 401 || status == 407, case .request(_, let uri) = invite.startLine {
+            switch attempt.digest.answer(response, method: "INVITE", uri: uri, clientNonce: Identifiers.tag()) {
+            case .answer(let header, let value):
+                var again = invite
+                let cseq = invite.headers["CSeq"].flatMap(CSeq.init)?.number ?? 1
+                again.headers.set("CSeq", "\(cseq + 1) INVITE")
+                again.headers.set("Via", settings.telephony.via(transport: leg.peer.transport))
+                again.headers.remove(header)
+                again.headers.add(header, value)
+                leg.outside = attempt
+                leg.state = .ringing(invite: again)
+                legs[id] = leg
+                return [.send(again, to: leg.peer, leg: id)]
+            case .refused, .unanswerable:
+                break
+            }
+        }
+        let failsOver = (500..<600).contains(status) || status == 408 || status == 401 || status == 407
+        var actions: [Action] = [
+            .releaseTrunk(attempt.route.trunk.id), deliverAttempt(party: party, route: attempt.route, status: status),
+        ]
+        attempt.claimed = false
+        guard failsOver, let next = attempt.remaining.first else {
+            leg.outside = attempt
+            legs[id] = leg
+            return actions + end(id) + unreachableIfLast(party)
+        }
+        actions.append(.log(.notice, "trunk failed; trying the next", [
+            "trunk_id": "\(attempt.route.trunk.id)", "status": "\(status)", "next_trunk_id": "\(next.trunk.id)",
+        ]))
+        leg.outside = nil
+        leg.state = .preparing(.outside(attempt.remaining))
+        legs[id] = leg
+        return actions + [.claimTrunk(next.trunk, leg: id)]
+    }
+
+    private func deliverAttempt(party: String, route: TrunkRoute, status: Int?) -> Action {
+        .deliver(.trunkAttempt(TrunkAttempt(
+            party: party, number: route.number, trunkID: route.trunk.id, trunkName: route.trunk.name, sipStatus: status)))
+    }
+
     /// A response to a request this server sent on the leg. Only an INVITE's final responses
     /// change anything: those of BYE and CANCEL are the end of legs already ended.
     private mutating func answered(_ response: SIPMessage, on id: LegID) -> [Action] {
-        guard let status = response.status, status >= 200, response.headers["CSeq"].flatMap(CSeq.init)?.method == "INVITE",
+        guard let status = response.status, status >= 200, let cseq = response.headers["CSeq"].flatMap(CSeq.init), cseq.method == "INVITE",
             var leg = legs[id], let agent = leg.agent
         else { return [] }
+        // Only the INVITE in flight counts: a response to one answered by a newer (a challenge
+        // answered, a trunk failed over) was already taken.
+        if case .ringing(let invite) = leg.state,
+            invite.headers["Call-ID"] != response.headers["Call-ID"] || invite.headers["CSeq"].flatMap(CSeq.init)?.number != cseq.number
+        {
+            return []
+        }
+        if leg.outside != nil, case .ringing = leg.state, status >= 300, let actions = outsideRefused(response, status: status, on: id) {
+            return actions
+        }
         switch (leg.state, status) {
         case (.ringing(let invite), 200..<300):
             guard let dialog = Dialog(invite: invite, answer: response) else {
@@ -424,6 +617,7 @@ struct CallLegs {
                     "agent": "\(agent)", "srtp_offered": "\(leg.localDescription?.isSecure ?? false)",
                 ]))
             }
+            if let attempt = leg.outside, !leg.abandoned { actions.append(deliverAttempt(party: agent, route: attempt.route, status: nil)) }
             legs[id] = leg
             // The first device to answer is the agent's; one answering after it, or after this
             // server gave up ringing, is acknowledged and hung up.
@@ -525,6 +719,7 @@ struct CallLegs {
     private mutating func end(_ id: LegID) -> [Action] {
         guard let leg = legs.removeValue(forKey: id) else { return [] }
         var actions: [Action] = [.unbridgeMedia(id), .closeMedia(leg: id)]
+        if let attempt = leg.outside, attempt.claimed { actions.append(.releaseTrunk(attempt.route.trunk.id)) }
         switch leg.state {
         case .answered(let dialog):
             actions.append(.forgetDialog(.init(callID: dialog.id.callID, localTag: leg.localTag)))

@@ -13,6 +13,7 @@ struct SessionContext: Sendable {
     let endpoint: SIPEndpoint
     let media: MediaServer
     let registrations: PhoneRegistrations
+    let trunks: OutboundTrunks
     let sounds: SoundLibrary
     let dialogs: DialogTable
     let calls: CallCenter
@@ -22,6 +23,19 @@ struct SessionContext: Sendable {
     /// Runs a piece of the call's work as a task of the server's group.
     let spawn: @Sendable (@escaping CallTasks.Job) -> Void
     let logger: Logger
+}
+
+/// The caller ID numbers outside the client see (issue 11): a callback's `src_ani` for its
+/// sources, `dst_ani` for the others, else each trunk's `caller_id`; and the name with it.
+struct OutsidePresentation: Sendable {
+    var sources: Set<String> = []
+    var sourceCallerID: String?
+    var destinationCallerID: String?
+    var callerName: String?
+
+    func callerID(for party: String) -> String? {
+        sources.contains(party) ? sourceCallerID : destinationCallerID
+    }
 }
 
 /// The I/O around one call's `CallLegs`: everything that happens to the call — SIP requests and
@@ -61,8 +75,14 @@ actor CallSession: TelephonyPort {
         let count = Atomic<Int>(0)
     }
 
-    init(context: SessionContext, callUUID: CallUUID, clientID: Int64, domain: String, presentedCaller: NameAddress) {
+    private let outsidePresentation: OutsidePresentation
+
+    init(
+        context: SessionContext, callUUID: CallUUID, clientID: Int64, domain: String, presentedCaller: NameAddress,
+        outsidePresentation: OutsidePresentation = OutsidePresentation()
+    ) {
         self.context = context
+        self.outsidePresentation = outsidePresentation
         self.callUUID = callUUID
         self.clientID = clientID
         legs = CallLegs(settings: .init(
@@ -136,6 +156,8 @@ actor CallSession: TelephonyPort {
     func promoteToCaller(_ name: String) { inputs.yield(.legs(.promoteToCaller(name))) }
     func hangUpAgent(_ agent: String) { inputs.yield(.legs(.hangUpAgent(agent))) }
     func hangUpCaller() { inputs.yield(.legs(.hangUpCaller)) }
+    func refuseUnknownNumber() { inputs.yield(.legs(.refuseUnknownNumber)) }
+    func sendKeys(_ keys: String, to party: String) { inputs.yield(.legs(.sendKeys(keys, to: party))) }
 
     // MARK: The loop
 
@@ -148,6 +170,13 @@ actor CallSession: TelephonyPort {
                 await perform(legs.handle(event))
             case .ring(let agents):
                 for agent in agents {
+                    if let number = OutsideParty.number(of: agent) {
+                        let routes = await context.trunks.routes(
+                            clientID: clientID, number: number, callerID: outsidePresentation.callerID(for: agent),
+                            callerName: outsidePresentation.callerName)
+                        await perform(legs.handle(.dialOut(party: agent, routes: routes)))
+                        continue
+                    }
                     let devices = await context.registrations.targets(clientID: clientID, name: agent)
                     await perform(legs.handle(.ring(agent: agent, devices: devices)))
                 }
@@ -211,6 +240,12 @@ actor CallSession: TelephonyPort {
             runnerEvents.yield(event)
         case .log(let level, let message, let metadata):
             logger.log(level: level, "\(message)", metadata: metadata)
+        case .claimTrunk(let trunk, let leg):
+            await perform(legs.handle(.trunkClaimed(leg: leg, trunkID: trunk.id, context.trunks.claim(trunk))))
+        case .releaseTrunk(let trunkID):
+            context.trunks.release(trunkID)
+        case .sendKeys(let keys, let leg):
+            logger.warning("PENDING: keys not sent yet", metadata: ["keys": "\(keys)", "leg": "\(leg)"])
         case .callOver:
             isOver = true
             runnerEvents.finish()

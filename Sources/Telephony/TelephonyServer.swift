@@ -1,4 +1,4 @@
-import CallFlow
+public import CallFlow
 public import CallRunner
 public import Domain
 public import Logging
@@ -28,6 +28,9 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
     /// Where the calls' own work runs (a session's event loop, a call's start): the group the
     /// service group runs, shared with the calls' timers.
     private let tasks: CallTasks
+    /// Calls to numbers outside the clients (issue 11), and the trunks registered at providers.
+    private let outbound: OutboundTrunks
+    private var registrar: TrunkRegistrar?
     private let callsFromTrunks = Counter(label: "qualityrate_sip_calls_total", dimensions: [("origin", "trunk")])
     private let callsFromPhones = Counter(label: "qualityrate_sip_calls_total", dimensions: [("origin", "phone")])
 
@@ -43,6 +46,7 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
         self.store = store
         self.settings = settings
         self.logger = logger
+        outbound = OutboundTrunks(store: store, addresses: TrunkAddresses(), logger: logger)
     }
 
     /// Where SIP is answered (after `start`).
@@ -56,12 +60,18 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
         // `--sip HOST:0` (tests) binds any free port: Contact headers must name the real one.
         if let port = await endpoint.localAddress.port { settings.sipPort = port }
         if let port = await endpoint.tlsLocalAddress?.port { settings.sipTLSPort = port }
+        registrar = TrunkRegistrar(
+            store: store, endpoint: endpoint, settings: settings, addresses: outbound.addresses, tasks: tasks, logger: logger)
     }
 
-    /// The SIP endpoint's work, in the caller's task (the service group's); returns once
-    /// `stop()` has closed the sockets. The calls' work runs in `tasks`.
+    /// The SIP endpoint's work and the trunks' registrations, in the caller's task (the service
+    /// group's); returns once `stop()` has closed the sockets. The calls' work runs in `tasks`.
     public nonisolated func run() async {
-        await endpoint.run()
+        let registrar = await self.registrar
+        await withDiscardingTaskGroup { group in
+            if let registrar { group.addTask { await registrar.run() } }
+            await endpoint.run()
+        }
     }
 
     // MARK: SIPTransactionUser
@@ -139,7 +149,7 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
     // MARK: TelephonyProvider
 
     /// A call the API starts takes a place among the concurrent calls like an arriving one.
-    public func makePort(for callUUID: CallUUID, clientID: Int64) async throws -> any TelephonyPort {
+    public func makePort(for callUUID: CallUUID, clientID: Int64, callback: Call.CallbackPlan) async throws -> any TelephonyPort {
         guard let calls else { throw CallCenterError.telephonyUnavailable }
         guard case .admitted = gate.admit(from: "api") else { throw CallCenterError.telephonyUnavailable }
         let client: Client
@@ -150,9 +160,15 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
             gate.ended()
             throw error
         }
+        let shown = callback.presentation
         return CallSession(
             context: context(calls), callUUID: callUUID, clientID: clientID, domain: client.domain,
-            presentedCaller: NameAddress(displayName: "\"Callback\"", uri: SIPURI(user: "callback", host: client.domain)))
+            presentedCaller: NameAddress(
+                displayName: NameAddress.displayable(shown.callerName ?? "Callback"),
+                uri: SIPURI(user: shown.callerNumber ?? "callback", host: client.domain)),
+            outsidePresentation: OutsidePresentation(
+                sources: Set(callback.sources), sourceCallerID: shown.sourceCallerID, destinationCallerID: shown.destinationCallerID,
+                callerName: shown.callerName))
     }
 
     // MARK: New calls
@@ -309,7 +325,7 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
 
     private func context(_ calls: CallCenter) -> SessionContext {
         SessionContext(
-            endpoint: endpoint, media: media, registrations: registrations, sounds: SoundLibrary(store: store), dialogs: dialogs,
+            endpoint: endpoint, media: media, registrations: registrations, trunks: outbound, sounds: SoundLibrary(store: store), dialogs: dialogs,
             calls: calls, settings: settings, gate: gate, spawn: spawn, logger: logger)
     }
 
@@ -344,6 +360,7 @@ extension TelephonyServer {
             await calls.endAll()
         }
         for session in await dialogs.sessions() { await session.finish() }
+        await registrar?.stop()
         await endpoint.stop()
     }
 }

@@ -21,12 +21,12 @@ public struct TelephonySettings: Sendable {
 
     /// The Contact of this server's dialogs over `transport`; over TLS the TLS port with
     /// `transport=tls`, so the phone's in-dialog requests come back over TLS (RFC 3261 §26.2.1).
-    func contact(for transport: SIPTransportKind) -> String {
+    func contact(for transport: SIPTransportKind, user: String = "qualityrate") -> String {
         let address = Via.sentBy(host: advertisedHost, port: port(for: transport))
         switch transport {
-        case .udp: return "<sip:qualityrate@\(address)>"
-        case .tcp: return "<sip:qualityrate@\(address);transport=tcp>"
-        case .tls: return "<sip:qualityrate@\(address);transport=tls>"
+        case .udp: return "<sip:\(user)@\(address)>"
+        case .tcp: return "<sip:\(user)@\(address);transport=tcp>"
+        case .tls: return "<sip:\(user)@\(address);transport=tls>"
         }
     }
 

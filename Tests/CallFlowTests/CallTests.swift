@@ -98,7 +98,7 @@ import Testing
     @Test func anUnknownNumberEndsTheCall() throws {
         var call = arrivingCall()
         let actions = call.handle(.routed(.unreachable), at: t(1))
-        #expect(actions.first == .hangUpCaller)
+        #expect(actions.first == .refuseUnknownNumber)
         #expect(try #require(history(actions)).hangupDisposition == .system)
     }
 

@@ -1,0 +1,60 @@
+import Domain
+import Logging
+import Storage
+import Synchronization
+
+/// How calls reach numbers outside their client (issue 11): the client's trunks that carry a
+/// number, in order, each with its address and the number as it sends it; and each trunk's
+/// calls in progress against its `max_calls`, on this server.
+final class OutboundTrunks: Sendable {
+    private let store: any Store
+    let addresses: TrunkAddresses
+    private let callsInProgress = Mutex<[Int64: Int]>([:])
+    private let logger: Logger
+
+    init(store: any Store, addresses: TrunkAddresses, logger: Logger) {
+        self.store = store
+        self.addresses = addresses
+        self.logger = logger
+    }
+
+    /// The routes to `number` for `clientID`, first to try first; a trunk whose host does not
+    /// resolve is left out (and logged). Empty when no trunk carries the number, or the trunks
+    /// cannot be read.
+    func routes(clientID: Int64, number: String, callerID: String?, callerName: String?) async -> [CallLegs.TrunkRoute] {
+        let trunks: [Trunk]
+        do {
+            trunks = try await store.trunks(clientID: clientID)
+        } catch {
+            logger.error("could not read the client's trunks to call out", metadata: ["error": "\(error)"])
+            return []
+        }
+        var routes: [CallLegs.TrunkRoute] = []
+        for trunk in OutsideNumber.route(number, over: trunks) {
+            guard let peer = await addresses.peer(of: trunk) else {
+                logger.warning("a trunk's host does not resolve; skipped", metadata: ["trunk_id": "\(trunk.id)", "host": "\(trunk.host)"])
+                continue
+            }
+            routes.append(.init(
+                trunk: trunk, peer: peer, number: trunk.rewritten(number), callerID: callerID ?? trunk.callerID, callerName: callerName))
+        }
+        return routes
+    }
+
+    /// Takes a place among the trunk's `max_calls` (0: no limit); false when it is full.
+    func claim(_ trunk: Trunk) -> Bool {
+        callsInProgress.withLock { counts in
+            let now = counts[trunk.id, default: 0]
+            guard trunk.maxCalls == 0 || now < trunk.maxCalls else { return false }
+            counts[trunk.id] = now + 1
+            return true
+        }
+    }
+
+    func release(_ trunkID: Int64) {
+        callsInProgress.withLock { counts in
+            let left = counts[trunkID, default: 0] - 1
+            counts[trunkID] = left > 0 ? left : nil
+        }
+    }
+}

@@ -1,0 +1,276 @@
+"""Issue 11 over the wire: provider trunks, the server as a UAC toward providers played by SIPp.
+A provider registrar challenges REGISTER (401, qop=auth) and the trunk registers and refreshes
+before its expiry; a provider challenges INVITEs (407) and the server answers them; callbacks
+call a customer behind the trunk (from a phone, from a queue), show the `dst_ani` DID as caller
+ID, send `dst_dtmf` as RFC 4733 with its pauses and end at `call_duration`; a queue transfers its
+caller out; a provider answering 503 makes the call fail over to the next trunk. Every digest
+answer the server sent is checked here against the password (SIPp only challenges)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+from datetime import datetime, timezone
+from typing import Any
+
+from harness import API, Numbers, Sipp, SippRun, eventually, new_password
+from media import RTPListener, pcap, rfc4733_key_packets
+
+REALM = "provider.test"
+ACCOUNT = "qr-account"
+CUSTOMER = "+4915712345678"
+MAX_RATE = 9
+KEY = 5
+
+
+def create_trunk(api: API, name: str, port: int, **fields: Any) -> dict[str, Any]:
+    body = {"name": name, "host": "127.0.0.1", "port": port, "transport": "udp", "username": ACCOUNT,
+            "password": fields.pop("password", "provider-secret"), "prefixes": ["+49"], **fields}
+    return api.request("POST", f"client/{api.client_id}/trunk/", body, expect=(201,))
+
+
+def delete_trunk(api: API, trunk: dict[str, Any]) -> None:
+    api.request("DELETE", f"client/{api.client_id}/trunk/{trunk['id']}/", expect=(204,))
+
+
+def provider(sipp: Sipp, scenario: str, label: str, **keys: str) -> SippRun:
+    files = {"key.pcap": pcap(rfc4733_key_packets(KEY, 101))} if scenario == "provider_answers.xml" else None
+    return sipp.start(scenario, label, keys={"realm": REALM, "nonce": f"nonce-{label}", **keys}, files=files, seconds=60)
+
+
+def digest_problems(run: SippRun, header: str, method: str, password: str) -> list[str]:
+    """Checks every `header` (Authorization or Proxy-Authorization) SIPp received on `method`
+    requests against `password` (RFC 7616 §3.4.1, MD5, qop=auth); returns what is wrong."""
+    problems, seen = [], 0
+    for message in run.received():
+        if not message.startswith(method + " "):
+            continue
+        match = re.search(rf"^{header}:\s*Digest (.*)$", message, re.MULTILINE | re.IGNORECASE)
+        if not match:
+            continue
+        seen += 1
+        fields = dict((key.lower(), value.strip('"')) for key, value in re.findall(r'(\w+)=("[^"]*"|[^,\s]+)', match.group(1)))
+        md5 = lambda text: hashlib.md5(text.encode()).hexdigest()  # noqa: E731
+        ha1 = md5(f"{fields['username']}:{fields['realm']}:{password}")
+        ha2 = md5(f"{method}:{fields['uri']}")
+        expected = md5(f"{ha1}:{fields['nonce']}:{fields['nc']}:{fields['cnonce']}:{fields['qop']}:{ha2}")
+        if fields.get("response") != expected or fields["username"] != ACCOUNT or fields["realm"] != REALM:
+            problems.append(f"wrong digest answer: {match.group(0)}")
+    if seen == 0:
+        problems.append(f"no {method} with {header} reached the provider")
+    return problems
+
+
+def authenticated_invite(run: SippRun) -> str:
+    invites = [message for message in run.received() if message.startswith("INVITE ") and "Proxy-Authorization:" in message]
+    assert invites, f"no authenticated INVITE reached the provider\n{run.report()}"
+    return invites[0]
+
+
+def header_of(message: str, name: str) -> str:
+    match = re.search(rf"^{name}:\s*(.*)$", message, re.MULTILINE | re.IGNORECASE)
+    return match.group(1).strip() if match else ""
+
+
+def outside_legs(history: dict[str, Any]) -> list[dict[str, Any]]:
+    return [leg for leg in history["cdr"] if leg.get("flow") == "out"]
+
+
+def test_a_trunk_registers_through_the_challenge_and_refreshes_before_its_expiry(api: API, numbers: Numbers, sipp: Sipp) -> None:
+    password = new_password()
+    registrar = provider(sipp, "provider_registrar.xml", "registrar", granted="10", refreshes="1")
+    trunk = create_trunk(api, f"registrar {numbers.extension()}", registrar.port, password=password, register=True,
+                         register_expires=600)
+    try:
+        assert trunk["status"] == "registering" and "password" not in trunk, trunk
+        path = f"client/{api.client_id}/trunk/{trunk['id']}/"
+        def registered_trunk() -> dict[str, Any] | None:
+            found = api.request("GET", path)
+            return found if found["status"] == "registered" else None
+
+        registered = eventually("the trunk reads registered", registered_trunk, seconds=15)
+        assert registered["last_error"] is None, registered
+        # The provider granted 10 s of the 600 asked: the refresh must come before they are over.
+        registrar.expect_success(seconds=30)
+        exchanged = registrar.exchanged()
+        granted_at = next(moment for moment, direction, message in exchanged
+                          if direction == "sent" and message.startswith("SIP/2.0 200"))
+        refreshed_at = [moment for moment, direction, message in exchanged
+                        if direction == "received" and message.startswith("REGISTER ") and moment > granted_at]
+        assert refreshed_at, registrar.report()
+        assert (refreshed_at[0] - granted_at).total_seconds() < 10, f"refresh {refreshed_at[0]} after grant {granted_at}"
+        assert digest_problems(registrar, "Authorization", "REGISTER", password) == []
+        register = next(message for message in registrar.received() if message.startswith("REGISTER "))
+        assert header_of(register, "Expires") == "600", register
+    finally:
+        delete_trunk(api, trunk)
+
+
+def test_a_web_callback_reaches_a_customer_through_the_trunk_who_rates_the_agent(api: API, numbers: Numbers, sipp: Sipp) -> None:
+    agent_name, agent_password = numbers.extension(), new_password()
+    agent = api.create_phone(agent_name, agent_password)
+    rating_menu = numbers.extension()
+    ivr = api.create_rating_ivr(rating_menu, max_rate=MAX_RATE)
+    shown_did = numbers.did()
+    api.create_did(shown_did, ivr)
+    password = new_password()
+    listener = RTPListener()
+    try:
+        customer = provider(sipp, "provider_answers.xml", "customer", rtp_port=str(listener.port), key_delay_ms="6500")
+        trunk = create_trunk(api, f"provider {numbers.extension()}", customer.port, password=password)
+        registration = sipp.register(agent_name, agent_password)
+        # The agent talks 3 s, then hangs up: the customer goes to the rating menu and presses 5.
+        agent_phone = sipp.start("agent_hangs_up.xml", "agent", port=registration.port, service=agent_name,
+                                 keys={"talk_ms": "3000"})
+        since = datetime.now(timezone.utc)
+        call_uuid = api.request("POST", f"extension/{agent}/callback/", {
+            "src_num": [agent_name], "dst_num": CUSTOMER, "dst_ani": shown_did,
+            "transfer_after_src_hangup": rating_menu,
+        }, expect=(201,))["call_uuid"]
+        agent_phone.expect_success()
+        customer.expect_success()
+    finally:
+        listener.close()
+    try:
+        assert digest_problems(customer, "Proxy-Authorization", "INVITE", password) == []
+        invite = authenticated_invite(customer)
+        assert f"sip:{shown_did}@" in header_of(invite, "From"), invite
+        assert f"sip:{shown_did}@" in header_of(invite, "P-Asserted-Identity"), invite
+        assert invite.startswith(f"INVITE sip:{CUSTOMER}@127.0.0.1:{customer.port} "), invite
+
+        rating = api.the_rating(since, ivr)
+        assert (rating["rate"], rating["call_uuid"]) == (KEY, call_uuid), rating
+        assert rating["agent_username"] == agent_name, "the customer rated the agent who called (docs/API.md)"
+        history = api.the_call_history(call_uuid)
+        out = outside_legs(history)
+        assert len(out) == 1, history["cdr"]
+        assert (out[0]["dest_number"], out[0]["trunk_id"], out[0]["trunk_name"], out[0]["sip_status"]) == (
+            CUSTOMER, trunk["id"], trunk["name"], None), out
+        assert history["flow"] == "out", history
+    finally:
+        delete_trunk(api, trunk)
+
+
+def test_a_callback_from_a_queue_sends_keys_and_ends_at_its_call_duration(api: API, numbers: Numbers, sipp: Sipp) -> None:
+    agent_name, agent_password = numbers.extension(), new_password()
+    agent = api.create_phone(agent_name, agent_password)
+    queue_name = numbers.extension()
+    api.create_queue(queue_name, [agent])
+    password = new_password()
+    listener = RTPListener()
+    try:
+        customer = provider(sipp, "provider_listens.xml", "customer", rtp_port=str(listener.port))
+        trunk = create_trunk(api, f"provider {numbers.extension()}", customer.port, password=password)
+        registration = sipp.register(agent_name, agent_password)
+        agent_phone = sipp.start("agent_hung_up_on.xml", "agent", port=registration.port, service=agent_name)
+        call_uuid = api.request("POST", f"extension/{agent}/callback/", {
+            "src_num": [queue_name], "dst_num": CUSTOMER, "dst_dtmf": "1w2W3", "call_duration": 8,
+        }, expect=(201,))["call_uuid"]
+        agent_phone.expect_success()
+        customer.expect_success()
+        packets = listener.packets()
+    finally:
+        listener.close()
+    try:
+        keys = received_keys(packets, payload_type=101)
+        assert [key for key, _ in keys] == ["1", "2", "3"], keys
+        (_, first), (_, second), (_, third) = keys
+        # RTP timestamps at 8 kHz: `w` pauses 0.5 s, `W` 1 s, on top of each key's own length.
+        assert (second - first) / 8000 >= 0.5 and (third - second) / 8000 >= 1.0, keys
+        history = api.the_call_history(call_uuid)
+        assert history["hangup_disposition"] == "system" and 7 <= history["duration"] <= 10, history
+        assert any(leg["leg"] == "callback_source" and leg["dest_number"] == agent_name for leg in history["cdr"]), history
+        assert len(outside_legs(history)) == 1, history["cdr"]
+    finally:
+        delete_trunk(api, trunk)
+
+
+def received_keys(packets: list[Any], payload_type: int) -> list[tuple[str, int]]:
+    """The RFC 4733 events among `packets`, one per key (its first packet), with its timestamp."""
+    keys, seen = [], set()
+    for packet in packets:
+        if packet.payload_type != payload_type or len(packet.payload) < 4:
+            continue
+        event, _, _ = struct.unpack("!BBH", packet.payload[:4])
+        if packet.timestamp in seen:
+            continue
+        seen.add(packet.timestamp)
+        keys.append(("0123456789*#"[event] if event < 12 else "?", packet.timestamp))
+    return keys
+
+
+def test_a_queue_transfers_its_caller_out_through_the_trunk(api: API, numbers: Numbers, sipp: Sipp) -> None:
+    agent_name, agent_password = numbers.extension(), new_password()
+    agent = api.create_phone(agent_name, agent_password)
+    queue = api.create_queue(numbers.extension(), [agent], agent_hangup_action="transfer",
+                             agent_hangup_transfer_dst=CUSTOMER)
+    did = numbers.did()
+    api.create_did(did, queue)
+    password = new_password()
+    caller_media, customer_media = RTPListener(), RTPListener()
+    try:
+        customer = provider(sipp, "provider_listens.xml", "customer", rtp_port=str(customer_media.port))
+        trunk = create_trunk(api, f"provider {numbers.extension()}", customer.port, password=password)
+        registration = sipp.register(agent_name, agent_password)
+        agent_phone = sipp.start("agent_hangs_up.xml", "agent", port=registration.port, service=agent_name,
+                                 keys={"talk_ms": "1500"})
+        since = datetime.now(timezone.utc)
+        # The caller stays 6 s after its answer: bridged to the agent, then to the customer; its
+        # BYE then ends the outside leg too (the customer gets the server's BYE).
+        caller = sipp.start("trunk_call_hangs_up.xml", "caller", keys={
+            "did": did, "caller": "4940765432", "codecs": "0 8", "dtmf_pt": "101", "rtp_port": str(caller_media.port),
+            "talk_ms": "6000"})
+        agent_phone.expect_success()
+        caller.expect_success()
+        customer.expect_success()
+    finally:
+        caller_media.close()
+        customer_media.close()
+    try:
+        assert digest_problems(customer, "Proxy-Authorization", "INVITE", password) == []
+        call = api.the_call_of(since, queue)
+        out = outside_legs(api.the_call_history(call["call_uuid"]))
+        assert [(leg["dest_number"], leg["trunk_id"]) for leg in out] == [(CUSTOMER, trunk["id"])], out
+        assert call["bridged_username"] == CUSTOMER, call
+    finally:
+        delete_trunk(api, trunk)
+
+
+def test_a_provider_answering_503_fails_over_to_the_next_trunk(api: API, numbers: Numbers, sipp: Sipp) -> None:
+    agent_name, agent_password = numbers.extension(), new_password()
+    agent = api.create_phone(agent_name, agent_password)
+    listener = RTPListener()
+    try:
+        down = provider(sipp, "provider_unavailable.xml", "down")
+        customer = provider(sipp, "provider_listens.xml", "customer", rtp_port=str(listener.port))
+        first = create_trunk(api, f"first {numbers.extension()}", down.port, position=0)
+        second = create_trunk(api, f"second {numbers.extension()}", customer.port, position=1)
+        registration = sipp.register(agent_name, agent_password)
+        agent_phone = sipp.start("agent_hung_up_on.xml", "agent", port=registration.port, service=agent_name)
+        call_uuid = api.request("POST", f"extension/{agent}/callback/", {
+            "src_num": [agent_name], "dst_num": CUSTOMER, "call_duration": 4}, expect=(201,))["call_uuid"]
+        down.expect_success()
+        customer.expect_success()
+        agent_phone.expect_success()
+    finally:
+        listener.close()
+    try:
+        out = outside_legs(api.the_call_history(call_uuid))
+        assert [(leg["trunk_id"], leg["sip_status"]) for leg in out] == [(first["id"], 503), (second["id"], None)], out
+    finally:
+        delete_trunk(api, first)
+        delete_trunk(api, second)
+
+
+def test_with_no_trunk_carrying_the_number_the_api_answers_422_and_dials_nothing(api: API, numbers: Numbers) -> None:
+    agent_name = numbers.extension()
+    agent = api.create_phone(agent_name, new_password())
+    since = datetime.now(timezone.utc)
+    answer = api.request("POST", f"extension/{agent}/callback/", {"src_num": ["+3312345678"], "dst_num": agent_name},
+                         expect=(422,))
+    assert "src_num" in str(answer), answer
+    answer = api.request("POST", f"extension/{agent}/callback/", {"src_num": [agent_name], "dst_num": "+3398765432"},
+                         expect=(422,))
+    assert "dst_num" in str(answer), answer
+    assert [call for call in api.call_histories(since)] == [], "nothing may have been dialled"
