@@ -78,6 +78,11 @@ extension RecordFields {
                 json.field("application", leg.application?.rawValue)
                 json.field("start_time_gmt", ClientTimeZone.utc.localTime(of: leg.startedAt))
                 json.field("duration", leg.duration)
+                // Issue 11: a leg to a number outside the client, through a trunk.
+                json.field("flow", leg.flow.rawValue)
+                json.field("trunk_id", leg.trunkID)
+                json.field("trunk_name", leg.trunkName)
+                json.field("sip_status", leg.sipStatus.map(Int64.init))
                 json.endObject()
             }
         }

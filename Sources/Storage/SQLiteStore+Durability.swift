@@ -119,8 +119,8 @@ extension SQLiteStore {
             """)
         let legStatement = try db.cachedStatement(sql: """
             INSERT INTO call_leg (call_uuid, position, role, ani_number, dest_number, dest_domain, application,
-                started_at, duration, is_open)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                started_at, duration, is_open, flow, trunk_id, trunk_name, sip_status)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         try translatingConflicts(field: "call_uuid") {
             try callStatement.execute(arguments: [
@@ -138,6 +138,7 @@ extension SQLiteStore {
             try legStatement.execute(arguments: [
                 call.callUUID.value, position, leg.role.rawValue, leg.aniNumber, leg.destNumber, leg.destDomain,
                 leg.application?.rawValue, leg.startedAt.seconds, leg.duration, open?.call.openLegs.contains(position) ?? false,
+                leg.flow.rawValue, leg.trunkID, leg.trunkName, leg.sipStatus,
             ])
         }
     }

@@ -382,7 +382,9 @@ public final class SQLiteStore: Store {
             let leg = CallLeg(
                 role: role, aniNumber: row["ani_number"], destNumber: row["dest_number"], destDomain: row["dest_domain"],
                 application: (row["application"] as String?).flatMap(CallLeg.Application.init(rawValue:)),
-                startedAt: UnixTime(seconds: row["started_at"]), duration: row["duration"])
+                startedAt: UnixTime(seconds: row["started_at"]), duration: row["duration"],
+                flow: CallRecord.Flow(rawValue: row["flow"]) ?? .inbound, trunkID: row["trunk_id"], trunkName: row["trunk_name"],
+                sipStatus: row["sip_status"])
             legsByCall[row["call_uuid"], default: []].append(leg)
         }
         return rows.compactMap { row in

@@ -150,6 +150,7 @@ enum Schema {
         migrator.registerMigration("10-rating-day-rollups", migrate: RatingRollups.migrate)
         migrator.registerMigration("11-rating-alert-url", migrate: NotificationSchema.migrateAlertURL)
         migrator.registerMigration("12-trunks", migrate: TrunkSchema.migrate)
+        migrator.registerMigration("13-outside-legs", migrate: TrunkSchema.migrateOutsideLegs)
         return migrator
     }
 }

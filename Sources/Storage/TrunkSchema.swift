@@ -7,6 +7,19 @@ import GRDB
 /// provider sends, so no hash made in advance can stand in for the password (as the notification
 /// secret is kept for the HMAC it signs with).
 enum TrunkSchema {
+    /// Migration `13-outside-legs`: a call leg to a number outside the client records its
+    /// direction (`out`), the trunk it went through (its name too: the trunk may be renamed or
+    /// deleted later, the history stays), and the SIP status that refused it. The trunk id is
+    /// not a foreign key for the same reason.
+    static func migrateOutsideLegs(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE call_leg ADD COLUMN flow TEXT NOT NULL DEFAULT 'in';
+            ALTER TABLE call_leg ADD COLUMN trunk_id INTEGER;
+            ALTER TABLE call_leg ADD COLUMN trunk_name TEXT;
+            ALTER TABLE call_leg ADD COLUMN sip_status INTEGER;
+            """)
+    }
+
     static func migrate(_ db: Database) throws {
         try db.execute(sql: """
             CREATE TABLE trunk (
