@@ -63,6 +63,7 @@ public enum APIServer {
         CallbackRoutes(store: store, calls: calls).register(on: &authenticated)
         ExtensionRoutes(store: store).register(on: &authenticated)
         DIDRoutes(store: store).register(on: &authenticated)
+        TrunkRoutes(store: store).register(on: &authenticated)
         QueueRoutes(store: store).register(on: &authenticated)
         NotificationRoutes(store: store).register(on: &authenticated)
         RatingRoutes(store: store).register(on: &authenticated)

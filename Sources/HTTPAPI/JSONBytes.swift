@@ -68,6 +68,15 @@ struct JSONBytes: Sendable {
         needsComma = true
     }
 
+    mutating func field(_ key: StaticString, strings values: [String]) {
+        beginArray(key)
+        for (index, value) in values.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            writeString(value)
+        }
+        endArray()
+    }
+
     /// An object of counts keyed by integers (`{"1": 3, "5": 10}`), in ascending key order.
     mutating func field(_ key: StaticString, counts: [Int64: Int64]) {
         writeKey(key)

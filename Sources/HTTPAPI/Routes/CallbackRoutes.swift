@@ -37,11 +37,17 @@ struct CallbackRoutes {
         guard let destination = try body.string("dst_num") else {
             throw APIError.invalidValue("dst_num", "required: the number to call once a source answers")
         }
-        try await requireDialable("dst_num", destination, clientID: initiator.clientID)
+        try await ConfigurationAPI.requireTransferDestination("dst_num", destination, clientID: initiator.clientID, store: store)
         let afterSource = try body.nullableString("transfer_after_src_hangup")
         let afterDestination = try body.nullableString("transfer_after_dst_hangup")
-        if let afterSource { try await requireDialable("transfer_after_src_hangup", afterSource, clientID: initiator.clientID) }
-        if let afterDestination { try await requireDialable("transfer_after_dst_hangup", afterDestination, clientID: initiator.clientID) }
+        if let afterSource {
+            try await ConfigurationAPI.requireTransferDestination(
+                "transfer_after_src_hangup", afterSource, clientID: initiator.clientID, store: store)
+        }
+        if let afterDestination {
+            try await ConfigurationAPI.requireTransferDestination(
+                "transfer_after_dst_hangup", afterDestination, clientID: initiator.clientID, store: store)
+        }
 
         guard let calls else { throw Self.telephonyUnavailable }
         let callUUID: CallUUID
@@ -60,12 +66,6 @@ struct CallbackRoutes {
         json.field("call_uuid", callUUID.value)
         json.endObject()
         return .json(json, status: .created)
-    }
-
-    private func requireDialable(_ field: String, _ number: String, clientID: Int64) async throws {
-        guard !number.isEmpty, number.utf8.count <= 21, try await store.dialTarget(clientID: clientID, number: number) != nil else {
-            throw APIError.invalidValue(field, "'\(APIError.printable(number))' is not an extension name or DID of this client")
-        }
     }
 
     static let stopping = APIError(

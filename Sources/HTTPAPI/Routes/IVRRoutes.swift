@@ -73,7 +73,8 @@ struct IVRRoutes {
         if fields.isPresent("lifetime_exp_transfer_dst") || startsTransferring,
             let destination = options.lifetimeExpiryTransferDestination
         {
-            try await requireDialable(destination, field: "lifetime_exp_transfer_dst", clientID: ivr.clientID)
+            try await ConfigurationAPI.requireTransferDestination(
+                "lifetime_exp_transfer_dst", destination, clientID: ivr.clientID, store: store)
         }
         try await translatingStoreErrors {
             try await store.updateIVROptions(clientID: ivr.clientID, ivrID: ivr.id, options)
@@ -299,9 +300,10 @@ struct IVRRoutes {
             action = .hangup
         case "transfer":
             guard let destination = try fields.string("transfer_dst", maxLength: 64) else {
-                throw APIError.invalidValue("transfer_dst", "required for action transfer: a number of this client")
+                throw APIError.invalidValue(
+                    "transfer_dst", "required for action transfer: a number of this client, or an outside number one of its trunks carries")
             }
-            try await requireDialable(destination, field: "transfer_dst", clientID: clientID)
+            try await ConfigurationAPI.requireTransferDestination("transfer_dst", destination, clientID: clientID, store: store)
             action = .transfer(destination: destination)
         case "jump_to_context":
             guard let target = try fields.integer("context", in: 1...Int64.max, expected: "a context id of this IVR") else {
@@ -401,13 +403,6 @@ struct IVRRoutes {
             throw APIError.invalidValue(name, "no sound \(id) for this client; expected \(expected)")
         }
         return id
-    }
-
-    private func requireDialable(_ number: String, field: String, clientID: Int64) async throws {
-        guard !number.isEmpty, try await store.dialTarget(clientID: clientID, number: number) != nil else {
-            throw APIError.invalidValue(
-                field, "'\(APIError.printable(number))' is neither an extension nor a DID of this client")
-        }
     }
 
     /// The API fields of a stored rule, as a body would give them.

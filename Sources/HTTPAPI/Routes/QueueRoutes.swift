@@ -150,14 +150,9 @@ struct QueueRoutes {
         return Response(status: .noContent)
     }
 
-    /// A number the client can dial (one of its extension names or DIDs), other than the queue itself.
+    /// A number a transfer can reach (`ConfigurationAPI.requireTransferDestination`), other than the queue itself.
     private func destinationCheck(_ field: String, _ destination: String, queue: Extension) async throws -> String {
-        guard !destination.isEmpty, destination.utf8.count <= 21,
-            try await store.dialTarget(clientID: queue.clientID, number: destination) != nil
-        else {
-            throw APIError.invalidValue(
-                field, "'\(APIError.printable(destination))' is not an extension name or DID of this client (or null for none)")
-        }
+        try await ConfigurationAPI.requireTransferDestination(field, destination, clientID: queue.clientID, store: store)
         guard destination != queue.name else {
             throw APIError.invalidValue(field, "the queue cannot transfer its callers to itself")
         }
