@@ -41,6 +41,9 @@ public actor CallRunner {
     private var timers: [Call.Timer: (generation: Int, timer: any ScheduledTimer)] = [:]
     private var timerGeneration = 0
     private var currentQueue: Int64?
+    /// A callback source that answered for its queue (issue 11): busy until it hangs up or the
+    /// call ends, like an agent who took a caller of that queue.
+    private var busySource: String?
     private var logger: Logger
     /// `call_interactive` requests sent and not yet answered.
     private var interactiveRequestsInFlight = 0
@@ -75,6 +78,7 @@ public actor CallRunner {
         if case .agentHungUp(let agent) = event {
             await services.queues.agentFinished(clientID: call.arrival.clientID, agent: agent, at: services.now())
         }
+        if case .callerHungUp = event { await releaseBusySource() }
         pending.append(event)
         guard !processing else { return }
         processing = true
@@ -95,6 +99,12 @@ public actor CallRunner {
         if call.isOver {
             endWaiters.callIsOver()
         }
+    }
+
+    private func releaseBusySource() async {
+        guard let agent = busySource else { return }
+        busySource = nil
+        await services.queues.agentFinished(clientID: call.arrival.clientID, agent: agent, at: services.now())
     }
 
     private func perform(_ action: Call.Action) async {
@@ -125,6 +135,10 @@ public actor CallRunner {
             await services.queues.agentAnswered(clientID: clientID, queueID: currentQueue, agent: agent)
             await port.bridge(agent: agent)
         case .promoteToCaller(let name):
+            if let queue = currentQueue, OutsideParty.number(of: name) == nil {
+                await services.queues.agentAnswered(clientID: clientID, queueID: queue, agent: name)
+                busySource = name
+            }
             await port.promoteToCaller(name)
         case .hangUpAgent(let agent):
             await services.queues.agentFinished(clientID: clientID, agent: agent, at: services.now())
@@ -172,6 +186,7 @@ public actor CallRunner {
         case .writeCallHistory(let record):
             for timer in timers.values { timer.timer.cancel() }
             timers.removeAll()
+            await releaseBusySource()
             await Self.storeCallHistory(record, services: services, logger: logger)
         }
     }

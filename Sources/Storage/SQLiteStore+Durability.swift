@@ -110,7 +110,7 @@ extension SQLiteStore {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (call_uuid) DO UPDATE SET
                 extension_id = excluded.extension_id, extension_name = excluded.extension_name,
-                extension_type = excluded.extension_type, bridged_username = excluded.bridged_username,
+                extension_type = excluded.extension_type, flow = excluded.flow, bridged_username = excluded.bridged_username,
                 bridged_domain = excluded.bridged_domain, bridged_at = excluded.bridged_at,
                 bridged_duration = excluded.bridged_duration, duration = excluded.duration,
                 hangup_disposition = excluded.hangup_disposition, open_run = excluded.open_run,

@@ -203,15 +203,16 @@ def received_keys(packets: list[Any], payload_type: int) -> list[tuple[str, int]
 def test_a_queue_transfers_its_caller_out_through_the_trunk(api: API, numbers: Numbers, sipp: Sipp) -> None:
     agent_name, agent_password = numbers.extension(), new_password()
     agent = api.create_phone(agent_name, agent_password)
-    queue = api.create_queue(numbers.extension(), [agent], agent_hangup_action="transfer",
-                             agent_hangup_transfer_dst=CUSTOMER)
-    did = numbers.did()
-    api.create_did(did, queue)
     password = new_password()
     caller_media, customer_media = RTPListener(), RTPListener()
     try:
         customer = provider(sipp, "provider_listens.xml", "customer", rtp_port=str(customer_media.port))
+        # The trunk first: a transfer destination outside the client needs one that carries it.
         trunk = create_trunk(api, f"provider {numbers.extension()}", customer.port, password=password)
+        queue = api.create_queue(numbers.extension(), [agent], agent_hangup_action="transfer",
+                                 agent_hangup_transfer_dst=CUSTOMER)
+        did = numbers.did()
+        api.create_did(did, queue)
         registration = sipp.register(agent_name, agent_password)
         agent_phone = sipp.start("agent_hangs_up.xml", "agent", port=registration.port, service=agent_name,
                                  keys={"talk_ms": "1500"})
