@@ -58,6 +58,28 @@ import TestSupport
         #expect(try await store.closeInterruptedCalls() == 0)
     }
 
+    /// Issue 11: a call that went out through trunks keeps its flow, its legs' trunks and the
+    /// SIP status that refused one, also when its open record (still `in`) is closed.
+    @Test func outsideLegsKeepTheirTrunkAndStatusAndTheCallBecomesOutbound() async throws {
+        let client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+        let uuid = CallUUID.random()
+        let open = openCall(client: client.id, uuid: uuid)
+        try await store.saveOpenCall(open)
+        var ended = open.record
+        ended.flow = .outbound
+        ended.hangupDisposition = .agentHangup
+        ended.legs.append(CallLeg(
+            role: .transfer, aniNumber: "+4930111", destNumber: "004915712345678", destDomain: nil, application: nil,
+            startedAt: UnixTime(seconds: 131), duration: 0, flow: .outbound, trunkID: 7, trunkName: "Carrier A", sipStatus: 503))
+        ended.legs.append(CallLeg(
+            role: .agent, aniNumber: "+4930111", destNumber: "+4915712345678", destDomain: nil, application: .callcenter,
+            startedAt: UnixTime(seconds: 132), duration: 40, flow: .outbound, trunkID: 8, trunkName: "Carrier B"))
+        try await store.insertCalls([ended], isSample: false)
+        let stored = try #require(try await store.call(clientID: client.id, uuid: uuid))
+        #expect(stored == ended)
+        #expect(stored.flow == .outbound && stored.legs.suffix(2).map(\.sipStatus) == [503, nil])
+    }
+
     @Test func anOpenRecordOfAnotherClientIsNotTakenOver() async throws {
         let client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
         let other = try await store.createClient(name: "Other", timezone: "UTC", domain: "other.local")
