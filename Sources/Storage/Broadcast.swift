@@ -44,8 +44,9 @@ public enum BroadcastParking: Equatable, Sendable {
     case parked(ticket: Int)
 }
 
-/// The locked shell of `BroadcastState`: `SQLiteStore` rings it after each rating transaction
-/// commits (issue 10), and every live event stream waits on it.
+/// The locked shell of `BroadcastState`: `SQLiteStore` rings one after each rating transaction
+/// commits (issue 10), which every live event stream waits on, and another after each change of a
+/// trunk's configuration (issue 11), which the trunk registration waits on.
 public final class Broadcast: Sendable {
     private let state = Mutex(BroadcastState<CheckedContinuation<Void, Never>>())
 

@@ -65,7 +65,8 @@ public protocol ConfigurationStore: Sendable {
     /// `StorageError.notFound` when it is not a DID of `changed.clientID`.
     func updateDID(_ changed: DID) async throws
     /// Throws `StorageError.notFound`, or `ConfigurationStoreError.inUse` while a queue's or voice
-    /// menu's transfer destination, or a voice-menu rule's `did` filter, names the number.
+    /// menu's transfer destination, a voice-menu rule's `did` filter, or a trunk's `callerID`
+    /// names the number.
     func deleteDID(clientID: Int64, id: Int64) async throws
 
     // MARK: Queues

@@ -221,8 +221,13 @@ extension SQLiteStore {
             guard let number = try String.fetchOne(
                 db, sql: "SELECT name FROM did WHERE client_id = ? AND id = ?", arguments: [clientID, id])
             else { throw StorageError.notFound("DID \(id)") }
+            // A trunk's caller ID must stay a number of the client: once deleted, the DID could be
+            // given to another client, whose number the trunk would then show.
             let users = try Self.queuesTransferring(db, clientID: clientID, to: [number, "+" + number])
                 + Self.voiceMenusNaming(db, clientID: clientID, numbers: [number, "+" + number], filteringDIDs: true)
+                + String.fetchAll(
+                    db, sql: "SELECT name FROM trunk WHERE client_id = ? AND caller_id = ? ORDER BY name", arguments: [clientID, number]
+                ).map { "trunk \($0) (as its caller_id)" }
             guard users.isEmpty else { throw ConfigurationStoreError.inUse(usedBy: users.joined(separator: ", ")) }
             try db.execute(sql: "DELETE FROM did WHERE id = ?", arguments: [id])
         }

@@ -116,6 +116,9 @@ extension APIFixture {
                 (#"{"name":"new","host":"sip example.com"}"#, .unprocessableContent, "host"),
                 (#"{"name":"new","host":"sip.example.com:5060"}"#, .unprocessableContent, "host"),
                 (#"{"name":"new","host":"300.1.2.3"}"#, .unprocessableContent, "host"),
+                (#"{"name":"new","host":"[sip.example.com]"}"#, .unprocessableContent, "host"),
+                (#"{"name":"new","host":"2001:db8::1::5"}"#, .unprocessableContent, "host"),
+                (#"{"name":"new","host":"-sip.example.com"}"#, .unprocessableContent, "host"),
                 (#"{"name":"new","host":"\#([long, long, long, long].joined(separator: ".") + ".a")"}"#, .unprocessableContent, "host"),
                 (#"{\#(valid),"port":0}"#, .unprocessableContent, "port"),
                 (#"{\#(valid),"port":65536}"#, .unprocessableContent, "port"),
@@ -177,6 +180,25 @@ extension APIFixture {
                 .expectError(.conflict, code: "conflict", mentioning: "name")
             #expect(try await fixture.store.trunk(clientID: fixture.acme.clientID, id: existing.id) == existing)
             #expect(try await fixture.store.trunk(clientID: fixture.acme.clientID, id: otherID)?.maxCalls == 0)
+        }
+    }
+
+    /// Once deleted, the number could go to another client, whose number the trunk would show.
+    @Test func aDIDStaysWhileATrunkShowsItAsCallerID() async throws {
+        let fixture = try await APIFixture()
+        let did = try await fixture.store.createDID(NewDID(clientID: fixture.acme.clientID, number: "4930555", extensionID: nil, comment: ""))
+        try await fixture.withServer { client in
+            let token = try await client.token(fixture.acme)
+            let created = try await client.sendJSON(
+                .post, trunksPath(fixture.acme), token: token, #"{"name":"Provider","host":"sip.example.com","caller_id":"4930555"}"#)
+            let id = try #require(created.object["id"] as? Int64)
+            let didPath = "/api/ver1.0/client/\(fixture.acme.clientID)/did/\(did.id)"
+            try await client.send(.delete, didPath, token: token)
+                .expectError(.conflict, code: "conflict", mentioning: "trunk Provider (as its caller_id)")
+            #expect(try await fixture.store.did(number: "4930555") == did)
+            let cleared = try await client.sendJSON(.put, trunksPath(fixture.acme) + "\(id)", token: token, #"{"caller_id":null}"#)
+            #expect(cleared.object["caller_id"] is NSNull)
+            #expect(try await client.send(.delete, didPath, token: token).status == .noContent)
         }
     }
 

@@ -164,8 +164,9 @@ struct TrunkRoutes {
     /// A host name, an IPv4 address, or an IPv6 address with or without brackets, stored without
     /// them: the SIP layer brackets an address with a colon where it writes one (`Via.sentBy`).
     private static func host(_ field: String, _ text: String) throws -> String {
-        let bare = text.hasPrefix("[") && text.hasSuffix("]") && text.count > 2 ? String(text.dropFirst().dropLast()) : text
-        guard bare.utf8.count <= hostLength, bare.contains(":") ? isIPv6(bare) : isHostName(bare) else {
+        let bracketed = text.hasPrefix("[") && text.hasSuffix("]")
+        let bare = bracketed ? String(text.dropFirst().dropLast()) : text
+        guard bare.utf8.count <= hostLength, bare.contains(":") ? isIPv6(bare) : !bracketed && isHostName(bare) else {
             throw APIError.invalidValue(
                 field,
                 "expected a host name (letters, digits and - in labels between dots) or an IP address, at most 253 characters, got '\(APIError.printable(text))'")
