@@ -134,14 +134,19 @@ public struct EveryAgentReachable: AgentReachability {
 /// each call asked for.
 public actor SimulatedTelephonyProvider: TelephonyProvider {
     private var ports: [CallUUID: SimulatedTelephony] = [:]
+    private var plans: [CallUUID: Call.CallbackPlan] = [:]
 
     public init() {}
 
     public func makePort(for callUUID: CallUUID, clientID: Int64, callback: Call.CallbackPlan) async throws -> any TelephonyPort {
         let port = SimulatedTelephony()
         ports[callUUID] = port
+        plans[callUUID] = callback
         return port
     }
 
     public func port(for callUUID: CallUUID) -> SimulatedTelephony? { ports[callUUID] }
+
+    /// The plan the call was placed with.
+    public func plan(for callUUID: CallUUID) -> Call.CallbackPlan? { plans[callUUID] }
 }

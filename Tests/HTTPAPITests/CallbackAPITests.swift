@@ -90,6 +90,14 @@ import Testing
         (#"{"src_num": ["101"], "dst_num": "777"}"#, "dst_num"),
         (#"{"src_num": ["101"], "dst_num": "102", "transfer_after_dst_hangup": "nowhere"}"#, "transfer_after_dst_hangup"),
         (#"{"src_num": ["101"], "dst_num": "102", "transfer_after_src_hangup": "777"}"#, "transfer_after_src_hangup"),
+        // Issue 11: outside numbers need a trunk that carries them; the options are checked.
+        (#"{"src_num": ["+4915700000"], "dst_num": "102"}"#, "src_num"),
+        (#"{"src_num": ["101"], "dst_num": "+4915700000"}"#, "dst_num"),
+        (#"{"src_num": ["101"], "dst_num": "102", "dst_dtmf": "12x"}"#, "dst_dtmf"),
+        (#"{"src_num": ["101"], "dst_num": "102", "call_duration": 0}"#, "call_duration"),
+        (#"{"src_num": ["101"], "dst_num": "102", "announce_sound_id": 999}"#, "announce_sound_id"),
+        (#"{"src_num": ["101"], "dst_num": "102", "caller_id_number": "sales"}"#, "caller_id_number"),
+        (#"{"src_num": ["101"], "dst_num": "102", "dst_announce_sound_id": 1}"#, "dst_announce_sound_id"),
     ])
     func invalidCallbacksNameTheField(body: String, field: String) async throws {
         let fixture = try await APIFixture()
@@ -99,6 +107,34 @@ import Testing
             let token = try await client.token(fixture.acme)
             try await client.send(.post, "/api/ver1.0/extension/\(phone.id)/callback/", token: token, body: body, contentType: "application/json")
                 .expectError(.unprocessableContent, code: "invalid_value", mentioning: field)
+        }
+    }
+
+    /// Issue 11: outside sources and destinations through a trunk; a DID of the client as
+    /// `dst_ani`; the caller ID the client's phones see.
+    @Test func outsideNumbersAndTheOptionsReachTheCall() async throws {
+        let fixture = try await APIFixture()
+        let (phone, menu) = try await configure(fixture)
+        try await fixture.addTrunk(fixture.acme, "carrier", prefixes: ["+49"])
+        _ = try await fixture.store.createDID(NewDID(clientID: fixture.acme.clientID, number: "4930555000", extensionID: menu.id, comment: ""))
+        let calls = fixture.calls
+        try await fixture.withServer(calls: calls) { client in
+            let token = try await callAPIToken(fixture, client)
+            let reply = try await client.send(
+                .post, "/api/ver1.0/extension/\(phone.id)/callback/", token: token,
+                body: #"{"src_num": ["101", "+4917000000"], "dst_num": "+4915712345678", "dst_ani": "+4930555000", "src_ani": "12345", "caller_id_name": "Sales", "caller_id_number": "+4930111", "dst_dtmf": "1W#", "call_duration": 30, "transfer_after_src_hangup": "099"}"#,
+                contentType: "application/json")
+            #expect(reply.status == .created, "\(reply.text)")
+            let uuid = try #require(CallUUID(reply.object["call_uuid"] as? String ?? ""))
+            let runner = try #require(await calls.runner(for: uuid))
+            let port = try #require(await fixture.telephony.port(for: uuid))
+            try await settle(runner)
+            #expect(await port.takeRequests() == [.ring(["101", OutsideParty.name(of: "+4917000000")])])
+            let plan = try #require(await fixture.telephony.plan(for: uuid))
+            #expect(plan.destination == "+4915712345678" && plan.destinationKeys == "1W#" && plan.maximumDuration == .seconds(30))
+            #expect(plan.presentation == CallbackPresentation(
+                sourceCallerID: nil, destinationCallerID: "4930555000", callerName: "Sales", callerNumber: "+4930111"))
+            await runner.deliver(.serverStopping)
         }
     }
 

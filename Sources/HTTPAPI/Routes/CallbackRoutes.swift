@@ -13,7 +13,7 @@ struct CallbackRoutes {
 
     static let fields: Set<String> = [
         "src_num", "dst_num", "transfer_after_src_hangup", "transfer_after_dst_hangup", "src_ani", "dst_ani", "caller_id_name",
-        "caller_id_number", "announce_sound_id", "dst_dtmf", "call_duration",
+        "caller_id_number", "announce_sound_id", "dst_dtmf", "call_duration", "dst_announce_sound_id",
     ]
     static let maxSources = 10
     /// The longest `call_duration`: a day.
@@ -37,6 +37,11 @@ struct CallbackRoutes {
             throw APIError.invalidValue("src_num", "give 1 to \(Self.maxSources) numbers")
         }
         let (parties, sourceQueue) = try await sourceParties(sources, clientID: clientID)
+        if body.isPresent("dst_announce_sound_id") {
+            // Playing one sound to both parties at once needs mixing the media relay does not do.
+            throw APIError.invalidValue(
+                "dst_announce_sound_id", "not supported by this server: a sound for both parties once the destination answers cannot be played yet; use announce_sound_id (played to the source before the destination is called)")
+        }
         guard let destination = try body.string("dst_num") else {
             throw APIError.invalidValue("dst_num", "required: the number to call once a source answers")
         }
