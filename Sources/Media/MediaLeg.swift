@@ -117,7 +117,7 @@ final class LegState {
     private var srtpSender: SRTPContext?
     private var srtpReceiver: SRTPContext?
     private var keyDetector: KeyPressDetector?
-    private var player: PromptPlayer
+    private var stream: OutgoingStream
     private var onFinished: (@Sendable () -> Void)?
     private(set) var peer: BridgePeer?
     /// Where the pacer keeps this leg while it plays.
@@ -136,7 +136,7 @@ final class LegState {
         self.logger = logger
         self.onKey = onKey
         var generator = SystemRandomNumberGenerator()
-        player = PromptPlayer(stream: RTPStreamSender(using: &generator))
+        stream = OutgoingStream(stream: RTPStreamSender(using: &generator))
         outgoing = channel.allocator.buffer(capacity: 12 + RTPStreamSender.samplesPerPacket)
     }
 
@@ -157,13 +157,13 @@ final class LegState {
 
     func play(_ audio: [UInt8], onFinished: @escaping @Sendable () -> Void) {
         guard !isClosed else { return }
-        player.play(audio)
+        stream.play(audio)
         self.onFinished = onFinished
         pacer.add(self)
     }
 
     func stopPlayback() {
-        player.stop()
+        stream.stop()
         onFinished = nil
         pacer.remove(self)
     }
@@ -195,7 +195,7 @@ final class LegState {
     func sendFrame(atTick tick: Int64) -> (sent: Bool, isLast: Bool) {
         let codec = format?.codec ?? .pcmu
         let remote = destination
-        let frame = player.frame(atTick: tick, payloadType: format?.payloadType ?? 0, silence: codec.silence, sending: remote != nil)
+        let frame = stream.frame(atTick: tick, payloadType: format?.payloadType ?? 0, silence: codec.silence, sending: remote != nil)
         guard let packet = frame.packet, let remote else { return (false, frame.isLast) }
         send(packet, payloadType: packet.payloadType, transcodingTable: nil, to: remote)
         return (true, frame.isLast)

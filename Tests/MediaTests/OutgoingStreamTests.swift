@@ -3,10 +3,10 @@ import Testing
 
 @testable import Media
 
-@Suite struct PromptPlayerTests {
-    func makePlayer() -> PromptPlayer {
+@Suite struct OutgoingStreamTests {
+    func makePlayer() -> OutgoingStream {
         var generator = SystemRandomNumberGenerator()
-        return PromptPlayer(stream: RTPStreamSender(using: &generator))
+        return OutgoingStream(stream: RTPStreamSender(using: &generator))
     }
 
     @Test func timestampsFollowTheTicksThroughSilenceLateTicksAndHold() throws {

@@ -5,7 +5,7 @@ import RTP
 /// across prompts. Ticks are numbered by the wall clock (tick n starts n × 20 ms after the
 /// pacer's epoch), and every tick without a packet — silence between prompts, hold, a late
 /// tick — moves the timestamp on by 160 samples, as a receiver's playout clock expects.
-struct PromptPlayer {
+struct OutgoingStream {
     private var stream: RTPStreamSender
     private var audio: [UInt8] = []
     private var position = 0
