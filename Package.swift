@@ -62,7 +62,7 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
-        // RTP (RFC 3550) packets, paced prompt streams, RFC 4733 key presses, SRTP (RFC 3711).
+        // RTP (RFC 3550) packets, paced prompt streams, RFC 4733 key presses read and sent, SRTP (RFC 3711).
         .target(
             name: "RTP",
             dependencies: [

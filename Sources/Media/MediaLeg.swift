@@ -1,8 +1,9 @@
 import NIOCore
 import Logging
-import RTP
+public import RTP
 
-/// One call leg's RTP socket: prompts out, keys in, and the relay to the leg it is bridged with.
+/// One call leg's RTP socket: prompts and keys out, keys in, and the relay to the leg it is
+/// bridged with.
 /// Every method may be called from any thread. Calls made on the leg's event loop (from
 /// `onFinished` or `onKey`) take effect at once; calls from elsewhere are handed to the loop and
 /// take effect in the order they were made.
@@ -36,6 +37,20 @@ public final class MediaLeg: Sendable {
 
     public func stopPlayback() {
         onLoop { $0.stopPlayback() }
+    }
+
+    /// Sends `keys` as RFC 4733 telephone events on the leg's telephone-event payload type, in
+    /// its own stream (its SSRC, sequence numbers and timestamps, SRTP if the leg is), paced at
+    /// 20 ms, in place of keys still being sent. A prompt playing meanwhile runs on unheard
+    /// until the keys are done; audio relayed from a bridged leg goes on.
+    ///
+    /// `onFinished` is called once, on the leg's event loop: `true` when every packet was sent;
+    /// `false` at once when the leg has no telephone-event payload type (the far end negotiated
+    /// none: keys are not sent as tones in the audio instead) or is closed, and `false` when the
+    /// keys are replaced, the leg is closed, or a packet cannot be sent (on hold, or a re-INVITE
+    /// took the telephone-event payload type away) before the end.
+    public func sendKeys(_ keys: KeySequence, onFinished: @escaping @Sendable (Bool) -> Void) {
+        onLoop { $0.sendKeys(keys, onFinished: onFinished) }
     }
 
     /// Closes the socket and gives the port back; playback and relay stop.
@@ -117,8 +132,9 @@ final class LegState {
     private var srtpSender: SRTPContext?
     private var srtpReceiver: SRTPContext?
     private var keyDetector: KeyPressDetector?
-    private var player: PromptPlayer
+    private var stream: OutgoingStream
     private var onFinished: (@Sendable () -> Void)?
+    private var onKeysSent: (@Sendable (Bool) -> Void)?
     private(set) var peer: BridgePeer?
     /// Where the pacer keeps this leg while it plays.
     var pacerIndex: Int?
@@ -136,7 +152,7 @@ final class LegState {
         self.logger = logger
         self.onKey = onKey
         var generator = SystemRandomNumberGenerator()
-        player = PromptPlayer(stream: RTPStreamSender(using: &generator))
+        stream = OutgoingStream(stream: RTPStreamSender(using: &generator))
         outgoing = channel.allocator.buffer(capacity: 12 + RTPStreamSender.samplesPerPacket)
     }
 
@@ -157,22 +173,40 @@ final class LegState {
 
     func play(_ audio: [UInt8], onFinished: @escaping @Sendable () -> Void) {
         guard !isClosed else { return }
-        player.play(audio)
+        stream.play(audio)
         self.onFinished = onFinished
         pacer.add(self)
     }
 
     func stopPlayback() {
-        player.stop()
+        stream.stop()
         onFinished = nil
-        pacer.remove(self)
+        if stream.isIdle { pacer.remove(self) }
+    }
+
+    func sendKeys(_ keys: KeySequence, onFinished: @escaping @Sendable (Bool) -> Void) {
+        guard !isClosed, format?.telephoneEventPayloadType != nil else {
+            onFinished(false)
+            return
+        }
+        let replaced = onKeysSent
+        stream.send(keys)
+        onKeysSent = onFinished
+        pacer.add(self)
+        // Last: the callback may send keys again.
+        replaced?(false)
     }
 
     func close() {
         guard !isClosed else { return }
         isClosed = true
         stopPlayback()
+        stream.stopKeys()
+        pacer.remove(self)
         channel.close(promise: nil)
+        let stopped = onKeysSent
+        onKeysSent = nil
+        stopped?(false)
     }
 
     func join(_ peer: BridgePeer) {
@@ -186,19 +220,33 @@ final class LegState {
         return peer
     }
 
-    func takeOnFinished() -> (@Sendable () -> Void)? {
-        defer { onFinished = nil }
-        return onFinished
+    /// What a leg did on one tick of its pacer.
+    struct Tick {
+        var sent = false
+        /// The callbacks of what finished, to call once the tick has served every leg.
+        var finished: [@Sendable () -> Void] = []
+        /// Nothing is left to play or send: the leg leaves the pacer.
+        var isIdle: Bool
     }
 
-    /// The pacer's tick: this leg's next prompt frame.
-    func sendFrame(atTick tick: Int64) -> (sent: Bool, isLast: Bool) {
-        let codec = format?.codec ?? .pcmu
+    /// The pacer's tick: this leg's next prompt frame or key event.
+    func sendFrame(atTick tick: Int64) -> Tick {
         let remote = destination
-        let frame = player.frame(atTick: tick, payloadType: format?.payloadType ?? 0, silence: codec.silence, sending: remote != nil)
-        guard let packet = frame.packet, let remote else { return (false, frame.isLast) }
-        send(packet, payloadType: packet.payloadType, transcodingTable: nil, to: remote)
-        return (true, frame.isLast)
+        let frame = stream.frame(atTick: tick, format: format, sending: remote != nil)
+        var outcome = Tick(isIdle: stream.isIdle)
+        if let packet = frame.packet, let remote {
+            send(packet, payloadType: packet.payloadType, transcodingTable: nil, to: remote)
+            outcome.sent = true
+        }
+        if frame.isLast, let onFinished {
+            self.onFinished = nil
+            outcome.finished.append(onFinished)
+        }
+        if let keysSent = frame.keysSent, let onKeysSent {
+            self.onKeysSent = nil
+            outcome.finished.append { onKeysSent(keysSent) }
+        }
+        return outcome
     }
 
     func received(_ datagram: ByteBuffer, from source: SocketAddress) {

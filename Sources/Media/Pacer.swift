@@ -1,10 +1,10 @@
 import NIOCore
 
-/// Drives every playing leg of one event loop from a single 20 ms tick, rather than a timer per
-/// leg: at thousands of prompts at once, one wake-up per loop per 20 ms is what keeps the
-/// pacing cheap. Each tick sends one frame per playing leg. A late tick still sends one frame
-/// (no burst to catch up); the tick numbers follow the wall clock, so the timestamps stay in
-/// step with it. Lives on its event loop and is only touched there.
+/// Drives every playing leg (a prompt, or keys being sent) of one event loop from a single 20 ms
+/// tick, rather than a timer per leg: at thousands of prompts at once, one wake-up per loop per
+/// 20 ms is what keeps the pacing cheap. Each tick sends at most one packet per playing leg. A
+/// late tick still sends one (no burst to catch up); the tick numbers follow the wall clock, so
+/// the timestamps stay in step with it. Lives on its event loop and is only touched there.
 final class Pacer {
     static let interval = TimeAmount.milliseconds(20)
 
@@ -51,12 +51,11 @@ final class Pacer {
         var sent = 0
         var index = 0
         while index < legs.count {
-            let leg = legs[index]
-            let outcome = leg.sendFrame(atTick: tick)
+            let outcome = legs[index].sendFrame(atTick: tick)
             if outcome.sent { sent += 1 }
-            if outcome.isLast {
+            finished += outcome.finished
+            if outcome.isIdle {
                 removeLeg(at: index)
-                if let onFinished = leg.takeOnFinished() { finished.append(onFinished) }
             } else {
                 index += 1
             }

@@ -81,6 +81,21 @@ public struct RTPStreamSender: Sendable {
         return packet
     }
 
+    /// A telephone event's packet in this stream, which events share with the audio (RFC 4733
+    /// §2.1: the same SSRC, sequence numbers and timestamp base): the next sequence number, the
+    /// event's timestamp `timestampOffset` samples before this packet's place. It takes a
+    /// packet's 20 ms, as audio would, and the audio after it starts a talkspurt (no audio went
+    /// meanwhile).
+    public mutating func packet(_ event: TelephoneEventSender.Packet, payloadType: UInt8) -> RTPPacket {
+        let packet = RTPPacket(
+            marker: event.marker, payloadType: payloadType, sequenceNumber: sequenceNumber, timestamp: timestamp &- event.timestampOffset,
+            ssrc: ssrc, payload: event.event.payload)
+        talking = false
+        sequenceNumber &+= 1
+        timestamp &+= UInt32(Self.samplesPerPacket)
+        return packet
+    }
+
     /// Time passed without sending (20 ms per missed packet): the clock goes on, and the next
     /// packet starts a talkspurt.
     public mutating func skip(packets: Int) {

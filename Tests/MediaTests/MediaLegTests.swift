@@ -430,6 +430,134 @@ import Testing
         try await fixture.shutdown()
     }
 
+    /// The keys of a callback's `dst_dtmf` as the far end gets them: RFC 4733 events in the
+    /// leg's own stream, after its prompt, read back by the receiving side's detector in order,
+    /// with the pauses in their RTP timestamps.
+    @Test func keysReachTheFarEndAsEventsInTheLegsStream() async throws {
+        let fixture = Fixture(ports: 26_220...26_239)
+        var phone = try await UDPPeer.bind()
+        let leg = try await fixture.server.openLeg { _ in }
+        leg.configure(Self.format(phone.address, events: 96))
+        leg.play(Self.prompt(bytes: 320)) { fixture.log.yield("played") }
+        let prompt = [try await phone.receive().packet, try await phone.receive().packet]
+        var events = fixture.events.makeAsyncIterator()
+        #expect(await events.next() == "played")
+
+        leg.sendKeys(try #require(KeySequence("1W2w#"))) { sent in fixture.log.yield("keys sent: \(sent)") }
+        var packets: [RTPPacket] = []
+        for _ in 0..<21 { packets.append(try await phone.receive().packet) }  // 3 keys of 7 packets
+        #expect(await events.next() == "keys sent: true")
+
+        #expect(packets.allSatisfy { $0.payloadType == 96 && $0.ssrc == prompt[0].ssrc }, "the prompt's stream")
+        #expect(packets.map(\.sequenceNumber) == (1...21).map { prompt[1].sequenceNumber &+ UInt16($0) })
+        var detector = KeyPressDetector(payloadType: 96)
+        var presses: [(key: Character, timestamp: UInt32)] = []
+        for packet in packets {
+            if let key = detector.key(in: packet) { presses.append((key, packet.timestamp)) }
+        }
+        #expect(presses.map(\.key) == ["1", "2", "#"])
+        #expect(presses[1].timestamp &- presses[0].timestamp >= 1_280 + 8_000, "a key, then W: a second more")
+        #expect(presses[2].timestamp &- presses[1].timestamp >= 1_280 + 4_000, "a key, then w: half a second more")
+        for (index, press) in presses.enumerated() {
+            let event = Array(packets[(index * 7)..<(index * 7 + 7)])
+            #expect(event.allSatisfy { $0.timestamp == press.timestamp }, "one timestamp per key")
+            #expect(event.map(\.marker) == [true, false, false, false, false, false, false])
+            let payloads = event.compactMap { TelephoneEvent(payload: $0.payload) }
+            #expect(payloads.map(\.isEnd) == [false, false, false, false, true, true, true])
+            #expect(payloads.allSatisfy { $0.key == press.key && $0.volume == 10 && $0.duration >= 160 })
+            #expect(payloads.last?.duration ?? 0 >= 800, "100 ms or more")
+        }
+
+        leg.close()
+        try await phone.close()
+        try await fixture.shutdown()
+    }
+
+    @Test func keysOnAnSRTPLegAreEncryptedLikeItsAudio() async throws {
+        let fixture = Fixture(ports: 26_240...26_259)
+        var phone = try await UDPPeer.bind()
+        let ours = try #require(SRTPKeyMaterial(concatenated: Array(repeating: 0x33, count: 30)))
+        let theirs = try #require(SRTPKeyMaterial(concatenated: Array(repeating: 0x44, count: 30)))
+        let leg = try await fixture.server.openLeg { _ in }
+        var secure = Self.format(phone.address)
+        secure.srtp = MediaFormat.SRTPKeys(send: ours, receive: theirs)
+        leg.configure(secure)
+        leg.sendKeys(try #require(KeySequence("*"))) { sent in fixture.log.yield("keys sent: \(sent)") }
+
+        var phoneReceives = SRTPContext(ours)
+        var detector = KeyPressDetector(payloadType: 101)
+        var keys: [Character] = []
+        for _ in 0..<7 {
+            let protected = try await phone.receive().packet.serialized()
+            let packet = try #require(RTPPacket(parsing: try phoneReceives.unprotect(protected)))
+            #expect(protected.count == packet.serialized().count + SRTPContext.tagLength)
+            if let key = detector.key(in: packet) { keys.append(key) }
+        }
+        #expect(keys == ["*"])
+        var events = fixture.events.makeAsyncIterator()
+        #expect(await events.next() == "keys sent: true")
+
+        leg.close()
+        try await phone.close()
+        try await fixture.shutdown()
+    }
+
+    /// A far end that negotiated no telephone-event: nothing is sent (no tones in the audio
+    /// instead), and the caller hears so at once. A closed leg says the same.
+    @Test func keysWithoutATelephoneEventTypeAreRefusedAtOnce() async throws {
+        let fixture = Fixture(ports: 26_260...26_279)
+        var phone = try await UDPPeer.bind()
+        let leg = try await fixture.server.openLeg { _ in }
+        leg.configure(Self.format(phone.address, events: nil))
+        let keys = try #require(KeySequence("123"))
+        leg.sendKeys(keys) { sent in fixture.log.yield("keys sent: \(sent)") }
+        var events = fixture.events.makeAsyncIterator()
+        #expect(await events.next() == "keys sent: false")
+        leg.play(Self.prompt(bytes: 160, tag: 1)) {}
+        let first = try await phone.receive().packet
+        #expect(first.payloadType == 0 && first.payload == Self.prompt(bytes: 160, tag: 1), "no key went before the prompt")
+
+        let unconfigured = try await fixture.server.openLeg { _ in }
+        unconfigured.sendKeys(keys) { sent in fixture.log.yield("unconfigured: \(sent)") }
+        #expect(await events.next() == "unconfigured: false")
+        leg.configure(Self.format(phone.address))
+        leg.close()
+        leg.sendKeys(keys) { sent in fixture.log.yield("closed: \(sent)") }
+        #expect(await events.next() == "closed: false")
+
+        unconfigured.close()
+        try await phone.close()
+        try await fixture.shutdown()
+    }
+
+    /// New keys replace those being sent (which report false), and closing the leg ends them.
+    @Test func newKeysReplaceTheOnesBeingSentAndCloseEndsThem() async throws {
+        let fixture = Fixture(ports: 26_280...26_299)
+        var phone = try await UDPPeer.bind()
+        let leg = try await fixture.server.openLeg { _ in }
+        leg.configure(Self.format(phone.address))
+        // A minute between each sequence's first key and its end: however long a loaded machine
+        // stalls the test, neither can have gone further by itself.
+        let aMinute = String(repeating: "W", count: 60)
+        leg.sendKeys(try #require(KeySequence("1" + aMinute + "1"))) { sent in fixture.log.yield("first: \(sent)") }
+        let first = try await phone.receive().packet
+        leg.sendKeys(try #require(KeySequence("2" + aMinute))) { sent in fixture.log.yield("second: \(sent)") }
+        var events = fixture.events.makeAsyncIterator()
+        #expect(await events.next() == "first: false")
+        var detector = KeyPressDetector(payloadType: 101)
+        let firstKey = detector.key(in: first)
+        var keys = [try #require(firstKey)]
+        while keys.count < 2 {
+            if let key = detector.key(in: try await phone.receive().packet) { keys.append(key) }
+        }
+        #expect(keys == ["1", "2"], "the rest of the first keys never went")
+        // In the second's minute: closing ends it.
+        leg.close()
+        #expect(await events.next() == "second: false")
+        try await phone.close()
+        try await fixture.shutdown()
+    }
+
     @Test func aLegOnHoldSendsNothingAndItsPromptStillEnds() async throws {
         let fixture = Fixture(ports: 26_100...26_119)
         var phone = try await UDPPeer.bind()
