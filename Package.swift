@@ -115,7 +115,7 @@ let package = Package(
         .target(
             name: "Telephony",
             dependencies: [
-                "Admission", "Audio", "CallFlow", "CallRunner", "Domain", "Media", "SIP", "SIPTransport", "Storage",
+                "Admission", "Audio", "CallFlow", "CallRunner", "Domain", "Media", "RTP", "SIP", "SIPTransport", "Storage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -4,6 +4,7 @@ import Domain
 import Logging
 import Media
 import Metrics
+import RTP
 import SIP
 import SIPTransport
 import Synchronization
@@ -245,7 +246,15 @@ actor CallSession: TelephonyPort {
         case .releaseTrunk(let trunkID):
             context.trunks.release(trunkID)
         case .sendKeys(let keys, let leg):
-            logger.warning("PENDING: keys not sent yet", metadata: ["keys": "\(keys)", "leg": "\(leg)"])
+            guard let sequence = KeySequence(keys), let mediaLeg = media[leg] else {
+                logger.warning("keys not sent: not a key sequence, or the leg has no media", metadata: ["leg": "\(leg)"])
+                return
+            }
+            let logger = logger
+            mediaLeg.sendKeys(sequence) { sent in
+                // The far end negotiated no telephone-event, or the leg went on hold or away.
+                if !sent { logger.notice("keys not (all) sent: the leg has no telephone-event, or ended", metadata: ["leg": "\(leg)"]) }
+            }
         case .callOver:
             isOver = true
             runnerEvents.finish()
