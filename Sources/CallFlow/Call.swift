@@ -304,7 +304,13 @@ public struct Call: Sendable {
                 recorder.legEnded(handle, at: now)
                 recorder.unbridged(at: now)
             }
-            let actions = flow.handle(queueEvent)
+            var actions = flow.handle(queueEvent)
+            if !queue.isQueue, actions.contains(.requestRingPlan) {
+                // One party (a phone, an outside number) is rung for one round: when that round
+                // ends unanswered, there is nobody else to try, and the caller is let go.
+                actions.removeAll { $0 == .requestRingPlan }
+                actions += flow.handle(.ringPlan([]))
+            }
             leg = .queue(queue, flow, ringPlanAsked: true)
             return translate(actions, in: queue, at: now)
         case (.menu(let menu, var flow), _):
@@ -469,6 +475,7 @@ public struct Call: Sendable {
             case .ring(let agents): result.append(.ring(agents))
             case .cancelRinging(let agents): result.append(.cancelRinging(agents))
             case .requestRingPlan:
+                // Only a queue asks for its next ring plan (see the queue leg's handling above).
                 if let queue = place.queue { result.append(.requestRingPlan(queueID: queue.id)) }
             case .bridge(let agent):
                 // Only a queue's agent is whom a later rating is of (SPEC §2.2); a phone dialled

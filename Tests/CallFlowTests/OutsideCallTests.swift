@@ -84,6 +84,17 @@ import Testing
         #expect(call.isOver)
     }
 
+    @Test func anUnreachableOutsideNumberIsRungOneRoundThenTheCallerIsLetGo() {
+        var call = Call(
+            arrival: .init(callUUID: uuid, clientID: 1, dialled: customer, did: nil, caller: .init(username: "101", screenName: nil, domain: "acme.local")),
+            at: t(0))
+        _ = call.handle(.arrived, at: t(0))
+        #expect(call.handle(.routed(.outside(customer)), at: t(0)).first == .ring([customerParty]))
+        #expect(call.handle(.agentUnreachable(customerParty), at: t(1)).last == .startTimer(.queue(.nextRound), .seconds(5)))
+        let ended = call.handle(.timerFired(.queue(.nextRound)), at: t(6))
+        #expect(ended.contains(.hangUpCaller) && history(ended) != nil && !ended.contains(.ring([customerParty])))
+    }
+
     @Test func aPhoneCallingANumberNothingAnswersToIsRefusedAsNotFound() {
         var call = Call(
             arrival: .init(callUUID: uuid, clientID: 1, dialled: "+3312345678", did: nil, caller: .init(username: "101", screenName: nil, domain: "acme.local")),

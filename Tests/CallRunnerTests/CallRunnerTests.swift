@@ -122,11 +122,11 @@ import TestSupport
         #expect(rating.extensionID == menu.id && rating.maxRate == 9 && rating.rate == 9 && rating.agentUsername == "101")
     }
 
-    @Test func anUnknownNumberIsHungUpAndRecorded() async throws {
+    @Test func anUnknownNumberIsRefusedAndRecorded() async throws {
         let port = SimulatedTelephony()
         let call = runner(dialling: "777", port: port)
         await call.start()
-        #expect(await port.takeRequests() == [.hangUpCaller])
+        #expect(await port.takeRequests() == [.refuseUnknownNumber])
         #expect(try await store.calls(CallQuery(clientID: client.id, limit: 10)).first?.hangupDisposition == .system)
     }
 }

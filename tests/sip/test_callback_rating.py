@@ -3,7 +3,9 @@ phone, then the destination phone (both SIPp phones registered with digest authe
 bridge them. When the destination hangs up first the source is sent to
 `transfer_after_dst_hangup`; when the source hangs up first the destination is sent to
 `transfer_after_src_hangup`. Either points at a voice menu that rates: the party left on the line
-presses 4 and the API has its rating of that call."""
+presses 4 and the API has its rating: of the call when the source rates (the destination phone
+is no agent), of the source when the destination rates (the source is one of the client's
+agents: issue 11, docs/API.md)."""
 
 from __future__ import annotations
 
@@ -31,20 +33,24 @@ KEY = 4
 )
 def test_the_party_left_on_the_line_rates(api: API, numbers: Numbers, sipp: Sipp, rater: str, talk_ms: str,
                                           key_delay_ms: str, disposition: str) -> None:
-    rating, call_uuid = callback_rated_by(api, numbers, sipp, rater, talk_ms=talk_ms, key_delay_ms=key_delay_ms)
+    rating, call_uuid, source = callback_rated_by(api, numbers, sipp, rater, talk_ms=talk_ms, key_delay_ms=key_delay_ms)
     assert rating["call_uuid"] == call_uuid, f"the rating belongs to {rating['call_uuid']}, the callback was {call_uuid}"
-    assert rating["target"] == "call" and rating["agent_username"] is None, rating
+    if rater == "destination":
+        # Left by the source, the destination rates the source: an agent of the client (issue 11).
+        assert rating["target"] == "agent" and rating["agent_username"] == source, rating
+    else:
+        assert rating["target"] == "call" and rating["agent_username"] is None, rating
     history = api.the_call_history(call_uuid)
     assert history["hangup_disposition"] == disposition, history
     assert {"callback_source", "callback_destination"} <= {leg["leg"] for leg in history["cdr"]}, history["cdr"]
 
 
 def callback_rated_by(api: API, numbers: Numbers, sipp: Sipp, rater: str, talk_ms: str,
-                      key_delay_ms: str) -> tuple[dict[str, Any], str]:
+                      key_delay_ms: str) -> tuple[dict[str, Any], str, str]:
     """A callback between two registered SIPp phones in which the other party hangs up first and
     `rater` ("source" or "destination") is sent to a rating menu, where it presses KEY as
     RFC 4733 (the server offers telephone-event on 101 to the phones it calls, docs/SIP.md).
-    Returns the menu's one rating and the callback's call_uuid."""
+    Returns the menu's one rating, the callback's call_uuid and the source's extension name."""
     names = {party: numbers.extension() for party in ("source", "destination")}
     passwords = {party: new_password() for party in names}
     extensions = {party: api.create_phone(names[party], passwords[party]) for party in names}
@@ -63,4 +69,4 @@ def callback_rated_by(api: API, numbers: Numbers, sipp: Sipp, rater: str, talk_m
     rating_phone.expect_success()
     rating = api.the_rating(since, ivr)
     assert (rating["rate"], rating["extension_id"], rating["max_rate"]) == (KEY, ivr, MAX_RATE), rating
-    return rating, call_uuid
+    return rating, call_uuid, names["source"]
