@@ -201,7 +201,9 @@ public struct Call: Sendable {
     public init(arrival: Arrival, at instant: UnixTime) {
         self.arrival = arrival
         recorder = CallHistoryRecorder(
-            callUUID: arrival.callUUID, clientID: arrival.clientID, flow: .inbound, startedAt: instant, did: arrival.did,
+            // A callback is placed by the server: `out` (and so is a call sent on through a trunk).
+            callUUID: arrival.callUUID, clientID: arrival.clientID, flow: arrival.callback == nil ? .inbound : .outbound,
+            startedAt: instant, did: arrival.did,
             caller: arrival.caller)
     }
 

@@ -58,3 +58,29 @@ final class OutboundTrunks: Sendable {
         }
     }
 }
+
+/// The addresses of the trunks registered now, and whose trunks they are (issue 11): a provider
+/// sends the calls of a registered account from its address, which is not in the `--trunk`
+/// ranges; a call from there is taken as a trunk call, to a DID of a client whose trunk is
+/// registered there. Written by the registrar, read by every arriving INVITE.
+final class RegisteredTrunkSources: Sendable {
+    private let byAddress = Mutex<[String: [Int64: Int]]>([:])
+
+    /// The clients with a trunk registered at `address` (an IP address, without port: providers
+    /// send calls from other ports than their registrar's).
+    func clients(at address: String) -> Set<Int64> {
+        byAddress.withLock { Set(($0[address] ?? [:]).keys) }
+    }
+
+    func registered(_ address: String, clientID: Int64) {
+        byAddress.withLock { $0[address, default: [:]][clientID, default: 0] += 1 }
+    }
+
+    func unregistered(_ address: String, clientID: Int64) {
+        byAddress.withLock { all in
+            guard let count = all[address]?[clientID] else { return }
+            all[address]?[clientID] = count > 1 ? count - 1 : nil
+            if all[address]?.isEmpty == true { all[address] = nil }
+        }
+    }
+}

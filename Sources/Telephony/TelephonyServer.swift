@@ -31,6 +31,7 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
     /// Calls to numbers outside the clients (issue 11), and the trunks registered at providers.
     private let outbound: OutboundTrunks
     private var registrar: TrunkRegistrar?
+    private let registeredTrunks = RegisteredTrunkSources()
     private let callsFromTrunks = Counter(label: "qualityrate_sip_calls_total", dimensions: [("origin", "trunk")])
     private let callsFromPhones = Counter(label: "qualityrate_sip_calls_total", dimensions: [("origin", "phone")])
 
@@ -61,7 +62,8 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
         if let port = await endpoint.localAddress.port { settings.sipPort = port }
         if let port = await endpoint.tlsLocalAddress?.port { settings.sipTLSPort = port }
         registrar = TrunkRegistrar(
-            store: store, endpoint: endpoint, settings: settings, addresses: outbound.addresses, tasks: tasks, logger: logger)
+            store: store, endpoint: endpoint, settings: settings, addresses: outbound.addresses, sources: registeredTrunks, tasks: tasks,
+            logger: logger)
     }
 
     /// The SIP endpoint's work and the trunks' registrations, in the caller's task (the service
@@ -255,7 +257,10 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
             }
             return .phone(client, user: user)
         }
-        guard settings.isTrunk(peer.address.ipAddress ?? "") else {
+        let address = peer.address.ipAddress ?? ""
+        // A provider where a trunk is registered sends the account's calls from its address.
+        let registeredFor = settings.isTrunk(address) ? [] : registeredTrunks.clients(at: address)
+        guard settings.isTrunk(address) || !registeredFor.isEmpty else {
             // Neither a trunk nor a client's phone: challenged and refused exactly like a phone
             // with a wrong password (407, then 403), so a scan cannot tell which domains and
             // phones exist. The credentials cannot be right: there are no secrets to match.
@@ -267,7 +272,16 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
             await refuse(refusal ?? invite.response(status: 403, reason: "Forbidden", toTag: localTag))
             return nil
         }
-        guard let did = try await store.did(number: dialled), let client = try await store.client(id: did.clientID) else {
+        // A provider calling a registered account's Contact names the account in the Request-URI
+        // and the DID dialled in To (RFC 3261 §8.1.1.2; Asterisk and most providers do so).
+        let toUser = invite.headers["To"].flatMap(NameAddress.init)?.uri.user
+        var found = try await store.did(number: dialled)
+        if found == nil, !registeredFor.isEmpty, let toUser { found = try await store.did(number: toUser) }
+        // From a registered trunk's address, only DIDs of that trunk's client: one client's
+        // provider cannot reach another client's numbers.
+        guard let did = found, registeredFor.isEmpty || registeredFor.contains(did.clientID),
+            let client = try await store.client(id: did.clientID)
+        else {
             await refuse(invite.response(status: 404, reason: "Not Found (no such DID)", toTag: localTag))
             return nil
         }

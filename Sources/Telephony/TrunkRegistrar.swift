@@ -16,6 +16,8 @@ actor TrunkRegistrar {
         var registration: TrunkRegistration
         var peer: SIPPeer
         var timer: (any ScheduledTimer)?
+        /// Counted in `sources` while the provider holds the binding.
+        var isListedAsSource = false
     }
 
     private enum Input: Sendable {
@@ -29,6 +31,7 @@ actor TrunkRegistrar {
     private let endpoint: SIPEndpoint
     private let settings: TelephonySettings
     private let addresses: TrunkAddresses
+    private let sources: RegisteredTrunkSources
     private let tasks: CallTasks
     private let logger: Logger
     private var entries: [Int64: Entry] = [:]
@@ -44,7 +47,11 @@ actor TrunkRegistrar {
     private let statusStream: AsyncStream<(trunkID: Int64, Trunk.Status, lastError: String?)>
     private var isStopped = false
 
-    init(store: any Store, endpoint: SIPEndpoint, settings: TelephonySettings, addresses: TrunkAddresses, tasks: CallTasks, logger: Logger) {
+    init(
+        store: any Store, endpoint: SIPEndpoint, settings: TelephonySettings, addresses: TrunkAddresses, sources: RegisteredTrunkSources,
+        tasks: CallTasks, logger: Logger
+    ) {
+        self.sources = sources
         self.store = store
         self.endpoint = endpoint
         self.settings = settings
@@ -80,6 +87,7 @@ actor TrunkRegistrar {
         var unregisters: [(SIPMessage, SIPPeer)] = []
         for (id, var entry) in entries {
             entry.timer?.cancel()
+            listAsSource(entry, false)
             for case .send(let request) in entry.registration.handle(.stop, at: UnixTime.now().seconds) {
                 unregisters.append((request, entry.peer))
             }
@@ -150,6 +158,7 @@ actor TrunkRegistrar {
     private func remove(_ id: Int64) {
         guard entries[id] != nil else { return }
         perform(id, event: .stop)
+        if let entry = entries[id] { listAsSource(entry, false) }
         entries[id] = nil
         timerGenerations[id] = nil
     }
@@ -219,8 +228,20 @@ actor TrunkRegistrar {
                     break
                 }
                 entry.trunk.status = Self.status(of: phase) ?? entry.trunk.status
+                if case .registered = phase { listAsSource(entry, true) } else { listAsSource(entry, false) }
+                entry.isListedAsSource = if case .registered = phase { true } else { false }
                 entries[id] = entry
             }
+        }
+    }
+
+    /// Adds or removes the trunk's address among the sources calls of registered trunks come from.
+    private func listAsSource(_ entry: Entry, _ listed: Bool) {
+        guard listed != entry.isListedAsSource, let address = entry.peer.address.ipAddress else { return }
+        if listed {
+            sources.registered(address, clientID: entry.trunk.clientID)
+        } else {
+            sources.unregistered(address, clientID: entry.trunk.clientID)
         }
     }
 

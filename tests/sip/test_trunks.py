@@ -275,3 +275,34 @@ def test_with_no_trunk_carrying_the_number_the_api_answers_422_and_dials_nothing
                          expect=(422,))
     assert "dst_num" in str(answer), answer
     assert [call for call in api.call_histories(since)] == [], "nothing may have been dialled"
+
+
+def test_a_registered_trunks_provider_reaches_the_clients_dids_from_its_own_address(api: API, numbers: Numbers, sipp: Sipp) -> None:
+    """127.0.0.2 is outside the server's --trunk range (127.0.0.1/32): its calls are taken only
+    while a trunk of the client is registered there."""
+    ivr_name = numbers.extension()
+    ivr = api.create_rating_ivr(ivr_name, max_rate=MAX_RATE)
+    did = numbers.did()
+    api.create_did(did, ivr)
+    registrar = sipp.start("provider_registrar.xml", "registrar", local_ip="127.0.0.2",
+                           keys={"realm": REALM, "nonce": "nonce-inbound", "granted": "300", "refreshes": "0"}, seconds=30)
+    trunk = api.request("POST", f"client/{api.client_id}/trunk/", {
+        "name": f"inbound {numbers.extension()}", "host": "127.0.0.2", "port": registrar.port, "username": ACCOUNT,
+        "password": "provider-secret", "register": True}, expect=(201,))
+    try:
+        registrar.expect_success()
+        path = f"client/{api.client_id}/trunk/{trunk['id']}/"
+        eventually("the trunk reads registered", lambda: api.request("GET", path)["status"] == "registered" or None, seconds=15)
+        listener = RTPListener()
+        try:
+            since = datetime.now(timezone.utc)
+            sipp.start("trunk_call_rfc4733.xml", "provider-call", local_ip="127.0.0.2",
+                       keys={"did": did, "caller": "4940111222", "codecs": "0 8", "dtmf_pt": "101",
+                             "rtp_port": str(listener.port), "key_delay_ms": "2500"},
+                       files={"key.pcap": pcap(rfc4733_key_packets(KEY, 101))}).expect_success()
+        finally:
+            listener.close()
+        rating = api.the_rating(since, ivr)
+        assert rating["rate"] == KEY, rating
+    finally:
+        delete_trunk(api, trunk)
