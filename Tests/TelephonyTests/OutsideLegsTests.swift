@@ -3,8 +3,11 @@ import Domain
 import NIOCore
 import SIP
 import SIPTransport
+import Storage
 @testable import Telephony
 import Testing
+import TestSupport
+import Logging
 
 /// Legs to numbers outside the client (issue 11), in memory: a provider's challenge answered,
 /// failover on 5xx, a trunk at its `max_calls` skipped, what call history is told.
@@ -143,5 +146,44 @@ import Testing
         // No trunk carries it: unreachable at once, nothing sent.
         var none = legs()
         #expect(delivered(none.handle(.dialOut(party: party, routes: []))) == [.agentUnreachable(party)])
+    }
+}
+
+/// The shared counts behind `max_calls` and the calls in from registered trunks.
+@Suite struct TrunkBookkeepingTests {
+    @Test func registeredSourcesNameTheirClientsUntilTheLastBindingGoes() {
+        let sources = RegisteredTrunkSources()
+        sources.registered("198.51.100.10", clientID: 1)
+        sources.registered("198.51.100.10", clientID: 1)
+        sources.registered("198.51.100.10", clientID: 2)
+        #expect(sources.clients(at: "198.51.100.10") == [1, 2])
+        sources.unregistered("198.51.100.10", clientID: 1)
+        #expect(sources.clients(at: "198.51.100.10") == [1, 2], "client 1 has a second trunk registered there")
+        sources.unregistered("198.51.100.10", clientID: 1)
+        sources.unregistered("198.51.100.10", clientID: 2)
+        sources.unregistered("198.51.100.10", clientID: 2)
+        #expect(sources.clients(at: "198.51.100.10").isEmpty)
+        #expect(sources.clients(at: "203.0.113.1").isEmpty)
+    }
+}
+
+extension TrunkBookkeepingTests {
+    @Test func maxCallsHoldsAndAPlaceGivenBackIsFreeAgain() async throws {
+        let database = try TemporaryDatabase()
+        let store = try SQLiteStore(path: database.path)
+        let trunks = OutboundTrunks(store: store, addresses: TrunkAddresses(), logger: Logger(label: "test"))
+        let client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.test")
+        let limited = try await store.createTrunk(Trunk(
+            id: 0, clientID: client.id, name: "two", host: "198.51.100.10", port: 5060, transport: .udp, username: "a", password: "p",
+            register: false, registerExpires: 3600, fromDomain: "", prefixes: ["+49"], position: 0, stripDigits: 0, addPrefix: "",
+            callerID: nil, maxCalls: 2, status: .notRegistering, lastError: nil, createdAt: UnixTime(seconds: 0)))
+        #expect(trunks.claim(limited) && trunks.claim(limited))
+        #expect(!trunks.claim(limited), "a third call at once is refused")
+        trunks.release(limited.id)
+        #expect(trunks.claim(limited))
+        // Routes: only the trunks that carry the number, each with its address and the number as it sends it.
+        let routes = await trunks.routes(clientID: client.id, number: "+4915712345678", callerID: nil, callerName: nil)
+        #expect(routes.map(\.trunk.id) == [limited.id] && routes.first?.peer.address.port == 5060)
+        #expect(await trunks.routes(clientID: client.id, number: "+3312345678", callerID: nil, callerName: nil).isEmpty)
     }
 }
