@@ -14,6 +14,8 @@ import struct
 from datetime import datetime, timezone
 from typing import Any
 
+import pytest
+
 from harness import API, Numbers, Sipp, SippRun, eventually, new_password
 from media import RTPListener, pcap, rfc4733_key_packets
 
@@ -107,9 +109,15 @@ def test_a_trunk_registers_through_the_challenge_and_refreshes_before_its_expiry
         delete_trunk(api, trunk)
 
 
-def test_a_web_callback_reaches_a_customer_through_the_trunk_who_rates_the_agent(api: API, numbers: Numbers, sipp: Sipp) -> None:
+@pytest.mark.parametrize("source", ["phone", "queue"])
+def test_a_web_callback_reaches_a_customer_through_the_trunk_who_rates_the_agent(api: API, numbers: Numbers, sipp: Sipp,
+                                                                                 source: str) -> None:
+    """`src_num` is the agent's phone, or a queue whose agent answers (and is then the source)."""
     agent_name, agent_password = numbers.extension(), new_password()
     agent = api.create_phone(agent_name, agent_password)
+    queue_name = numbers.extension()
+    if source == "queue":
+        api.create_queue(queue_name, [agent])
     rating_menu = numbers.extension()
     ivr = api.create_rating_ivr(rating_menu, max_rate=MAX_RATE)
     shown_did = numbers.did()
@@ -125,7 +133,7 @@ def test_a_web_callback_reaches_a_customer_through_the_trunk_who_rates_the_agent
                                  keys={"talk_ms": "3000"})
         since = datetime.now(timezone.utc)
         call_uuid = api.request("POST", f"extension/{agent}/callback/", {
-            "src_num": [agent_name], "dst_num": CUSTOMER, "dst_ani": shown_did,
+            "src_num": [agent_name if source == "phone" else queue_name], "dst_num": CUSTOMER, "dst_ani": shown_did,
             "transfer_after_src_hangup": rating_menu,
         }, expect=(201,))["call_uuid"]
         agent_phone.expect_success()
