@@ -1,5 +1,6 @@
 import Domain
 import Logging
+import SIPTransport
 import Storage
 import Synchronization
 
@@ -19,7 +20,7 @@ final class OutboundTrunks: Sendable {
     }
 
     /// The routes to `number` for `clientID`, first to try first; a trunk whose host does not
-    /// resolve is left out (and logged). Empty when no trunk carries the number, or the trunks
+    /// resolve, or is outside `--provider-addresses`, is left out (and logged). Empty when no trunk carries the number, or the trunks
     /// cannot be read.
     func routes(clientID: Int64, number: String, callerID: String?, callerName: String?) async -> [CallLegs.TrunkRoute] {
         let trunks: [Trunk]
@@ -31,8 +32,11 @@ final class OutboundTrunks: Sendable {
         }
         var routes: [CallLegs.TrunkRoute] = []
         for trunk in OutsideNumber.route(number, over: trunks) {
-            guard let peer = await addresses.peer(of: trunk) else {
-                logger.warning("a trunk's host does not resolve; skipped", metadata: ["trunk_id": "\(trunk.id)", "host": "\(trunk.host)"])
+            let peer: SIPPeer
+            switch await addresses.peer(of: trunk) {
+            case .success(let found): peer = found
+            case .failure(let failure):
+                logger.warning("a trunk cannot be reached; skipped", metadata: ["trunk_id": "\(trunk.id)", "reason": "\(failure)"])
                 continue
             }
             routes.append(.init(

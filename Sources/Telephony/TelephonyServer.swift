@@ -47,7 +47,7 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
         self.store = store
         self.settings = settings
         self.logger = logger
-        outbound = OutboundTrunks(store: store, addresses: TrunkAddresses(), logger: logger)
+        outbound = OutboundTrunks(store: store, addresses: TrunkAddresses(allowed: settings.providerAddresses), logger: logger)
     }
 
     /// Where SIP is answered (after `start`).

@@ -11,12 +11,17 @@ public struct TelephonySettings: Sendable {
     public var sipTLSPort: Int?
     /// Source ranges calls to DIDs are accepted from (`--trunk`).
     public var trunks: [AddressRange]
+    /// Where the clients' provider trunks may send (`--provider-addresses`); empty = anywhere. The
+    /// hosts of trunks are set through the API, so an operator can keep the server from being
+    /// pointed at addresses it should not send to.
+    public var providerAddresses: [AddressRange]
 
-    public init(advertisedHost: String, sipPort: Int, sipTLSPort: Int? = nil, trunks: [AddressRange]) {
+    public init(advertisedHost: String, sipPort: Int, sipTLSPort: Int? = nil, trunks: [AddressRange], providerAddresses: [AddressRange] = []) {
         self.advertisedHost = advertisedHost
         self.sipPort = sipPort
         self.sipTLSPort = sipTLSPort
         self.trunks = trunks
+        self.providerAddresses = providerAddresses
     }
 
     /// The Contact of this server's dialogs over `transport`; over TLS the TLS port with

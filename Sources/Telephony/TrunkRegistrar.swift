@@ -135,8 +135,12 @@ actor TrunkRegistrar {
             remove(id)
         }
         for trunk in trunks where entries[trunk.id] == nil {
-            guard let peer = await addresses.peer(of: trunk) else {
-                statusWrites.yield((trunk.id, .failed, "the host \(trunk.host) does not resolve"))
+            let peer: SIPPeer
+            switch await addresses.peer(of: trunk) {
+            case .success(let found): peer = found
+            case .failure(let failure):
+                // Written once per reading of the trunks (a change, or every minute): tried again then.
+                statusWrites.yield((trunk.id, .failed, "\(failure)"))
                 continue
             }
             // Another synchronize may have run while the name was looked up.

@@ -44,6 +44,11 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Source range (CIDR) that calls to DIDs are accepted from; repeat for several (default 127.0.0.0/8).")
     var trunk: [String] = []
 
+    @Option(name: .customLong("provider-addresses"), help: """
+        Address range (CIDR) the client's provider trunks may reach; repeat for several (default: any).         Trunks whose host is elsewhere neither register nor carry calls.
+        """)
+    var providerAddresses: [String] = []
+
     @Option(name: .customLong("rtp-ports"), help: "UDP port range for RTP, LOW-HIGH (one even port per call leg).")
     var rtpPorts = "10000-20000"
 
@@ -75,6 +80,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--sip: give the address phones and trunks reach this server at, not a wildcard (\(sipAddress.host))")
         }
         _ = try trunkRanges()
+        _ = try providerRanges()
         _ = try rtpPortRange()
         _ = try digestChallenges()
         try limits.validate()
@@ -124,7 +130,8 @@ struct Serve: AsyncParsableCommand {
                 logger: logger),
             media: MediaServer(host: sipAddress.host, ports: try rtpPortRange(), logger: logger),
             registrations: registrations, store: store,
-            settings: TelephonySettings(advertisedHost: sipAddress.host, sipPort: sipAddress.port, trunks: trunks),
+            settings: TelephonySettings(
+                advertisedHost: sipAddress.host, sipPort: sipAddress.port, trunks: trunks, providerAddresses: try providerRanges()),
             gate: CallGate(limits: callLimits), tasks: tasks, logger: logger)
         let directory = CachingCallDirectory(caching: StoreCallDirectory(store: store))
         let calls = CallCenter(
@@ -156,7 +163,8 @@ struct Serve: AsyncParsableCommand {
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("starting", metadata: [
             https != nil ? "https" : "http": "\(address.host):\(address.port)", "sip": "\(sip)", "sip_tls": "\(sipTLS ?? "none")",
-            "trunks": "\(trunks)", "rtp_ports": "\(rtpPorts)",
+            "trunks": "\(trunks)", "provider_addresses": "\(providerAddresses.isEmpty ? "any" : "\(providerAddresses)")",
+            "rtp_ports": "\(rtpPorts)",
             "digest_algorithms": "\(digestAlgorithms)", "limits": "\(limits.summary)", "descriptor_budget": "\(budget)",
             "drain_seconds": "\(drainSeconds)",
             "database": "\(database.database)",
@@ -226,6 +234,16 @@ extension Serve {
     private func required(_ tls: TLSConfiguration?) throws -> TLSConfiguration {
         guard let tls else { throw ValidationError("--sip-tls and --https need --tls-certificate and --tls-key (PEM files)") }
         return tls
+    }
+
+    /// `--provider-addresses`: empty = any address.
+    func providerRanges() throws -> [AddressRange] {
+        try providerAddresses.map { text in
+            guard let range = AddressRange(text) else {
+                throw ValidationError("--provider-addresses: expected an address range in CIDR notation, e.g. 203.0.113.0/24, got '\(text)'")
+            }
+            return range
+        }
     }
 
     func trunkRanges() throws -> [AddressRange] {

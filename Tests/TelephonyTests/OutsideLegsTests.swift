@@ -171,7 +171,8 @@ extension TrunkBookkeepingTests {
     @Test func maxCallsHoldsAndAPlaceGivenBackIsFreeAgain() async throws {
         let database = try TemporaryDatabase()
         let store = try SQLiteStore(path: database.path)
-        let trunks = OutboundTrunks(store: store, addresses: TrunkAddresses(), logger: Logger(label: "test"))
+        let trunks = OutboundTrunks(
+            store: store, addresses: TrunkAddresses(allowed: [try #require(AddressRange("198.51.100.0/24"))]), logger: Logger(label: "test"))
         let client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.test")
         let limited = try await store.createTrunk(Trunk(
             id: 0, clientID: client.id, name: "two", host: "198.51.100.10", port: 5060, transport: .udp, username: "a", password: "p",
@@ -184,6 +185,12 @@ extension TrunkBookkeepingTests {
         // Routes: only the trunks that carry the number, each with its address and the number as it sends it.
         let routes = await trunks.routes(clientID: client.id, number: "+4915712345678", callerID: nil, callerName: nil)
         #expect(routes.map(\.trunk.id) == [limited.id] && routes.first?.peer.address.port == 5060)
+        #expect(await trunks.routes(clientID: client.id, number: "+3312345678", callerID: nil, callerName: nil).isEmpty)
+        // A trunk whose address is outside --provider-addresses is no route.
+        _ = try await store.createTrunk(Trunk(
+            id: 0, clientID: client.id, name: "elsewhere", host: "203.0.113.9", port: 5060, transport: .udp, username: "a", password: "p",
+            register: false, registerExpires: 3600, fromDomain: "", prefixes: [], position: 1, stripDigits: 0, addPrefix: "",
+            callerID: nil, maxCalls: 0, status: .notRegistering, lastError: nil, createdAt: UnixTime(seconds: 0)))
         #expect(await trunks.routes(clientID: client.id, number: "+3312345678", callerID: nil, callerName: nil).isEmpty)
     }
 }

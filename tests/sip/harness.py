@@ -228,7 +228,8 @@ class QualityRateServer(LoggingProcess):
                              "--tls-key", str(self.tls.key)]
         command = [
             *self.prefix, str(BINARY), "serve", "--database", str(self.database), *api_listener,
-            "--sip", self.sip_address, "--trunk", self.trunk,
+            # Provider trunks the tests make are SIPp on loopback; nothing may go elsewhere.
+            "--sip", self.sip_address, "--trunk", self.trunk, "--provider-addresses", "127.0.0.0/8",
             "--rtp-ports", f"{self.rtp_low}-{self.rtp_high}", "--log-level", "debug", *self.options,
         ]
         with self.log_path.open("ab") as log:

@@ -314,3 +314,21 @@ def test_a_registered_trunks_provider_reaches_the_clients_dids_from_its_own_addr
         assert rating["rate"] == KEY, rating
     finally:
         delete_trunk(api, trunk)
+
+
+def test_a_trunk_outside_the_provider_addresses_neither_registers_nor_carries_calls(api: API, numbers: Numbers) -> None:
+    """The server runs with --provider-addresses 127.0.0.0/8 (harness.py): a trunk pointing
+    elsewhere fails with the reason, and nothing is sent there."""
+    trunk = api.request("POST", f"client/{api.client_id}/trunk/", {
+        "name": f"elsewhere {numbers.extension()}", "host": "192.0.2.1", "username": ACCOUNT, "password": "x",
+        "register": True}, expect=(201,))
+    try:
+        path = f"client/{api.client_id}/trunk/{trunk['id']}/"
+        def failed_trunk() -> dict[str, Any] | None:
+            found = api.request("GET", path)
+            return found if found["status"] == "failed" else None
+
+        failed = eventually("the trunk reads failed", failed_trunk, seconds=15)
+        assert "outside --provider-addresses" in failed["last_error"], failed
+    finally:
+        delete_trunk(api, trunk)
