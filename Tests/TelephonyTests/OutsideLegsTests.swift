@@ -130,6 +130,23 @@ import Logging
         #expect(delivered(busy).last == .agentUnreachable(party))
     }
 
+    @Test func aCallerDiallingANumberNothingAnswersToIsRefused404() throws {
+        var call = legs()
+        let invite = SIPMessage(
+            startLine: .request(method: "INVITE", uri: "sip:+3312345678@192.0.2.1"),
+            headers: SIPHeaders([
+                ("Via", "SIP/2.0/UDP 192.0.2.21:5062;branch=z9hG4bK-p"), ("From", "<sip:101@acme.test>;tag=phone"),
+                ("To", "<sip:+3312345678@acme.test>"), ("Call-ID", "out-1"), ("CSeq", "2 INVITE"), ("Contact", "<sip:101@192.0.2.21:5062>"),
+            ]),
+            body: Array(Self.answer.utf8))
+        let id = call.newLegID()
+        _ = call.offer(invite, from: first, localTag: "srv", leg: id, localPort: 20_000)
+        let refused = call.handle(.refuseUnknownNumber)
+        let response = try #require(refused.compactMap { if case .respond(let message) = $0 { message } else { nil } }.first)
+        #expect(response.status == 404)
+        #expect(refused.contains(.closeMedia(leg: id)))
+    }
+
     @Test func aTrunkAtItsMaxCallsIsSkippedAndAPlaceIsGivenBackWhenTheLegEnds() throws {
         var call = legs()
         let party = OutsideParty.name(of: "+4915712345678")

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from harness import API, Numbers, Sipp, SippRun, eventually, new_password
+from harness import API, DOMAIN, Numbers, QualityRateServer, Sipp, SippRun, eventually, new_password
 from media import RTPListener, pcap, rfc4733_key_packets
 
 REALM = "provider.test"
@@ -332,3 +332,61 @@ def test_a_trunk_outside_the_provider_addresses_neither_registers_nor_carries_ca
         assert "outside --provider-addresses" in failed["last_error"], failed
     finally:
         delete_trunk(api, trunk)
+
+
+def test_a_registered_phone_dials_out_through_the_trunk_showing_the_trunks_caller_id(
+        api: API, numbers: Numbers, sipp: Sipp, server: QualityRateServer) -> None:
+    phone_name, password = numbers.extension(), new_password()
+    api.create_phone(phone_name, password)
+    menu = api.create_rating_ivr(numbers.extension(), max_rate=MAX_RATE)
+    shown_did = numbers.did()
+    api.create_did(shown_did, menu)
+    provider_password = new_password()
+    caller_media, customer_media = RTPListener(), RTPListener()
+    try:
+        customer = provider(sipp, "provider_hangs_up.xml", "customer", rtp_port=str(customer_media.port), talk_ms="2000")
+        trunk = create_trunk(api, f"provider {numbers.extension()}", customer.port, password=provider_password,
+                             caller_id=shown_did, strip_digits=1, add_prefix="00")
+        registration = sipp.register(phone_name, password)
+        since = datetime.now(timezone.utc)
+        phone = sipp.start(
+            "phone_call_rfc4733.xml", "phone", port=registration.port, service=phone_name, password=password,
+            auth_uri=f"{CUSTOMER}@{server.sip_address}",
+            keys={"domain": DOMAIN, "dialled": CUSTOMER, "codecs": "0 8", "dtmf_pt": "101",
+                  "rtp_port": str(caller_media.port), "key_delay_ms": "500"},
+            files={"key.pcap": pcap(rfc4733_key_packets(KEY, 101))})
+        customer.expect_success()
+        phone.expect_success()
+    finally:
+        caller_media.close()
+        customer_media.close()
+    try:
+        assert digest_problems(customer, "Proxy-Authorization", "INVITE", provider_password) == []
+        invite = authenticated_invite(customer)
+        # strip_digits 1 and add_prefix 00: +4915712345678 goes out as 004915712345678.
+        assert invite.startswith(f"INVITE sip:00{CUSTOMER[1:]}@127.0.0.1:{customer.port} "), invite
+        assert f"sip:{shown_did}@" in header_of(invite, "P-Asserted-Identity"), invite
+        calls = [call for call in api.call_histories(since) if call["from_username"] == phone_name]
+        assert len(calls) == 1, calls
+        history = api.the_call_history(calls[0]["call_uuid"])
+        assert history["flow"] == "out" and history["bridged_username"] == CUSTOMER, history
+        assert [(leg["trunk_id"], leg["sip_status"]) for leg in outside_legs(history)] == [(trunk["id"], None)], history["cdr"]
+    finally:
+        delete_trunk(api, trunk)
+
+
+def test_a_phone_dialling_a_number_no_trunk_carries_is_refused_404(
+        api: API, numbers: Numbers, sipp: Sipp, server: QualityRateServer) -> None:
+    phone_name, password = numbers.extension(), new_password()
+    api.create_phone(phone_name, password)
+    registration = sipp.register(phone_name, password)
+    run = sipp.start(
+        "phone_call_rfc4733.xml", "phone", port=registration.port, service=phone_name, password=password,
+        auth_uri=f"+3312345678@{server.sip_address}",
+        keys={"domain": DOMAIN, "dialled": "+3312345678", "codecs": "0 8", "dtmf_pt": "101", "rtp_port": "40000",
+              "key_delay_ms": "500"},
+        files={"key.pcap": pcap(rfc4733_key_packets(KEY, 101))})
+    run.wait(30)
+    finals = [message.split("\n", 1)[0] for message in run.received()
+              if message.startswith("SIP/2.0 ") and not message.startswith(("SIP/2.0 1", "SIP/2.0 407"))]
+    assert finals and finals[0].startswith("SIP/2.0 404"), f"{finals}\n{run.report()}"
