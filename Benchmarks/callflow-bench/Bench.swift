@@ -218,6 +218,7 @@ final class RingRecorder: TelephonyPort {
     func hangUpAgent(_ agent: String) async {}
     func hangUpCaller() async {}
     func refuseUnknownNumber() async {}
+    func announce(_ sound: SoundReference, alsoTo party: String) async {}
     func sendKeys(_ keys: String, to party: String) async {}
 }
 

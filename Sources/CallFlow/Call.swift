@@ -25,6 +25,9 @@ public struct Call: Sendable {
         public var afterDestinationHangup: String?
         /// Played to the source once it answered, before the destination is called.
         public var sourceAnnouncement: SoundReference?
+        /// Played to both parties once the destination answered, before they talk
+        /// (`dst_announce_sound_id`).
+        public var destinationAnnouncement: SoundReference?
         /// Keys sent by RFC 4733 to the destination once it answered (`dst_dtmf`).
         public var destinationKeys: String?
         /// The longest the call may last, from its start (`call_duration`).
@@ -35,9 +38,10 @@ public struct Call: Sendable {
 
         public init(
             sources: [String], sourceQueue: Int64? = nil, destination: String, afterSourceHangup: String?,
-            afterDestinationHangup: String?, sourceAnnouncement: SoundReference? = nil, destinationKeys: String? = nil,
-            maximumDuration: Duration? = nil, presentation: CallbackPresentation = CallbackPresentation()
+            afterDestinationHangup: String?, sourceAnnouncement: SoundReference? = nil, destinationAnnouncement: SoundReference? = nil,
+            destinationKeys: String? = nil, maximumDuration: Duration? = nil, presentation: CallbackPresentation = CallbackPresentation()
         ) {
+            self.destinationAnnouncement = destinationAnnouncement
             self.sources = sources
             self.sourceQueue = sourceQueue
             self.destination = destination
@@ -154,6 +158,8 @@ public struct Call: Sendable {
         case interactiveRequest(url: String, method: IVRAction.HTTPMethod, variables: [String: String])
         /// Send `keys` by RFC 4733 to the party rung as `party` (a callback's `dst_dtmf`).
         case sendKeys(String, to: String)
+        /// Play to the caller and to the party rung as `alsoTo` at once; `playbackFinished` once.
+        case announce(SoundReference, alsoTo: String)
         /// Count the rating prompt as offered (issue 10, response rate); nothing answers it.
         case recordRatingOffer(RatingOffer)
         /// Store durably, then answer `ratingStored` (or `ratingFailed`).
@@ -195,6 +201,10 @@ public struct Call: Sendable {
     private var answeredTrunks: [String: TrunkAttempt] = [:]
     /// The callback's `dst_dtmf` went to the destination (once, whoever it is after transfers).
     private var destinationKeysSent = false
+    /// The destination that answered and hears `dst_announce_sound_id` with the source: bridged
+    /// when it ends.
+    private var announcedBridge: String?
+    private var destinationAnnounced = false
     /// The callback source that answered: the agent a rating after `afterSourceHangup` is of.
     private var callbackSource: String?
 
@@ -299,7 +309,12 @@ public struct Call: Sendable {
             default:
                 return end(at: now)
             }
+        case (.queue, .playbackFinished) where announcedBridge != nil:
+            let agent = announcedBridge ?? ""
+            announcedBridge = nil
+            return connect(agent, isCallback: true)
         case (.queue(let queue, var flow, let asked), _):
+            if case .agentHungUp(let agent) = event, agent == announcedBridge { announcedBridge = nil }
             guard let queueEvent = Self.queueEvent(event, ringPlanAsked: asked) else { return [] }
             if case .agentHungUp(let agent) = event, let handle = agentLegs[agent] {
                 firstHangup = firstHangup ?? .agentHangup
@@ -371,6 +386,7 @@ public struct Call: Sendable {
     /// The callback's source hung up while talking to the destination phone: the destination
     /// becomes the caller and goes to `afterSourceHangup`.
     private mutating func destinationStays(with agent: String, at now: UnixTime) -> [Action] {
+        announcedBridge = nil
         firstHangup = firstHangup ?? .callerHangup
         if let callerLeg { recorder.legEnded(callerLeg, at: now) }
         recorder.unbridged(at: now)
@@ -384,6 +400,16 @@ public struct Call: Sendable {
             if case .resolve = action { return [.promoteToCaller(agent), action] }
             return [action]
         }.flatMap { $0 }
+    }
+
+    /// Bridges the caller to `agent`; a callback's destination gets its `dst_dtmf` then.
+    private mutating func connect(_ agent: String, isCallback: Bool) -> [Action] {
+        var actions: [Action] = [.bridge(agent: agent)]
+        if isCallback, !destinationKeysSent, let keys = arrival.callback?.destinationKeys {
+            destinationKeysSent = true
+            actions.append(.sendKeys(keys, to: agent))
+        }
+        return actions
     }
 
     /// How call history names a party: an outside number by the number.
@@ -411,6 +437,7 @@ public struct Call: Sendable {
     }
 
     private mutating func transfer(to destination: String, agent: String?, at now: UnixTime) -> [Action] {
+        announcedBridge = nil
         if let agent { attributedAgent = agent }
         transfers += 1
         let cleanup = Self.timers(of: leg).map(Action.cancelTimer)
@@ -488,10 +515,14 @@ public struct Call: Sendable {
                 agentLegs[agent] = recorder.legStarted(
                     isCallback ? .callbackDestination : .agent, ani: arrival.caller.username, destination: Self.number(of: agent), domain: nil,
                     application: isCallback ? .callback : .callcenter, through: answeredTrunks.removeValue(forKey: agent), at: now)
-                result += answer() + [.bridge(agent: agent)]
-                if isCallback, !destinationKeysSent, let keys = arrival.callback?.destinationKeys {
-                    destinationKeysSent = true
-                    result.append(.sendKeys(keys, to: agent))
+                result += answer()
+                if isCallback, !destinationAnnounced, let announcement = arrival.callback?.destinationAnnouncement {
+                    // Both hear it first; they talk (and the keys go) once it ended.
+                    destinationAnnounced = true
+                    announcedBridge = agent
+                    result.append(.announce(announcement, alsoTo: agent))
+                } else {
+                    result += connect(agent, isCallback: isCallback)
                 }
             case .hangUpAgent(let agent):
                 if let handle = agentLegs[agent] { recorder.legEnded(handle, at: now) }

@@ -147,6 +147,8 @@ public actor CallRunner {
             await port.hangUpCaller()
         case .refuseUnknownNumber:
             await port.refuseUnknownNumber()
+        case .announce(let sound, let party):
+            await port.announce(sound, alsoTo: party)
         case .sendKeys(let keys, let party):
             await port.sendKeys(keys, to: party)
         case .startTimer(let timer, let delay):

@@ -10,6 +10,9 @@ public import Domain
 public protocol TelephonyPort: Sendable {
     func answerCaller() async
     func play(_ sound: SoundReference) async
+    /// Plays `sound` to the caller and to the party rung as `party` at once (a callback's
+    /// `dst_announce_sound_id`); `playbackFinished` once, when it ended.
+    func announce(_ sound: SoundReference, alsoTo party: String) async
     func stopPlayback() async
     func ring(_ agents: [String]) async
     func cancelRinging(_ agents: [String]) async

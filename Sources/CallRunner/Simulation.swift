@@ -15,6 +15,7 @@ public actor SimulatedTelephony: TelephonyPort {
         case promoteToCaller(String)
         case hangUpAgent(String)
         case sendKeys(String, to: String)
+        case announce(SoundReference, alsoTo: String)
 
         public var description: String {
             switch self {
@@ -30,6 +31,8 @@ public actor SimulatedTelephony: TelephonyPort {
             case .promoteToCaller(let name): "\(name) is now the caller"
             case .hangUpAgent(let agent): "hang up agent \(agent)"
             case .sendKeys(let keys, let party): "send keys \(keys) to \(party)"
+            case .announce(.builtIn(let sound), let party): "play built-in \(sound.rawValue) to the caller and \(party)"
+            case .announce(.uploaded(let id), let party): "play sound \(id) to the caller and \(party)"
             }
         }
     }
@@ -55,6 +58,7 @@ public actor SimulatedTelephony: TelephonyPort {
     public func hangUpCaller() { requests.append(.hangUpCaller) }
     public func refuseUnknownNumber() { requests.append(.refuseUnknownNumber) }
     public func sendKeys(_ keys: String, to party: String) { requests.append(.sendKeys(keys, to: party)) }
+    public func announce(_ sound: SoundReference, alsoTo party: String) { requests.append(.announce(sound, alsoTo: party)) }
 }
 
 /// Timers on a clock that moves only when told to, so a simulated call's five-second key

@@ -52,13 +52,15 @@ struct CallLegs {
         /// A key by RFC 4733 on the leg's media.
         case key(Character, leg: LegID)
         case playbackEnded(generation: Int)
-        /// The audio `loadSound` asked for (nil: the sound is missing).
-        case soundLoaded([UInt8]?, generation: Int)
+        /// The audio `loadSound` asked for the leg (nil: the sound is missing).
+        case soundLoaded([UInt8]?, generation: Int, leg: LegID)
         /// A media port for a leg that `openMedia` asked for (nil: none free).
         case mediaOpened(leg: LegID, localPort: Int?)
         // The call's runner (`TelephonyPort`).
         case answerCaller
         case play(SoundReference)
+        /// Play to the caller and to the leg of `party` at once (a callback's `dst_announce_sound_id`).
+        case announce(SoundReference, alsoTo: String)
         case stopPlayback
         /// Ring `agent` on its live devices (looked up in the registrar by the session).
         case ring(agent: String, devices: [PhoneRegistrations.Target])
@@ -90,7 +92,7 @@ struct CallLegs {
         case bridgeMedia(LegID, LegID)
         case unbridgeMedia(LegID)
         case stopMedia(leg: LegID)
-        case loadSound(SoundReference, codec: G711Codec, generation: Int)
+        case loadSound(SoundReference, codec: G711Codec, generation: Int, leg: LegID)
         case playSound([UInt8], leg: LegID, generation: Int)
         /// Keys by RFC 4733 into the leg's RTP (a callback's `dst_dtmf`).
         case sendKeys(String, leg: LegID)
@@ -174,6 +176,8 @@ struct CallLegs {
     /// The sound of the current playback, to play it again in the other law when a late answer
     /// picks the law the prompt was not read in.
     private var playing: (generation: Int, sound: SoundReference)?
+    /// The playback whose end was reported.
+    private var finishedPlayback = 0
     private(set) var isFinished = false
 
     init(settings: Settings) { self.settings = settings }
@@ -220,13 +224,17 @@ struct CallLegs {
         case .key(let key, let id):
             return id == callerLeg ? deliver(.key(key)) : []
         case .playbackEnded(let generation):
-            return generation == playback ? deliver(.playbackFinished) : []
-        case .soundLoaded(let audio, let generation):
-            return soundLoaded(audio, generation: generation)
+            // Played to two legs (`announce`), the sound ends twice: the first end counts.
+            guard generation == playback, finishedPlayback != generation else { return [] }
+            finishedPlayback = generation
+            return deliver(.playbackFinished)
+        case .soundLoaded(let audio, let generation, let leg):
+            return soundLoaded(audio, generation: generation, leg: leg)
         case .mediaOpened(let id, let port):
             return mediaOpened(id, port: port)
         case .answerCaller: return answerCaller()
         case .play(let sound): return play(sound)
+        case .announce(let sound, let party): return play(sound, alsoTo: agentLegs[party])
         case .stopPlayback:
             playback += 1
             return callerLeg.map { [.stopMedia(leg: $0)] } ?? []
@@ -381,17 +389,23 @@ struct CallLegs {
         return actions + [.registerDialog(.init(callID: dialog.id.callID, localTag: leg.localTag), leg: id), .respond(ok)]
     }
 
-    private mutating func play(_ sound: SoundReference) -> [Action] {
+    /// Plays to the caller, and to `other` too when given: each leg gets the sound in its own law.
+    private mutating func play(_ sound: SoundReference, alsoTo other: LegID? = nil) -> [Action] {
         playback += 1
         playing = (playback, sound)
         guard let id = callerLeg, let leg = legs[id] else { return [] }
-        return [.loadSound(sound, codec: leg.codec, generation: playback)]
+        var actions: [Action] = [.loadSound(sound, codec: leg.codec, generation: playback, leg: id)]
+        if let other, other != id, let otherLeg = legs[other] {
+            actions.append(.loadSound(sound, codec: otherLeg.codec, generation: playback, leg: other))
+        }
+        return actions
     }
 
-    private mutating func soundLoaded(_ audio: [UInt8]?, generation: Int) -> [Action] {
-        // Replaced or stopped while it was read, or the caller changed.
-        guard generation == playback, let id = callerLeg, legs[id] != nil else { return [] }
+    private mutating func soundLoaded(_ audio: [UInt8]?, generation: Int, leg id: LegID) -> [Action] {
+        // Replaced or stopped while it was read, or the leg ended.
+        guard generation == playback, legs[id] != nil else { return [] }
         guard let audio else {
+            guard id == callerLeg else { return [] }
             return [.log(.warning, "sound missing, skipped", ["sound": "\(playing.map { "\($0.sound)" } ?? "?")"])] + deliver(.playbackFinished)
         }
         return [.playSound(audio, leg: id, generation: generation)]

@@ -150,6 +150,7 @@ actor CallSession: TelephonyPort {
 
     func answerCaller() { inputs.yield(.legs(.answerCaller)) }
     func play(_ sound: SoundReference) { inputs.yield(.legs(.play(sound))) }
+    func announce(_ sound: SoundReference, alsoTo party: String) { inputs.yield(.legs(.announce(sound, alsoTo: party))) }
     func stopPlayback() { inputs.yield(.legs(.stopPlayback)) }
     func ring(_ agents: [String]) { inputs.yield(.ring(agents)) }
     func cancelRinging(_ agents: [String]) { inputs.yield(.legs(.cancelRinging(agents))) }
@@ -223,9 +224,9 @@ actor CallSession: TelephonyPort {
             if let mediaLeg = media[leg] { Media.unbridge(mediaLeg) }
         case .stopMedia(let leg):
             media[leg]?.stopPlayback()
-        case .loadSound(let sound, let codec, let generation):
+        case .loadSound(let sound, let codec, let generation, let leg):
             let audio = await context.sounds.audio(of: sound, clientID: clientID, codec: codec)
-            await perform(legs.handle(.soundLoaded(audio, generation: generation)))
+            await perform(legs.handle(.soundLoaded(audio, generation: generation, leg: leg)))
         case .playSound(let audio, let leg, let generation):
             let inputs = inputs
             media[leg]?.play(audio) { inputs.yield(.legs(.playbackEnded(generation: generation))) }

@@ -56,6 +56,20 @@ import Testing
         #expect(record.legs.first { $0.role == .callbackDestination && $0.sipStatus == nil }?.trunkName == "B")
     }
 
+    @Test func bothPartiesHearTheDestinationAnnouncementBeforeTheyTalkAndTheKeysGoAfter() {
+        var call = callback(Call.CallbackPlan(
+            sources: ["101"], destination: customer, afterSourceHangup: nil, afterDestinationHangup: nil,
+            destinationAnnouncement: .uploaded(id: 8), destinationKeys: "12"))
+        _ = call.handle(.arrived, at: t(0))
+        _ = call.handle(.agentAnswered("101"), at: t(2))
+        _ = call.handle(.routed(.outside(customer)), at: t(2))
+        let answered = call.handle(.agentAnswered(customerParty), at: t(5))
+        #expect(answered.last == .announce(.uploaded(id: 8), alsoTo: customerParty))
+        #expect(!answered.contains(.bridge(agent: customerParty)))
+        #expect(call.handle(.playbackFinished, at: t(9)) == [.bridge(agent: customerParty), .sendKeys("12", to: customerParty)])
+        #expect(call.handle(.playbackFinished, at: t(10)).isEmpty)
+    }
+
     @Test func aQueueAsSourceRingsItsAgentsAndTheOneWhoAnswersIsTheSource() {
         var call = callback(Call.CallbackPlan(sources: [], sourceQueue: 20, destination: customer, afterSourceHangup: nil, afterDestinationHangup: nil))
         #expect(call.handle(.arrived, at: t(0)) == [.requestRingPlan(queueID: 20), .startTimer(.callbackSources, .seconds(30))])

@@ -97,7 +97,7 @@ import Testing
         (#"{"src_num": ["101"], "dst_num": "102", "call_duration": 0}"#, "call_duration"),
         (#"{"src_num": ["101"], "dst_num": "102", "announce_sound_id": 999}"#, "announce_sound_id"),
         (#"{"src_num": ["101"], "dst_num": "102", "caller_id_number": "sales"}"#, "caller_id_number"),
-        (#"{"src_num": ["101"], "dst_num": "102", "dst_announce_sound_id": 1}"#, "dst_announce_sound_id"),
+        (#"{"src_num": ["101"], "dst_num": "102", "dst_announce_sound_id": 999}"#, "dst_announce_sound_id"),
     ])
     func invalidCallbacksNameTheField(body: String, field: String) async throws {
         let fixture = try await APIFixture()

@@ -133,12 +133,12 @@ import Testing
 
     @Test func aReplacedPromptReportsNothing() {
         var (call, _) = answeredCaller()
-        #expect(call.handle(.play(.builtIn(.ratingPrompt))) == [.loadSound(.builtIn(.ratingPrompt), codec: .pcmu, generation: 1)])
+        #expect(call.handle(.play(.builtIn(.ratingPrompt))) == [.loadSound(.builtIn(.ratingPrompt), codec: .pcmu, generation: 1, leg: 1)])
         _ = call.handle(.stopPlayback)
-        #expect(call.handle(.soundLoaded([0xFF], generation: 1)).isEmpty, "stopped while it was read")
+        #expect(call.handle(.soundLoaded([0xFF], generation: 1, leg: 1)).isEmpty, "stopped while it was read")
         #expect(call.handle(.playbackEnded(generation: 1)).isEmpty)
         _ = call.handle(.play(.builtIn(.ratingFinish)))
-        #expect(call.handle(.soundLoaded([0xFF], generation: 3)) == [.playSound([0xFF], leg: 1, generation: 3)])
+        #expect(call.handle(.soundLoaded([0xFF], generation: 3, leg: 1)) == [.playSound([0xFF], leg: 1, generation: 3)])
         #expect(delivered(call.handle(.playbackEnded(generation: 3))) == [.playbackFinished])
     }
 
@@ -151,7 +151,7 @@ import Testing
         let ack = call.handle(.request(fromCaller("ACK", cseq: 1, body: Self.pcmaAnswer, contentType: "application/sdp"), leg: 1))
         #expect(ack.first == .stopMedia(leg: 1))
         #expect(ack.contains { if case .configureMedia(1, let format) = $0 { format.codec == .pcma } else { false } })
-        #expect(ack.last == .loadSound(.builtIn(.ratingPrompt), codec: .pcma, generation: 2))
+        #expect(ack.last == .loadSound(.builtIn(.ratingPrompt), codec: .pcma, generation: 2, leg: 1))
 
         var (silent, _) = answeredCaller(body: "")
         let empty = silent.handle(.request(fromCaller("ACK", cseq: 1), leg: 1))

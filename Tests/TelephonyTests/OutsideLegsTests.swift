@@ -130,6 +130,36 @@ import Logging
         #expect(delivered(busy).last == .agentUnreachable(party))
     }
 
+    /// A callback's `dst_announce_sound_id`: the caller (in the law of its leg) and the
+    /// destination (in the law of its own) hear it at once; its end is reported once.
+    @Test func anAnnouncementPlaysToBothPartiesInTheirLawsAndEndsOnce() throws {
+        var call = legs()
+        let pcmaOffer = "v=0\r\no=- 1 1 IN IP4 192.0.2.21\r\ns=-\r\nc=IN IP4 192.0.2.21\r\nt=0 0\r\nm=audio 4000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+        let caller = SIPMessage(
+            startLine: .request(method: "INVITE", uri: "sip:+4915712345678@192.0.2.1"),
+            headers: SIPHeaders([
+                ("Via", "SIP/2.0/UDP 192.0.2.21:5062;branch=z9hG4bK-a"), ("From", "<sip:101@acme.test>;tag=phone"),
+                ("To", "<sip:+4915712345678@acme.test>"), ("Call-ID", "in-a"), ("CSeq", "2 INVITE"), ("Contact", "<sip:101@192.0.2.21:5062>"),
+            ]),
+            body: Array(pcmaOffer.utf8))
+        let callerLeg = call.newLegID()
+        _ = call.offer(caller, from: first, localTag: "srv", leg: callerLeg, localPort: 20_000)
+        _ = call.handle(.answerCaller)
+        let party = OutsideParty.name(of: "+4915712345678")
+        let (leg, invite) = try dial(&call)
+        _ = call.handle(.response(response(to: invite, 200, [("Contact", "<sip:customer@198.51.100.10>")], body: Self.answer), leg: leg))
+
+        let loads = call.handle(.announce(.uploaded(id: 7), alsoTo: party))
+        #expect(loads == [
+            .loadSound(.uploaded(id: 7), codec: .pcma, generation: 1, leg: callerLeg),
+            .loadSound(.uploaded(id: 7), codec: .pcmu, generation: 1, leg: leg),
+        ])
+        #expect(call.handle(.soundLoaded([1], generation: 1, leg: callerLeg)) == [.playSound([1], leg: callerLeg, generation: 1)])
+        #expect(call.handle(.soundLoaded([2], generation: 1, leg: leg)) == [.playSound([2], leg: leg, generation: 1)])
+        #expect(delivered(call.handle(.playbackEnded(generation: 1))) == [.playbackFinished])
+        #expect(delivered(call.handle(.playbackEnded(generation: 1))).isEmpty, "the other leg's end of the same playback is not reported")
+    }
+
     @Test func aCallerDiallingANumberNothingAnswersToIsRefused404() throws {
         var call = legs()
         let invite = SIPMessage(

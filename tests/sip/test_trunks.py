@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from harness import API, DOMAIN, Numbers, QualityRateServer, Sipp, SippRun, eventually, new_password
+from harness import API, DOMAIN, Numbers, QualityRateServer, Sipp, SippRun, eventually, new_password, tone_wav
 from media import RTPListener, pcap, rfc4733_key_packets
 
 REALM = "provider.test"
@@ -160,11 +160,14 @@ def test_a_web_callback_reaches_a_customer_through_the_trunk_who_rates_the_agent
         delete_trunk(api, trunk)
 
 
-def test_a_callback_from_a_queue_sends_keys_and_ends_at_its_call_duration(api: API, numbers: Numbers, sipp: Sipp) -> None:
+def test_a_callback_from_a_queue_announces_sends_keys_and_ends_at_its_call_duration(api: API, numbers: Numbers, sipp: Sipp) -> None:
+    """The customer hears `dst_announce_sound_id` (a 1 s tone) first, then the keys of `dst_dtmf`
+    with their pauses; `call_duration` 8 ends the call."""
     agent_name, agent_password = numbers.extension(), new_password()
     agent = api.create_phone(agent_name, agent_password)
     queue_name = numbers.extension()
     api.create_queue(queue_name, [agent])
+    tone = api.upload_sound(f"announcement {queue_name}", tone_wav(milliseconds=1000))
     password = new_password()
     listener = RTPListener()
     try:
@@ -174,6 +177,7 @@ def test_a_callback_from_a_queue_sends_keys_and_ends_at_its_call_duration(api: A
         agent_phone = sipp.start("agent_hung_up_on.xml", "agent", port=registration.port, service=agent_name)
         call_uuid = api.request("POST", f"extension/{agent}/callback/", {
             "src_num": [queue_name], "dst_num": CUSTOMER, "dst_dtmf": "1w2W3", "call_duration": 8,
+            "dst_announce_sound_id": tone,
         }, expect=(201,))["call_uuid"]
         agent_phone.expect_success()
         customer.expect_success()
@@ -183,6 +187,11 @@ def test_a_callback_from_a_queue_sends_keys_and_ends_at_its_call_duration(api: A
     try:
         keys = received_keys(packets, payload_type=101)
         assert [key for key, _ in keys] == ["1", "2", "3"], keys
+        # The announcement: about a second of PCMU (50 frames; the first may go out as the leg's
+        # media is set up) reached the customer before the first key.
+        first_key = next(index for index, packet in enumerate(packets) if packet.payload_type == 101)
+        audio = [packet for packet in packets[:first_key] if packet.payload_type == 0 and len(packet.payload) == 160]
+        assert len(audio) >= 45, f"{len(audio)} audio frames before the keys"
         (_, first), (_, second), (_, third) = keys
         # RTP timestamps at 8 kHz: `w` pauses 0.5 s, `W` 1 s, on top of each key's own length.
         assert (second - first) / 8000 >= 0.5 and (third - second) / 8000 >= 1.0, keys

@@ -37,11 +37,6 @@ struct CallbackRoutes {
             throw APIError.invalidValue("src_num", "give 1 to \(Self.maxSources) numbers")
         }
         let (parties, sourceQueue) = try await sourceParties(sources, clientID: clientID)
-        if body.isPresent("dst_announce_sound_id") {
-            // Playing one sound to both parties at once needs mixing the media relay does not do.
-            throw APIError.invalidValue(
-                "dst_announce_sound_id", "not supported by this server: a sound for both parties once the destination answers cannot be played yet; use announce_sound_id (played to the source before the destination is called)")
-        }
         guard let destination = try body.string("dst_num") else {
             throw APIError.invalidValue("dst_num", "required: the number to call once a source answers")
         }
@@ -56,7 +51,8 @@ struct CallbackRoutes {
         }
         let plan = Call.CallbackPlan(
             sources: parties, sourceQueue: sourceQueue, destination: destination, afterSourceHangup: afterSource,
-            afterDestinationHangup: afterDestination, sourceAnnouncement: try await announcement(body, clientID: clientID),
+            afterDestinationHangup: afterDestination, sourceAnnouncement: try await sound(body, "announce_sound_id", clientID: clientID),
+            destinationAnnouncement: try await sound(body, "dst_announce_sound_id", clientID: clientID),
             destinationKeys: try destinationKeys(body),
             maximumDuration: try body.integer("call_duration", in: Self.longestCall, expected: "seconds, 1 to 86400", nullable: true)
                 .map { .seconds($0) },
@@ -130,11 +126,12 @@ struct CallbackRoutes {
         return number
     }
 
-    /// `announce_sound_id`: one of the client's sounds, played to the source once it answered.
-    private func announcement(_ body: JSONFields, clientID: Int64) async throws -> SoundReference? {
-        guard let id = try body.nullableInteger("announce_sound_id"), id != 0 else { return nil }
+    /// `announce_sound_id` (played to the source once it answered) and `dst_announce_sound_id`
+    /// (to both parties once the destination answered): one of the client's sounds; 0 or null none.
+    private func sound(_ body: JSONFields, _ field: String, clientID: Int64) async throws -> SoundReference? {
+        guard let id = try body.nullableInteger(field), id != 0 else { return nil }
         guard try await store.sound(clientID: clientID, id: id) != nil else {
-            throw APIError.invalidValue("announce_sound_id", "no sound \(id) in this client's sounds")
+            throw APIError.invalidValue(field, "no sound \(id) in this client's sounds")
         }
         return .uploaded(id: id)
     }
