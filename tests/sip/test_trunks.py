@@ -356,14 +356,8 @@ def test_a_registered_phone_dials_out_through_the_trunk_showing_the_trunks_calle
         customer = provider(sipp, "provider_hangs_up.xml", "customer", rtp_port=str(customer_media.port), talk_ms="2000")
         trunk = create_trunk(api, f"provider {numbers.extension()}", customer.port, password=provider_password,
                              caller_id=shown_did, strip_digits=1, add_prefix="00")
-        registration = sipp.register(phone_name, password)
         since = datetime.now(timezone.utc)
-        phone = sipp.start(
-            "phone_call_rfc4733.xml", "phone", port=registration.port, service=phone_name, password=password,
-            auth_uri=f"{CUSTOMER}@{server.sip_address}",
-            keys={"domain": DOMAIN, "dialled": CUSTOMER, "codecs": "0 8", "dtmf_pt": "101",
-                  "rtp_port": str(caller_media.port), "key_delay_ms": "500"},
-            files={"key.pcap": pcap(rfc4733_key_packets(KEY, 101))})
+        phone = phone_dials(sipp, server, phone_name, password, CUSTOMER, caller_media.port)
         customer.expect_success()
         phone.expect_success()
     finally:
@@ -388,14 +382,19 @@ def test_a_phone_dialling_a_number_no_trunk_carries_is_refused_404(
         api: API, numbers: Numbers, sipp: Sipp, server: QualityRateServer) -> None:
     phone_name, password = numbers.extension(), new_password()
     api.create_phone(phone_name, password)
-    registration = sipp.register(phone_name, password)
-    run = sipp.start(
-        "phone_call_rfc4733.xml", "phone", port=registration.port, service=phone_name, password=password,
-        auth_uri=f"+3312345678@{server.sip_address}",
-        keys={"domain": DOMAIN, "dialled": "+3312345678", "codecs": "0 8", "dtmf_pt": "101", "rtp_port": "40000",
-              "key_delay_ms": "500"},
-        files={"key.pcap": pcap(rfc4733_key_packets(KEY, 101))})
+    run = phone_dials(sipp, server, phone_name, password, "+3312345678", 40000)
     run.wait(30)
     finals = [message.split("\n", 1)[0] for message in run.received()
               if message.startswith("SIP/2.0 ") and not message.startswith(("SIP/2.0 1", "SIP/2.0 407"))]
     assert finals and finals[0].startswith("SIP/2.0 404"), f"{finals}\n{run.report()}"
+
+
+def phone_dials(sipp: Sipp, server: QualityRateServer, phone_name: str, password: str, number: str, rtp_port: int) -> SippRun:
+    """Registers `phone_name` (a SIPp phone) and has it dial `number`, answering the server's 407."""
+    registration = sipp.register(phone_name, password)
+    return sipp.start(
+        "phone_call_rfc4733.xml", "phone", port=registration.port, service=phone_name, password=password,
+        auth_uri=f"{number}@{server.sip_address}",
+        keys={"domain": DOMAIN, "dialled": number, "codecs": "0 8", "dtmf_pt": "101", "rtp_port": str(rtp_port),
+              "key_delay_ms": "500"},
+        files={"key.pcap": pcap(rfc4733_key_packets(KEY, 101))})
