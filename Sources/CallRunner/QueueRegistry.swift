@@ -1,4 +1,4 @@
-public import CallFlow
+import CallFlow
 public import Domain
 
 /// The state queues share between their calls: one `AgentSelector` per queue (who took the last
