@@ -75,8 +75,16 @@ public struct Trunk: Sendable, Equatable {
     public static let defaultRegisterExpires = 3600
     public static let registerExpiresRange = 60...86_400
 
-    /// The host `From` and `P-Asserted-Identity` name.
-    public var callerDomain: String { fromDomain.isEmpty ? host : fromDomain }
+    /// `host` as a SIP URI writes it: an IPv6 address in brackets (RFC 3261 §19.1.1, §25.1).
+    public var uriHost: String { Self.uriForm(host) }
+
+    /// The host and port of the URIs this server sends to the trunk; 5060 is left out.
+    public var uriHostPort: String { port == Self.defaultPort ? uriHost : "\(uriHost):\(port)" }
+
+    /// The host `From` and `P-Asserted-Identity` name, as a URI writes it.
+    public var callerDomain: String { fromDomain.isEmpty ? uriHost : Self.uriForm(fromDomain) }
+
+    private static func uriForm(_ host: String) -> String { host.contains(":") ? "[\(host)]" : host }
 
     /// Whether this trunk carries `number` (`prefixes`, compared without a leading `+`).
     public func carries(_ number: String) -> Bool {

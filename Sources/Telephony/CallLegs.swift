@@ -530,7 +530,6 @@ struct CallLegs {
     /// what the called party sees), plain RTP (SDES keys only travel over TLS, RFC 4568 §8.3).
     private func outsideInvite(for route: TrunkRoute, leg: Leg) -> SIPMessage {
         let trunk = route.trunk
-        let hostPort = trunk.port == 5060 ? trunk.host : "\(trunk.host):\(trunk.port)"
         let transport = route.peer.transport == .udp ? "" : ";transport=\(route.peer.transport.rawValue.lowercased())"
         let callerUser = route.callerID ?? (trunk.username.isEmpty ? "anonymous" : trunk.username)
         let caller = SIPURI(user: callerUser, host: trunk.callerDomain)
@@ -539,8 +538,8 @@ struct CallLegs {
             parameters: SIPParameters([("tag", leg.localTag)]))
         let offer = OfferAnswer.offer(localAddress: settings.telephony.advertisedHost, localPort: leg.localPort, srtpKeySalt: nil)
         var invite = SIPMessage.invite(
-            target: "sip:\(route.number)@\(hostPort)\(transport)", from: from,
-            to: NameAddress(uri: SIPURI(user: route.number, host: trunk.host)),
+            target: "sip:\(route.number)@\(trunk.uriHostPort)\(transport)", from: from,
+            to: NameAddress(uri: SIPURI(user: route.number, host: trunk.uriHost)),
             callID: Identifiers.callID(host: settings.telephony.advertisedHost), via: settings.telephony.via(transport: route.peer.transport),
             contact: settings.telephony.contact(for: route.peer.transport),
             offer: offer.serialized(sessionID: settings.sessionID, version: 1))

@@ -171,7 +171,7 @@ actor TrunkRegistrar {
         let transport = peer.transport == .udp ? "" : ";transport=\(peer.transport.rawValue.lowercased())"
         let endpoint = endpoint
         return TrunkRegistration.Account(
-            registrar: "sip:\(trunk.host)\(trunk.port == 5060 ? "" : ":\(trunk.port)")\(transport)",
+            registrar: "sip:\(trunk.uriHostPort)\(transport)",
             addressOfRecord: "sip:\(trunk.username)@\(trunk.callerDomain)", username: trunk.username, password: trunk.password,
             expires: trunk.registerExpires, contact: settings.contact(for: peer.transport, user: trunk.username),
             via: { endpoint.newVia(transport: peer.transport) })
