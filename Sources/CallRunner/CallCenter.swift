@@ -75,8 +75,11 @@ public actor CallCenter {
         isStopping = true
     }
 
-    /// Returns once every call running has ended by itself, or once `drain` has passed.
-    public func drain(within drain: Duration) async {
+    /// Returns once every call running has ended by itself, or once `drain` has passed; answers
+    /// how many calls are still up. (A call whose flow is over may stay listed until its SIP
+    /// legs have been let go: it is not counted.)
+    @discardableResult
+    public func drain(within drain: Duration) async -> Int {
         let running = Array(runners.values)
         await withTaskGroup(of: Void.self) { group in
             group.addTask { for runner in running { await runner.waitUntilOver() } }
@@ -84,6 +87,9 @@ public actor CallCenter {
             await group.next()
             group.cancelAll()
         }
+        var left = 0
+        for runner in running where await !runner.isOver { left += 1 }
+        return left
     }
 
     /// Ends every call still running (`serverStopping`): each hangs up its caller and writes its

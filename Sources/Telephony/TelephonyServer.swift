@@ -368,8 +368,7 @@ extension TelephonyServer {
             await calls.stopTakingCalls()
             let up = await calls.count
             logger.notice("stopping: new calls refused", metadata: ["calls": "\(up)", "drain": "\(drain)"])
-            await calls.drain(within: drain)
-            let left = await calls.count
+            let left = await calls.drain(within: drain)
             if left > 0 { logger.notice("drain time over: ending the calls still up", metadata: ["calls": "\(left)"]) }
             await calls.endAll()
         }

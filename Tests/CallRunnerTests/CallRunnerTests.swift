@@ -122,6 +122,27 @@ import TestSupport
         #expect(rating.extensionID == menu.id && rating.maxRate == 9 && rating.rate == 9 && rating.agentUsername == "101")
     }
 
+    /// SIGTERM's drain counts the calls still up, not those over whose SIP legs are still being
+    /// let go (the server logged "drain time over" for calls that had all ended).
+    @Test func theDrainCountsOnlyCallsStillUp() async throws {
+        let directory = StoreCallDirectory(store: store)
+        let center = CallCenter(
+            services: CallServices(
+                store: store, directory: directory, queues: QueueRegistry(directory: directory, reachability: EveryAgentReachable()),
+                interactive: HTTPInteractiveClient(), timers: timers, logger: Logger(label: "test")),
+            telephony: nil)
+        let port = SimulatedTelephony()
+        let arrival = Call.Arrival(
+            callUUID: .random(), clientID: client.id, dialled: "099", did: nil, caller: .init(username: "+4930111", screenName: nil, domain: nil))
+        let call = try #require(await center.admit(arrival, port: port))
+        await call.start()
+        #expect(await center.drain(within: .milliseconds(10)) == 1)
+        await call.deliver(.serverStopping)
+        // Over, but still listed until its telephony side says it let the legs go.
+        #expect(await center.count == 1)
+        #expect(await center.drain(within: .seconds(10)) == 0)
+    }
+
     @Test func anUnknownNumberIsRefusedAndRecorded() async throws {
         let port = SimulatedTelephony()
         let call = runner(dialling: "777", port: port)
