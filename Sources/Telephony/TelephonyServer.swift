@@ -258,9 +258,9 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
             return .phone(client, user: user)
         }
         let address = peer.address.ipAddress ?? ""
-        // A provider where a trunk is registered sends the account's calls from its address.
-        let registeredFor = settings.isTrunk(address) ? [] : registeredTrunks.clients(at: address)
-        guard settings.isTrunk(address) || !registeredFor.isEmpty else {
+        let inTrunkRange = settings.isTrunk(address)
+        guard let trunk = TrunkSource(inTrunkRange: inTrunkRange, registeredFor: inTrunkRange ? [] : registeredTrunks.clients(at: address))
+        else {
             // Neither a trunk nor a client's phone: challenged and refused exactly like a phone
             // with a wrong password (407, then 403), so a scan cannot tell which domains and
             // phones exist. The credentials cannot be right: there are no secrets to match.
@@ -272,15 +272,12 @@ public actor TelephonyServer: SIPTransactionUser, TelephonyProvider {
             await refuse(refusal ?? invite.response(status: 403, reason: "Forbidden", toTag: localTag))
             return nil
         }
-        // A provider calling a registered account's Contact names the account in the Request-URI
-        // and the DID dialled in To (RFC 3261 §8.1.1.2; Asterisk and most providers do so).
-        let toUser = invite.headers["To"].flatMap(NameAddress.init)?.uri.user
-        var found = try await store.did(number: dialled)
-        if found == nil, !registeredFor.isEmpty, let toUser { found = try await store.did(number: toUser) }
-        // From a registered trunk's address, only DIDs of that trunk's client: one client's
-        // provider cannot reach another client's numbers.
-        guard let did = found, registeredFor.isEmpty || registeredFor.contains(did.clientID),
-            let client = try await store.client(id: did.clientID)
+        var found: DID?
+        for number in trunk.didNumbers(requestUser: dialled, toUser: invite.headers["To"].flatMap(NameAddress.init)?.uri.user)
+        where found == nil {
+            found = try await store.did(number: number)
+        }
+        guard let did = found, trunk.reaches(clientID: did.clientID), let client = try await store.client(id: did.clientID)
         else {
             await refuse(invite.response(status: 404, reason: "Not Found (no such DID)", toTag: localTag))
             return nil

@@ -241,3 +241,18 @@ extension TrunkBookkeepingTests {
         #expect(await trunks.routes(clientID: client.id, number: "+3312345678", callerID: nil, callerName: nil).isEmpty)
     }
 }
+
+/// Which DIDs a trunk call may reach, by where it comes from (issue 11).
+@Suite struct TrunkSourceTests {
+    @Test func aRegisteredProviderReachesOnlyItsClientsDIDsAlsoNamedInTo() throws {
+        #expect(TrunkSource(inTrunkRange: false, registeredFor: []) == nil, "no trunk at all")
+        let range = try #require(TrunkSource(inTrunkRange: true, registeredFor: []))
+        #expect(range.reaches(clientID: 1) && range.reaches(clientID: 2))
+        #expect(range.didNumbers(requestUser: "acct", toUser: "4930555") == ["acct"], "a --trunk range names the DID in the Request-URI")
+        let provider = try #require(TrunkSource(inTrunkRange: false, registeredFor: [7]))
+        #expect(provider.reaches(clientID: 7) && !provider.reaches(clientID: 8))
+        #expect(provider.didNumbers(requestUser: "acct", toUser: "4930555") == ["acct", "4930555"])
+        #expect(provider.didNumbers(requestUser: "4930555", toUser: "4930555") == ["4930555"])
+        #expect(provider.didNumbers(requestUser: "4930555", toUser: nil) == ["4930555"])
+    }
+}

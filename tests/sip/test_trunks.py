@@ -301,6 +301,10 @@ def test_a_registered_trunks_provider_reaches_the_clients_dids_from_its_own_addr
     ivr = api.create_rating_ivr(ivr_name, max_rate=MAX_RATE)
     did = numbers.did()
     api.create_did(did, ivr)
+    offer = {"did": did, "caller": "4940111222", "codecs": "0 8", "dtmf_pt": "101"}
+    # Before any trunk is registered there, 127.0.0.2 is refused like any outsider (407, then 403).
+    sipp.start("outsider_call_refused.xml", "before-registration", local_ip="127.0.0.2",
+               keys={**offer, "rtp_port": "40000"}, seconds=15).expect_success()
     registrar = sipp.start("provider_registrar.xml", "registrar", local_ip="127.0.0.2",
                            keys={"realm": REALM, "nonce": "nonce-inbound", "granted": "300", "refreshes": "0"}, seconds=30)
     trunk = api.request("POST", f"client/{api.client_id}/trunk/", {
@@ -314,8 +318,7 @@ def test_a_registered_trunks_provider_reaches_the_clients_dids_from_its_own_addr
         try:
             since = datetime.now(timezone.utc)
             sipp.start("trunk_call_rfc4733.xml", "provider-call", local_ip="127.0.0.2",
-                       keys={"did": did, "caller": "4940111222", "codecs": "0 8", "dtmf_pt": "101",
-                             "rtp_port": str(listener.port), "key_delay_ms": "2500"},
+                       keys={**offer, "rtp_port": str(listener.port), "key_delay_ms": "2500"},
                        files={"key.pcap": pcap(rfc4733_key_packets(KEY, 101))}).expect_success()
         finally:
             listener.close()
