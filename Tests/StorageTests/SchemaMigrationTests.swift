@@ -135,3 +135,31 @@ func databaseWritten(upTo migration: String, rows: String) async throws -> Tempo
         #expect(try await store.registeringTrunks() == [created])
     }
 }
+
+/// Migration 13 (issue 11): legs stored before it read as `in`, with no trunk and no SIP status.
+@Suite struct OutsideLegsMigrationTests {
+    @Test func earlierLegsReadAsInboundWithoutATrunk() async throws {
+        let database = try await databaseWritten(upTo: "12-trunks", rows: """
+            INSERT INTO client (id, name, timezone, domain, created_at) VALUES (1, 'Acme', 'UTC', 'acme.local', 0);
+            INSERT INTO call (call_uuid, client_id, flow, duration, hangup_disposition, started_at)
+                VALUES ('BF4643A0B90D11E98DA84B40F3DF0459', 1, 'in', 30, 'caller_hangup', 1000);
+            INSERT INTO call_leg (call_uuid, position, role, ani_number, dest_number, started_at, duration)
+                VALUES ('BF4643A0B90D11E98DA84B40F3DF0459', 0, 'caller', '+4930111', '4930555', 1000, 30);
+            """)
+        let store = try SQLiteStore(path: database.path)
+        let uuid = try #require(CallUUID("BF4643A0B90D11E98DA84B40F3DF0459"))
+        let call = try #require(try await store.call(clientID: 1, uuid: uuid))
+        let leg = try #require(call.legs.first)
+        #expect(call.legs.count == 1 && leg.flow == .inbound)
+        #expect(leg.trunkID == nil && leg.trunkName == nil && leg.sipStatus == nil)
+        // The migrated database takes the new columns: an outside leg reads back whole.
+        var outside = call
+        outside.callUUID = CallUUID.random()
+        outside.flow = .outbound
+        outside.legs.append(CallLeg(
+            role: .transfer, aniNumber: "+4930111", destNumber: "004915712345678", destDomain: nil, application: nil,
+            startedAt: UnixTime(seconds: 1020), duration: 0, flow: .outbound, trunkID: 3, trunkName: "Carrier", sipStatus: 503))
+        try await store.insertCalls([outside], isSample: false)
+        #expect(try await store.call(clientID: 1, uuid: outside.callUUID) == outside)
+    }
+}
