@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Who is let in: bans after failed authentications, limits on calls and connections — plain
@@ -132,6 +133,21 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strictSwift
+        ),
+        // The `Store` protocols on PostgreSQL (issue 12): several nodes sharing one database. The
+        // schema is data, an SQL file per migration embedded in the binary.
+        .target(
+            name: "PostgresStorage",
+            dependencies: [
+                "Domain",
+                "Storage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.embedInCode("Migrations/v01-schema.sql")],
             swiftSettings: strictSwift
         ),
         // OAuth 2 grants, token and secret hashing, and who may see and change what.
@@ -262,7 +278,19 @@ let package = Package(
             path: "Benchmarks/media-bench",
             swiftSettings: strictSwift
         ),
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strictSwift),
+        // Temporary databases for tests: a SQLite file, or a PostgreSQL database of its own when
+        // QR_TEST_POSTGRES names a server (`scripts/test` runs the storage tests on both).
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "PostgresStorage",
+                "Storage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Tests/TestSupport",
+            swiftSettings: strictSwift
+        ),
         .testTarget(name: "AdmissionTests", dependencies: ["Admission"], swiftSettings: strictSwift),
         .testTarget(name: "DomainTests", dependencies: ["Domain"], swiftSettings: strictSwift),
         .testTarget(name: "CallFlowTests", dependencies: ["CallFlow", "Domain"], swiftSettings: strictSwift),
@@ -319,7 +347,12 @@ let package = Package(
         ),
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Domain", "Storage", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "Domain", "PostgresStorage", "Storage", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -36,3 +36,28 @@ wait_for_http() {
     echo "no answer from $url after ${seconds}s" >&2
     return 1
 }
+
+# start_postgres DIR PORT: a throwaway PostgreSQL cluster of Debian's package in DIR (made by
+# initdb, owned by the `postgres` system user, as the server refuses to run as root), listening
+# on 127.0.0.1:PORT, its superuser `qualityrate` trusted on loopback. fsync is off: the cluster
+# holds test data only. Sets QR_TEST_POSTGRES to its URL; stop it with stop_postgres DIR.
+postgres_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
+start_postgres() {
+    local dir=$1 port=$2
+    ensure_apt postgresql
+    local bin
+    bin=$(postgres_bin)
+    [ -x "$bin/initdb" ] || { echo "PostgreSQL's initdb not found under /usr/lib/postgresql" >&2; return 1; }
+    mkdir -p "$dir"
+    chown postgres: "$dir"
+    runuser -u postgres -- "$bin/initdb" -D "$dir/data" -U qualityrate --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    runuser -u postgres -- "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start -o \
+        "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" \
+        >/dev/null || { cat "$dir/server.log" >&2; return 1; }
+    export QR_TEST_POSTGRES="postgres://qualityrate@127.0.0.1:$port/postgres?sslmode=disable"
+}
+stop_postgres() {
+    local dir=$1
+    [ -d "$dir/data" ] && runuser -u postgres -- "$(postgres_bin)/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1
+    rm -rf "$dir"
+}

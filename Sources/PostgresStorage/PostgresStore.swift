@@ -1,0 +1,216 @@
+import Domain
+import Foundation
+public import Logging
+import NIOCore
+import PostgresNIO
+public import ServiceLifecycle
+public import Storage
+import NIOSSL
+import Synchronization
+
+/// The `Store` on PostgreSQL (issue 12, SPEC §8): several nodes of the server share one
+/// database. Every write is a transaction of its own on a pooled connection; the database, not
+/// this process, keeps what the nodes must agree on.
+///
+/// The store is a `Service`: its `run` runs the connection pool and belongs to the service
+/// group (`PostgresStore.withStore` runs it for a command's lifetime). Queries wait for a
+/// connection until it runs; a database that goes away is reconnected to by the pool.
+public final class PostgresStore: Service {
+    let client: PostgresClient
+    let logger: Logger
+    /// This run of the server: the open records it saves and its heartbeat are marked with it,
+    /// so that the runs still alive, on every node, are told from those that crashed.
+    let run = UUID().uuidString
+    /// The outcome of the last `probeWrites`; writes are taken to work until one has run.
+    let health = Mutex(WriteHealth.ok)
+    /// Rung when ratings with notifications are committed by this node.
+    public let notificationDoorbell = Doorbell()
+    /// Rung when ratings are committed by this node.
+    public let ratingBroadcast = Broadcast()
+    /// Rung when a trunk's configuration is committed by this node.
+    public let trunkBroadcast = Broadcast()
+
+    public init(location: PostgresLocation, maximumConnections: Int = 20, logger: Logger = Logger(label: "qualityrate.storage")) {
+        var configuration = PostgresClient.Configuration(
+            host: location.host, port: location.port, username: location.username, password: location.password,
+            database: location.database, tls: location.tls)
+        configuration.options.maximumConnections = maximumConnections
+        configuration.options.connectTimeout = .seconds(5)
+        // The default, but said: a server that restarts is noticed by its dead connections'
+        // keep-alive and replaced, so nodes reconnect by themselves (issue 12).
+        configuration.options.keepAliveBehavior = .init(frequency: .seconds(15))
+        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.logger = logger
+    }
+
+    /// Runs the connection pool until the task is cancelled or the service group shuts the store
+    /// down (list it first among the services: the group stops them in reverse order, so the
+    /// database stays reachable while the calls and the API drain).
+    public func run() async throws {
+        await client.run()
+    }
+
+    /// Runs `body` with a store on `location`, migrated, its pool running for as long as `body`
+    /// runs: for commands (`setup`, `demo`) and for migrating before a service group starts.
+    public static func withStore<T: Sendable>(
+        _ location: PostgresLocation, logger: Logger, _ body: (PostgresStore) async throws -> T
+    ) async throws -> T {
+        let store = PostgresStore(location: location, maximumConnections: 4, logger: logger)
+        let started = StartFlag()
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                started.flag.store(true, ordering: .releasing)
+                await store.client.run()
+            }
+            defer { group.cancelAll() }
+            // The pool warns of queries made before it runs.
+            while !started.flag.load(ordering: .acquiring) { await Task.yield() }
+            try await store.migrate()
+            return try await body(store)
+        }
+    }
+
+    // MARK: Migrations
+
+    /// The migrations, in order: each an SQL file embedded in the binary.
+    static let migrations: [(name: String, sql: [UInt8])] = [
+        ("v01-schema", PackageResources.v01_schema_sql)
+    ]
+
+    /// Brings the schema forward. Nodes starting at once take turns on an advisory lock held by
+    /// the migrating transaction, so each migration runs exactly once; DDL is transactional on
+    /// PostgreSQL, so a failed migration leaves nothing half done. The pool must be running.
+    public func migrate() async throws {
+        try await client.withConnection { connection in
+            try await connection.query("BEGIN", logger: logger)
+            do {
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.migrationLock))", logger: logger)
+                try await connection.query("""
+                    CREATE TABLE IF NOT EXISTS schema_migration (name TEXT COLLATE "C" PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())
+                    """, logger: logger)
+                var applied: Set<String> = []
+                for try await name in try await connection.query("SELECT name FROM schema_migration", logger: logger).decode(String.self) {
+                    applied.insert(name)
+                }
+                for migration in Self.migrations where !applied.contains(migration.name) {
+                    for statement in Self.statements(of: String(decoding: migration.sql, as: UTF8.self)) {
+                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                    try await connection.query("INSERT INTO schema_migration (name) VALUES (\(migration.name))", logger: logger)
+                    logger.info("database migrated", metadata: ["schema": "\(migration.name)"])
+                }
+                try await connection.query("COMMIT", logger: logger)
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    /// The statements of a migration file, one by one (PostgreSQL's extended protocol takes
+    /// one at a time): each ends with `;` at the end of a line, outside a `$$`-quoted body.
+    static func statements(of file: String) -> [String] {
+        var statements: [String] = []
+        var current = ""
+        var inBody = false
+        for line in file.split(separator: "\n", omittingEmptySubsequences: false) {
+            let code = line.trimmingCharacters(in: .whitespaces)
+            if code.hasPrefix("--") || (code.isEmpty && current.isEmpty) { continue }
+            current += line + "\n"
+            if code.components(separatedBy: "$$").count % 2 == 0 { inBody.toggle() }
+            if !inBody, code.hasSuffix(";") {
+                statements.append(current.trimmingCharacters(in: .whitespacesAndNewlines))
+                current = ""
+            }
+        }
+        return statements
+    }
+
+    /// The advisory lock key of migrations (any constant; "qrmigrat" as a 64-bit integer).
+    static let migrationLock: Int64 = 0x7172_6D69_6772_6174
+
+    // MARK: Access for the extensions of this type
+
+    /// A statement or several outside a transaction, on a pooled connection.
+    func read<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await client.withConnection { connection in try await body(connection) }
+    }
+
+    /// A transaction, committed when `body` returns, rolled back when it throws.
+    func write<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+    }
+
+    public func checkHealth() async throws {
+        try await client.query("SELECT 1", logger: logger)
+    }
+
+    // MARK: Errors
+
+    /// SQLSTATE 23505, unique_violation: a unique value already used.
+    static func translatingConflicts<T>(field: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw StorageError.conflict(field: field)
+        }
+    }
+}
+
+/// Set by a task as it starts.
+private final class StartFlag: Sendable {
+    let flag = Atomic(false)
+}
+
+/// Where the database is, read from a `postgres://user:password@host:port/database?sslmode=…`
+/// URL (libpq's form). The password is never shown: `description` leaves it out, so the
+/// location can be logged.
+public struct PostgresLocation: Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public var username: String
+    public var password: String?
+    public var database: String
+    var tls: PostgresClient.Configuration.TLS
+
+    /// Whether `text` names a PostgreSQL database rather than a SQLite file.
+    public static func isURL(_ text: String) -> Bool {
+        text.hasPrefix("postgres://") || text.hasPrefix("postgresql://")
+    }
+
+    public enum ParseError: Error, CustomStringConvertible, Equatable {
+        case invalid(String)
+        public var description: String {
+            switch self { case .invalid(let reason): "--database: \(reason)" }
+        }
+    }
+
+    public init(url text: String) throws {
+        guard Self.isURL(text), let components = URLComponents(string: text) else {
+            throw ParseError.invalid("not a postgres://user:password@host:port/database URL")
+        }
+        guard let host = components.host, !host.isEmpty else { throw ParseError.invalid("the URL names no host") }
+        guard let user = components.user, !user.isEmpty else { throw ParseError.invalid("the URL names no user") }
+        let database = String(components.path.drop(while: { $0 == "/" }))
+        guard !database.isEmpty else { throw ParseError.invalid("the URL names no database") }
+        self.host = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
+        port = components.port ?? 5432
+        // URLComponents gives user and password percent-decoded.
+        username = user
+        password = components.password
+        self.database = database
+        switch components.queryItems?.first(where: { $0.name == "sslmode" })?.value ?? "prefer" {
+        case "disable": tls = .disable
+        case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
+        case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
+        case let other: throw ParseError.invalid("sslmode \(other) is not one of disable, prefer, require")
+        }
+    }
+
+    public var description: String {
+        let host = self.host.contains(":") ? "[\(self.host)]" : self.host
+        return "postgres://\(username)@\(host):\(port)/\(database)"
+    }
+}
+
+extension PostgresStore: Store {}
