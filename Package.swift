@@ -220,6 +220,7 @@ let package = Package(
                 "Access",
                 "HTTPAPI",
                 "Notifications",
+                "PostgresStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -285,6 +286,7 @@ let package = Package(
             dependencies: [
                 "PostgresStorage",
                 "Storage",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],

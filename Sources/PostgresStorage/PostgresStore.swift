@@ -17,6 +17,9 @@ import Synchronization
 /// connection until it runs; a database that goes away is reconnected to by the pool.
 public final class PostgresStore: Service {
     let client: PostgresClient
+    /// Set for a scratch store (`withScratchCopy`): every statement runs on this one connection,
+    /// inside a transaction that is rolled back at the end, one store operation at a time.
+    private let scratch: (connection: PostgresConnection, turns: Turns)?
     let logger: Logger
     /// This run of the server: the open records it saves and its heartbeat are marked with it,
     /// so that the runs still alive, on every node, are told from those that crashed.
@@ -30,7 +33,15 @@ public final class PostgresStore: Service {
     /// Rung when a trunk's configuration is committed by this node.
     public let trunkBroadcast = Broadcast()
 
-    public init(location: PostgresLocation, maximumConnections: Int = 20, logger: Logger = Logger(label: "qualityrate.storage")) {
+    public convenience init(
+        location: PostgresLocation, maximumConnections: Int = 20, logger: Logger = Logger(label: "qualityrate.storage")
+    ) {
+        self.init(location: location, maximumConnections: maximumConnections, logger: logger, scratch: nil)
+    }
+
+    private init(
+        location: PostgresLocation, maximumConnections: Int, logger: Logger, scratch: (connection: PostgresConnection, turns: Turns)?
+    ) {
         var configuration = PostgresClient.Configuration(
             host: location.host, port: location.port, username: location.username, password: location.password,
             database: location.database, tls: location.tls)
@@ -41,6 +52,7 @@ public final class PostgresStore: Service {
         configuration.options.keepAliveBehavior = .init(frequency: .seconds(15))
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
+        self.scratch = scratch
     }
 
     /// Runs the connection pool until the task is cancelled or the service group shuts the store
@@ -53,9 +65,9 @@ public final class PostgresStore: Service {
     /// Runs `body` with a store on `location`, migrated, its pool running for as long as `body`
     /// runs: for commands (`setup`, `demo`) and for migrating before a service group starts.
     public static func withStore<T: Sendable>(
-        _ location: PostgresLocation, logger: Logger, _ body: (PostgresStore) async throws -> T
+        _ location: PostgresLocation, maximumConnections: Int = 4, logger: Logger, _ body: (PostgresStore) async throws -> T
     ) async throws -> T {
-        let store = PostgresStore(location: location, maximumConnections: 4, logger: logger)
+        let store = PostgresStore(location: location, maximumConnections: maximumConnections, logger: logger)
         let started = StartFlag()
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -67,6 +79,32 @@ public final class PostgresStore: Service {
             while !started.flag.load(ordering: .acquiring) { await Task.yield() }
             try await store.migrate()
             return try await body(store)
+        }
+    }
+
+    /// Runs `body` with a store on a copy of the database that no one else ever sees:
+    /// `qualityrate simulate` (a scenario must not add to the real ratings). The copy is one
+    /// transaction on one connection, rolled back when `body` returns: cheaper than copying a
+    /// database, and possible while the nodes are connected (`CREATE DATABASE … TEMPLATE` needs
+    /// the original to have no connections). Store operations take turns on that connection,
+    /// each in a savepoint, as transactions of their own would behave.
+    public static func withScratchCopy<T: Sendable>(
+        _ location: PostgresLocation, logger: Logger, _ body: (PostgresStore) async throws -> T
+    ) async throws -> T {
+        try await withStore(location, maximumConnections: 1, logger: logger) { migrated in
+            try await migrated.client.withConnection { connection in
+                let store = PostgresStore(
+                    location: location, maximumConnections: 1, logger: logger, scratch: (connection, Turns()))
+                try await connection.query("BEGIN", logger: logger)
+                do {
+                    let result = try await body(store)
+                    try await connection.query("ROLLBACK", logger: logger)
+                    return result
+                } catch {
+                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    throw error
+                }
+            }
         }
     }
 
@@ -133,16 +171,32 @@ public final class PostgresStore: Service {
 
     /// A statement or several outside a transaction, on a pooled connection.
     func read<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in try await body(connection) }
+        if let scratch {
+            return try await scratch.turns.take { try await body(scratch.connection) }
+        }
+        return try await client.withConnection { connection in try await body(connection) }
     }
 
     /// A transaction, committed when `body` returns, rolled back when it throws.
     func write<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        if let (connection, turns) = scratch {
+            return try await turns.take {
+                try await connection.query("SAVEPOINT store_write", logger: logger)
+                do {
+                    let result = try await body(connection)
+                    try await connection.query("RELEASE SAVEPOINT store_write", logger: logger)
+                    return result
+                } catch {
+                    try await connection.query("ROLLBACK TO SAVEPOINT store_write", logger: logger)
+                    throw error
+                }
+            }
+        }
+        return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
     }
 
     public func checkHealth() async throws {
-        try await client.query("SELECT 1", logger: logger)
+        try await read { connection in _ = try await connection.query("SELECT 1", logger: logger) }
     }
 
     // MARK: Errors
@@ -154,6 +208,41 @@ public final class PostgresStore: Service {
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw StorageError.conflict(field: field)
         }
+    }
+}
+
+/// One at a time: store operations on a scratch store's single connection wait for their turn
+/// (a savepoint of one must not interleave with another's statements).
+final class Turns: Sendable {
+    private struct State {
+        var busy = false
+        var waiting: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex(State())
+
+    func take<T>(_ body: () async throws -> T) async throws -> T {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state in
+                guard state.busy else {
+                    state.busy = true
+                    return true
+                }
+                state.waiting.append(continuation)
+                return false
+            }
+            if now { continuation.resume() }
+        }
+        defer {
+            let next = state.withLock { state in
+                guard !state.waiting.isEmpty else {
+                    state.busy = false
+                    return nil as CheckedContinuation<Void, Never>?
+                }
+                return state.waiting.removeFirst()
+            }
+            next?.resume()
+        }
+        return try await body()
     }
 }
 

@@ -22,12 +22,13 @@ struct Demo: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try openStore(database.database, logger: Logger(label: "qualityrate"))
-        guard let owner = try await store.client(id: client) else {
-            throw ValidationError("--client: there is no client \(client); create one with 'qualityrate setup'")
+        let (owner, summary) = try await database.withStore(logger: Logger(label: "qualityrate")) { store in
+            guard let owner = try await store.client(id: client) else {
+                throw ValidationError("--client: there is no client \(client); create one with 'qualityrate setup'")
+            }
+            var generator = SystemRandomNumberGenerator()
+            return (owner, try await SampleData(store: store, client: owner).fill(ratings: ratings, using: &generator))
         }
-        var generator = SystemRandomNumberGenerator()
-        let summary = try await SampleData(store: store, client: owner).fill(ratings: ratings, using: &generator)
         print(JSONLine.object([
             ("client_id", .number(owner.id)),
             ("domain", .string(owner.domain)),
@@ -46,7 +47,7 @@ struct SampleData {
     let store: any Store
     let client: Client
 
-    struct Summary {
+    struct Summary: Sendable {
         var extensions = 0, calls = 0, ratings = 0
         /// The passwords this run gave the sample phones, by phone name.
         var sipPasswords: [(phone: String, password: String)] = []

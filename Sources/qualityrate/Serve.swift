@@ -104,7 +104,15 @@ struct Serve: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
-        let store = try openStore(database.database, logger: logger)
+        // The pool's size: the calls' writes, the API's reads and the delivery of notifications
+        // share it; PostgreSQL's default of 100 connections then serves four nodes.
+        try await database.withStore(logger: logger, maximumConnections: 20) { store in
+            try await serve(store: store, logger: logger, registry: registry)
+        }
+    }
+
+    /// Runs the server on an opened store until SIGTERM/SIGINT.
+    private func serve(store: any Store, logger: Logger, registry: PrometheusCollectorRegistry) async throws {
         let writeProbe = await WriteProbeService.prepared(store: store, logger: logger)
         let address = try apiAddress()
         let sipAddress = try ListenAddress(parsing: sip, option: "--sip")
@@ -167,7 +175,7 @@ struct Serve: AsyncParsableCommand {
             "rtp_ports": "\(rtpPorts)",
             "digest_algorithms": "\(digestAlgorithms)", "limits": "\(limits.summary)", "descriptor_budget": "\(budget)",
             "drain_seconds": "\(drainSeconds)",
-            "database": "\(database.database)",
+            "database": "\(database.shown)",
         ])
         try await services.run()
         logger.info("stopped")
@@ -334,10 +342,3 @@ struct ListenAddress {
     }
 }
 
-func openStore(_ location: String, logger: Logger) throws -> any Store {
-    if location.hasPrefix("postgres://") || location.hasPrefix("postgresql://") {
-        throw ValidationError(
-            "--database: PostgreSQL is not available in this version yet; give a SQLite file path (default ./qualityrate.sqlite)")
-    }
-    return try SQLiteStore(path: location, logger: logger)
-}

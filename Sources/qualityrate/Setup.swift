@@ -27,9 +27,10 @@ struct Setup: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try openStore(database.database, logger: Logger(label: "qualityrate"))
         let zone = ClientTimeZone(identifier: timezone) ?? .utc
-        let provisioned = try await Provisioning(store: store).createClient(name: client, timezone: zone, domain: domain)
+        let provisioned = try await database.withStore(logger: Logger(label: "qualityrate")) { store in
+            try await Provisioning(store: store).createClient(name: client, timezone: zone, domain: domain)
+        }
         print(JSONLine.object([
             ("client_id", .number(provisioned.clientID)),
             ("domain", .string(provisioned.domain)),

@@ -2,6 +2,7 @@ import ArgumentParser
 import CallRunner
 import Foundation
 import Logging
+import PostgresStorage
 import Storage
 
 struct Simulate: AsyncParsableCommand {
@@ -24,17 +25,7 @@ struct Simulate: AsyncParsableCommand {
         } catch let error as DecodingError {
             throw ValidationError("\(file): not a scenario: \(Self.describe(error))")
         }
-        guard FileManager.default.fileExists(atPath: database.database) else {
-            throw ValidationError("--database: \(database.database) does not exist")
-        }
-        let original = try SQLiteStore(path: database.database, logger: Logger(label: "qualityrate"))
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("qualityrate-simulate-\(UUID().uuidString).sqlite").path
-        defer {
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: scratch + suffix) }
-        }
-        try original.copy(to: scratch)
-        let report = try await ScenarioPlayer(store: SQLiteStore(path: scratch, logger: Logger(label: "qualityrate"))).play(scenario)
-
+        let report = try await playOnACopy(scenario)
         print("scenario: \(scenario.name)")
         report.transcript.forEach { print($0) }
         if report.failures.isEmpty {
@@ -53,5 +44,30 @@ struct Simulate: AsyncParsableCommand {
         @unknown default:
             return "\(error)"
         }
+    }
+}
+
+extension Simulate {
+    /// Plays `scenario` on a copy of the database, so the real ratings and call history are
+    /// untouched: a copy of the SQLite file (SQLite's online backup), or on PostgreSQL a
+    /// transaction that is rolled back (`PostgresStore.withScratchCopy`), which the servers
+    /// using the database never see.
+    private func playOnACopy(_ scenario: Scenario) async throws -> ScenarioPlayer.Report {
+        let logger = Logger(label: "qualityrate")
+        if PostgresLocation.isURL(database.database) {
+            return try await PostgresStore.withScratchCopy(try PostgresLocation(url: database.database), logger: logger) { store in
+                try await ScenarioPlayer(store: store).play(scenario)
+            }
+        }
+        guard FileManager.default.fileExists(atPath: database.database) else {
+            throw ValidationError("--database: \(database.database) does not exist")
+        }
+        let original = try SQLiteStore(path: database.database, logger: logger)
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("qualityrate-simulate-\(UUID().uuidString).sqlite").path
+        defer {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: scratch + suffix) }
+        }
+        try original.copy(to: scratch)
+        return try await ScenarioPlayer(store: SQLiteStore(path: scratch, logger: logger)).play(scenario)
     }
 }

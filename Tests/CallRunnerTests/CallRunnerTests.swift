@@ -9,8 +9,8 @@ import TestSupport
 /// Whole calls through the runner, on a real SQLite file configured through the store, with the
 /// simulated telephony port and a manual clock.
 @Suite struct CallRunnerTests {
-    let database: TemporaryDatabase
-    let store: SQLiteStore
+    let database: TestStore
+    var store: any Store { database.store }
     let client: Client
     let queue: Extension
     let menu: Extension
@@ -18,8 +18,8 @@ import TestSupport
     static let start = UnixTime(seconds: 1_780_000_000)
 
     init() async throws {
-        database = try TemporaryDatabase()
-        store = try SQLiteStore(path: database.path)
+        database = try await TestStore()
+        let store = database.store
         client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
         queue = try await store.createExtension(NewExtension(clientID: client.id, name: "200", kind: .queue, label: "Support"), status: .active, credentials: nil)
         menu = try await store.createExtension(NewExtension(clientID: client.id, name: "099", kind: .ivr, label: "Feedback"), status: .active, credentials: nil)

@@ -17,13 +17,13 @@ import TestSupport
 /// (its DID goes to queue 200, an internal call rates); menu 097 (Berlin callers to sales, others
 /// rate 1–3); 098 and 097 have no finish sound; DIDs 4930555 + 200/201/099/098/097.
 struct ContactCentre {
-    let database: TemporaryDatabase
-    let store: SQLiteStore
+    let database: TestStore
+    var store: any Store { database.store }
     let client: Client
 
     init() async throws {
-        database = try TemporaryDatabase()
-        store = try SQLiteStore(path: database.path)
+        database = try await TestStore()
+        let store = database.store
         client = try await store.createClient(name: "Acme", timezone: "Europe/Berlin", domain: "acme.local")
         var phones: [String: Int64] = [:]
         for name in ["101", "102", "103"] {

@@ -14,14 +14,14 @@ import TestSupport
 /// A real server on loopback over a real SQLite file, with two clients ("acme" and "other"),
 /// each with its admin user and `trusted`/`all` application.
 struct APIFixture {
-    let database: TemporaryDatabase
-    let store: SQLiteStore
+    let database: TestStore
+    var store: any Store { database.store }
     let acme: ProvisionedClient
     let other: ProvisionedClient
 
     init(acmeTimeZone: String = "UTC") async throws {
-        database = try TemporaryDatabase()
-        store = try SQLiteStore(path: database.path)
+        database = try await TestStore()
+        let store = database.store
         let provisioning = Provisioning(store: store)
         acme = try await provisioning.createClient(name: "Acme", timezone: ClientTimeZone(identifier: acmeTimeZone)!, domain: nil)
         other = try await provisioning.createClient(name: "Other", timezone: .utc, domain: nil)

@@ -181,7 +181,7 @@ struct EventStreamTests {
         let fixture = try await APIFixture()
         try await withStreams(fixture) { open, client in
             var stream = try await open(Self.path(fixture.acme.clientID), try await client.token(fixture.acme), [])
-            let elsewhere = try SQLiteStore(path: fixture.database.path)
+            let elsewhere = try await fixture.database.reopen()
             let stored = try await elsewhere.insertRatings([
                 NewRating(clientID: fixture.acme.clientID, callUUID: .random(), ratedAt: .now(), extensionID: 50, rate: 4, maxRate: 5, agentUsername: nil),
             ])

@@ -30,7 +30,7 @@ import Testing
     /// Ratings with the rating prompts they answer, offered 25 s before (so some offers fall on the
     /// day or hour before their rating), and every third rating's call offered a second time
     /// without an answer: the offers stored through the store, the ratings marking theirs rated.
-    static func offered(_ ratings: [NewRating], store: SQLiteStore) async throws -> ([NewRating], [(RatingOffer, Bool)]) {
+    static func offered(_ ratings: [NewRating], store: any Store) async throws -> ([NewRating], [(RatingOffer, Bool)]) {
         var answered: [NewRating] = []
         var offers: [(RatingOffer, Bool)] = []
         for (index, rating) in ratings.enumerated() {

@@ -87,8 +87,8 @@ actor Receiver {
     /// A rating whose receiver fails three times is retried with backoff and delivered, each
     /// request signed, with the rating id as idempotency key; the outbox says so.
     @Test func aReceiverThatFailsFirstGetsTheRatingAfterRetriesSigned() async throws {
-        let database = try TemporaryDatabase()
-        let store = try SQLiteStore(path: database.path)
+        let database = try await TestStore()
+        let store = database.store
         let receiver = Receiver(failures: 3)
         try await receiver.application().test(.live) { client in
             let port = try #require(client.port)
@@ -125,11 +125,11 @@ actor Receiver {
     /// A server stopped between retries leaves the notification pending in the database; the next
     /// run (another store on the same file, another service) delivers it.
     @Test func aNotificationPendingAtAStopIsDeliveredByTheNextRun() async throws {
-        let database = try TemporaryDatabase()
+        let database = try await TestStore()
         let receiver = Receiver(failures: 1)
         try await receiver.application().test(.live) { client in
             let port = try #require(client.port)
-            let first = try SQLiteStore(path: database.path)
+            let first = database.store
             var acme = try await first.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
             acme.ratingNotificationURL = "http://127.0.0.1:\(port)/hook"
             try await first.updateClient(acme, replacingNotificationSecret: Self.secret)
@@ -142,7 +142,7 @@ actor Receiver {
                 group.cancelAll()
                 return rating
             }
-            let second = try SQLiteStore(path: database.path)
+            let second = try await database.reopen()
             #expect(try await second.notifications(clientID: acme.id, beforeID: nil, limit: 1).first?.state == .pending)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await NotificationDeliveryService(store: second, logger: Logger(label: "test")).run() }
@@ -165,8 +165,8 @@ actor Receiver {
     /// A receiver that takes its time holds up only its own notifications: another client's
     /// rating, stored while the first receiver still keeps its request, is delivered meanwhile.
     @Test func aSlowReceiverDoesNotHoldUpAnotherClientsNotifications() async throws {
-        let database = try TemporaryDatabase()
-        let store = try SQLiteStore(path: database.path)
+        let database = try await TestStore()
+        let store = database.store
         let slow = Receiver(failures: 0, holdsFirst: true)
         let quick = Receiver(failures: 0)
         try await slow.application().test(.live) { slowClient in

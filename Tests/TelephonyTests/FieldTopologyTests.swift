@@ -1,5 +1,4 @@
 import Domain
-import GRDB
 import SIP
 import Storage
 import Telephony
@@ -197,10 +196,8 @@ import Testing
     @Test func storageThatCannotBeReadAnswersServiceUnavailable() async throws {
         let fixture = try await TelephonyFixture()
         defer { Task { await fixture.stop() } }
-        let vandal = try DatabaseQueue(path: fixture.database.path)
-        try await vandal.write { db in
-            try db.execute(sql: "ALTER TABLE did RENAME TO did_lost; ALTER TABLE client RENAME TO client_lost")
-        }
+        try await fixture.database.execute("ALTER TABLE did RENAME TO did_lost")
+        try await fixture.database.execute("ALTER TABLE client RENAME TO client_lost")
         let trunk = try await UDPTestPeer()
         try await trunk.send(fixture.invite("4930555099", from: trunk, rtpPort: 4000, callID: "no-storage"), to: fixture.sipPort)
         let refused = try await trunk.message { $0.isResponse(503, to: "INVITE") }

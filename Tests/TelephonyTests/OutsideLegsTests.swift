@@ -216,8 +216,8 @@ import Logging
 
 extension TrunkBookkeepingTests {
     @Test func maxCallsHoldsAndAPlaceGivenBackIsFreeAgain() async throws {
-        let database = try TemporaryDatabase()
-        let store = try SQLiteStore(path: database.path)
+        let database = try await TestStore()
+        let store = database.store
         let trunks = OutboundTrunks(
             store: store, addresses: TrunkAddresses(allowed: [try #require(AddressRange("198.51.100.0/24"))]), logger: Logger(label: "test"))
         let client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.test")

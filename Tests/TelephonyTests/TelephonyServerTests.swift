@@ -18,8 +18,8 @@ import Testing
 /// 4930555099, queue 200 (agent 101, rating when the agent hangs up) on DID 4930555200, queue
 /// 210 ringing 101 and 102 at once on DID 4930555210.
 struct TelephonyFixture {
-    let database: TemporaryDatabase
-    let store: SQLiteStore
+    let database: TestStore
+    var store: any Store { database.store }
     let client: Client
     let menu: Extension
     /// Phones 101 and 102.
@@ -39,8 +39,8 @@ struct TelephonyFixture {
         callLimits: CallAdmission<String>.Limits = .init(maximumCalls: 1_000, callsPerSecond: 1_000, callsPerSecondPerSource: 1_000),
         bans: AuthenticationBans<String>.Policy = .standard
     ) async throws {
-        database = try TemporaryDatabase()
-        store = try SQLiteStore(path: database.path)
+        database = try await TestStore()
+        let store = database.store
         client = try await store.createClient(name: "Acme", timezone: "Europe/Berlin", domain: "acme.test")
         var phones: [Extension] = []
         for name in ["101", "102"] {

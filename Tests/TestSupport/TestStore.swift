@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Logging
 import PostgresNIO
 public import PostgresStorage
@@ -66,6 +67,20 @@ public final class TestStore: Sendable {
 
     private let reopened = Mutex<[Task<Void, Never>]>([])
 
+    /// Runs one SQL statement on the database behind the store's back, as an operator (or a
+    /// failing disk) would: to break the database under a running server.
+    public func execute(_ sql: String) async throws {
+        guard let server = Self.postgresServer else {
+            let queue = try DatabaseQueue(path: location)
+            try await queue.write { db in try db.execute(sql: sql) }
+            return
+        }
+        let name = String(location.split(separator: "/").last?.split(separator: "?").first ?? "")
+        try await PostgresTemplate.connect(server: server, database: name) { connection in
+            try await connection.query(PostgresQuery(unsafeSQL: sql), logger: Logger(label: "test.storage"))
+        }
+    }
+
     deinit {
         // Ends the pools: their connections close, so the server's connection count stays bounded
         // over a run of many tests. The databases stay until the test server is removed.
@@ -98,7 +113,7 @@ actor PostgresTemplate {
         let template = if let template { template } else { try await templateName(server: server) }
         created += 1
         let name = "\(prefix)_\(created)"
-        try await Self.administer(server: server) { connection in
+        try await Self.connect(server: server) { connection in
             // A template may be read by no one while it is copied; the pool that migrated it
             // closes its connections just before, so the copy waits out that last moment.
             for attempt in 1...50 {
@@ -116,7 +131,7 @@ actor PostgresTemplate {
     private func templateName(server: String) async throws -> String {
         if let template { return template }
         let name = "\(prefix)_template"
-        try await Self.administer(server: server) { connection in
+        try await Self.connect(server: server) { connection in
             _ = try await connection.simpleQuery("DROP DATABASE IF EXISTS \(name)").get()
             _ = try await connection.simpleQuery("CREATE DATABASE \(name)").get()
         }
@@ -125,9 +140,10 @@ actor PostgresTemplate {
         return name
     }
 
-    /// Runs `body` on a connection of its own to the server's administrative database.
-    private static func administer(server: String, _ body: (PostgresConnection) async throws -> Void) async throws {
-        let location = try PostgresLocation(url: server)
+    /// Runs `body` on a connection of its own to `database`, by default the server's
+    /// administrative database (the one its URL names).
+    static func connect(server: String, database: String? = nil, _ body: (PostgresConnection) async throws -> Void) async throws {
+        let location = try database.map { try Self.location(server: server, database: $0) } ?? PostgresLocation(url: server)
         let configuration = PostgresConnection.Configuration(
             host: location.host, port: location.port, username: location.username, password: location.password,
             database: location.database, tls: .disable)
