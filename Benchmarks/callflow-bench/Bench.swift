@@ -167,7 +167,7 @@ struct WithStorage {
         var logger = Logger(label: "callflow-bench")
         logger.logLevel = .warning
         let services = CallServices(
-            store: store, directory: directory, queues: QueueRegistry(directory: directory, reachability: EveryAgentReachable()),
+            store: store, directory: directory, queues: QueueRegistry(directory: directory, reachability: EveryAgentReachable(), state: store.queueState),
             interactive: NoInteractiveServer(), timers: ManualTimerScheduler(), logger: logger)
         let centre = centre
         let began = ContinuousClock.now

@@ -93,7 +93,7 @@ struct NotificationsBench: AsyncParsableCommand {
     func placeCalls(_ count: Int, centre: ContactCentre, store: SQLiteStore, logger: Logger) async throws -> [String: ContinuousClock.Instant] {
         let directory = CachingCallDirectory(caching: StoreCallDirectory(store: store))
         let services = CallServices(
-            store: store, directory: directory, queues: QueueRegistry(directory: directory, reachability: EveryAgentReachable()),
+            store: store, directory: directory, queues: QueueRegistry(directory: directory, reachability: EveryAgentReachable(), state: store.queueState),
             interactive: NoInteractiveServer(), timers: ManualTimerScheduler(), logger: logger)
         let pressed = KeyPresses()
         let start = ContinuousClock.now

@@ -1,15 +1,20 @@
 public import Domain
 
-/// Who a queue rings for its next caller, by the queue's strategy (SPEC §4.1). One value per
-/// queue, shared by that queue's calls: it remembers who answered last (round-robin) and since
-/// when each agent has been idle (longest-idle-agent).
+/// Who a queue rings for its next caller, by the queue's strategy (SPEC §4.1), from what the
+/// queue's calls share (`QueueState`): who answered last (round-robin) and since when each agent
+/// has been idle (longest-idle-agent).
 public struct AgentSelector: Sendable {
     public let strategy: QueueStrategy
     /// The agent who took this queue's last call; round-robin starts after them.
-    private var lastAnswered: String?
-    private var idleSince: [String: UnixTime] = [:]
+    private let lastAnswered: String?
+    /// When each agent's last call ended (`QueueState` keeps both, shared by the queue's calls).
+    private let idleSince: [String: UnixTime]
 
-    public init(strategy: QueueStrategy) { self.strategy = strategy }
+    public init(strategy: QueueStrategy, lastAnswered: String? = nil, idleSince: [String: UnixTime] = [:]) {
+        self.strategy = strategy
+        self.lastAnswered = lastAnswered
+        self.idleSince = idleSince
+    }
 
     /// The rounds of ringing for a caller: each round is the agents rung together. `available`
     /// are the queue's agents in their configured order, less those busy or unreachable.
@@ -36,13 +41,5 @@ public struct AgentSelector: Sendable {
                 }
                 .map { [$0.element] }
         }
-    }
-
-    public mutating func agentAnswered(_ agent: String) {
-        lastAnswered = agent
-    }
-
-    public mutating func agentBecameIdle(_ agent: String, at instant: UnixTime) {
-        idleSince[agent] = instant
     }
 }

@@ -44,6 +44,9 @@ public actor CallRunner {
     /// A callback source that answered for its queue (issue 11): busy until it hangs up or the
     /// call ends, like an agent who took a caller of that queue.
     private var busySource: String?
+    /// The agents this call holds (`QueueState`): rung for it, or talking to it. Whatever is still
+    /// held when the call ends is given back then.
+    private var claimed: Set<String> = []
     private var logger: Logger
     /// `call_interactive` requests sent and not yet answered.
     private var interactiveRequestsInFlight = 0
@@ -75,10 +78,12 @@ public actor CallRunner {
 
     /// An event from the telephony side (or from this runner's own timers and requests).
     public func deliver(_ event: Call.Event) async {
-        if case .agentHungUp(let agent) = event {
-            await services.queues.agentFinished(clientID: call.arrival.clientID, agent: agent, at: services.now())
+        switch event {
+        case .agentHungUp(let agent): await finished(agent)
+        case .agentUnreachable(let agent): await release([agent])
+        case .callerHungUp: await releaseBusySource()
+        default: break
         }
-        if case .callerHungUp = event { await releaseBusySource() }
         pending.append(event)
         guard !processing else { return }
         processing = true
@@ -97,6 +102,7 @@ public actor CallRunner {
         }
         processing = false
         if call.isOver {
+            for agent in claimed { await finished(agent) }
             endWaiters.callIsOver()
         }
     }
@@ -104,7 +110,62 @@ public actor CallRunner {
     private func releaseBusySource() async {
         guard let agent = busySource else { return }
         busySource = nil
-        await services.queues.agentFinished(clientID: call.arrival.clientID, agent: agent, at: services.now())
+        await finished(agent)
+    }
+
+    // MARK: Claims on agents
+
+    /// Rings `parties`: the agents among them only once this call holds them. An agent another
+    /// call holds is unreachable for this one (issue 12: never offered two calls at once).
+    private func ring(_ parties: [String]) async {
+        let agents = parties.filter { OutsideParty.number(of: $0) == nil }
+        var held: [String] = []
+        if !agents.isEmpty {
+            do {
+                held = try await services.queues.claim(clientID: call.arrival.clientID, agents: agents, for: call.arrival.callUUID)
+            } catch {
+                // Without a claim the agent could be rung by two calls: it is not rung.
+                logger.error("agents could not be claimed", metadata: ["agents": "\(agents)", "error_type": "\(type(of: error))"])
+            }
+        }
+        claimed.formUnion(held)
+        let rung = parties.filter { OutsideParty.number(of: $0) != nil || held.contains($0) }
+        if !rung.isEmpty { await port.ring(rung) }
+        for agent in agents where !held.contains(agent) { pending.append(.agentUnreachable(agent)) }
+    }
+
+    /// `agents` stopped ringing for this call.
+    private func release(_ agents: [String]) async {
+        let held = agents.filter { claimed.contains($0) }
+        guard !held.isEmpty else { return }
+        do {
+            try await services.queues.release(clientID: call.arrival.clientID, agents: held, for: call.arrival.callUUID)
+            claimed.subtract(held)
+        } catch {
+            // The claims lapse with their lease (a node's are renewed only while it runs).
+            logger.error("agents could not be released", metadata: ["agents": "\(held)", "error_type": "\(type(of: error))"])
+        }
+    }
+
+    private func answered(_ agent: String, queueID: Int64?) async {
+        claimed.insert(agent)
+        do {
+            try await services.queues.agentAnswered(clientID: call.arrival.clientID, queueID: queueID, agent: agent, for: call.arrival.callUUID)
+        } catch {
+            logger.error("an agent's answer could not be recorded", metadata: ["agent": "\(agent)", "error_type": "\(type(of: error))"])
+        }
+    }
+
+    /// `agent` is done with this call.
+    private func finished(_ agent: String) async {
+        guard OutsideParty.number(of: agent) == nil else { return }
+        do {
+            try await services.queues.agentFinished(
+                clientID: call.arrival.clientID, agent: agent, for: call.arrival.callUUID, at: services.now())
+            claimed.remove(agent)
+        } catch {
+            logger.error("an agent's end of call could not be recorded", metadata: ["agent": "\(agent)", "error_type": "\(type(of: error))"])
+        }
     }
 
     private func perform(_ action: Call.Action) async {
@@ -129,19 +190,26 @@ public actor CallRunner {
         case .answerCaller: await port.answerCaller()
         case .play(let sound): await port.play(sound)
         case .stopPlayback: await port.stopPlayback()
-        case .ring(let agents): await port.ring(agents)
-        case .cancelRinging(let agents): await port.cancelRinging(agents)
+        case .ring(let agents): await ring(agents)
+        case .cancelRinging(let agents):
+            await port.cancelRinging(agents)
+            await release(agents)
         case .bridge(let agent):
-            await services.queues.agentAnswered(clientID: clientID, queueID: currentQueue, agent: agent)
+            if OutsideParty.number(of: agent) == nil { await answered(agent, queueID: currentQueue) }
             await port.bridge(agent: agent)
         case .promoteToCaller(let name):
-            if let queue = currentQueue, OutsideParty.number(of: name) == nil {
-                await services.queues.agentAnswered(clientID: clientID, queueID: queue, agent: name)
-                busySource = name
+            if OutsideParty.number(of: name) == nil {
+                if let queue = currentQueue {
+                    await answered(name, queueID: queue)
+                    busySource = name
+                } else {
+                    // A callback's own source phone: rung for the call, not taken from a queue.
+                    await release([name])
+                }
             }
             await port.promoteToCaller(name)
         case .hangUpAgent(let agent):
-            await services.queues.agentFinished(clientID: clientID, agent: agent, at: services.now())
+            await finished(agent)
             await port.hangUpAgent(agent)
         case .hangUpCaller:
             await port.hangUpCaller()

@@ -162,7 +162,7 @@ public struct ScenarioPlayer: Sendable {
         let directory = StoreCallDirectory(store: store)
         let now: @Sendable () -> UnixTime = { Self.start.adding(seconds: timers.elapsed.components.seconds) }
         let services = CallServices(
-            store: store, directory: directory, queues: QueueRegistry(directory: directory, reachability: EveryAgentReachable()),
+            store: store, directory: directory, queues: QueueRegistry(directory: directory, reachability: EveryAgentReachable(), state: store.queueState),
             interactive: HTTPInteractiveClient(), timers: timers, now: now, logger: .init(label: "qualityrate.simulate"))
         var runner: CallRunner?
         var uuid: CallUUID?

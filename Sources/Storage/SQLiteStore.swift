@@ -23,6 +23,8 @@ public final class SQLiteStore: Store {
     public let ratingBroadcast = Broadcast()
     /// Rung when a trunk's configuration is committed (issue 11): the trunk registration.
     public let trunkBroadcast = Broadcast()
+    /// One server per SQLite file (SPEC §8): the queues' state is this process's.
+    public let queueState: any QueueState = LocalQueueState()
 
     /// Opens (creating when needed) and migrates the database at `path`.
     public init(path: String, logger: Logger = Logger(label: "qualityrate.storage")) throws {

@@ -4,6 +4,9 @@ public import Domain
 /// stand beside the SQLite one without the API layer noticing. Every read that serves the API is
 /// scoped by client: a caller can only ever get rows of the client it names.
 public protocol Store: ConfigurationStore, SoundStore, IVRStore, NotificationStore, TrunkStore, Sendable {
+    /// What the queues' calls share (issue 12): this process's memory when the database has one
+    /// server, the database when it is shared by several.
+    var queueState: any QueueState { get }
     /// Fails when the database cannot be read; used by `/health`.
     func checkHealth() async throws
     /// Whether writes worked at the last `probeWrites` (`/health`, SIP `OPTIONS`).

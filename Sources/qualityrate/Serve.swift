@@ -145,7 +145,7 @@ struct Serve: AsyncParsableCommand {
         let calls = CallCenter(
             services: CallServices(
                 store: store, directory: directory,
-                queues: QueueRegistry(directory: directory, reachability: registrations),
+                queues: QueueRegistry(directory: directory, reachability: registrations, state: store.queueState),
                 interactive: HTTPInteractiveClient(), timers: tasks, logger: logger),
             telephony: telephony)
         let application = try APIServer.makeApplication(

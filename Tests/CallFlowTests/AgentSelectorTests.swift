@@ -21,22 +21,20 @@ struct SeededGenerator: RandomNumberGenerator {
     }
 
     @Test mutating func topDownAlwaysStartsAtTheTop() {
-        var selector = AgentSelector(strategy: .topDown)
-        selector.agentAnswered("101")
+        let selector = AgentSelector(strategy: .topDown, lastAnswered: "101")
         #expect(selector.ringPlan(available: agents, using: &generator) == [["101"], ["102"], ["103"]])
         #expect(selector.ringPlan(available: ["102", "103"], using: &generator) == [["102"], ["103"]])
     }
 
     @Test mutating func roundRobinStartsAfterWhoeverTookTheLastCall() {
-        var selector = AgentSelector(strategy: .roundRobin)
-        #expect(selector.ringPlan(available: agents, using: &generator) == [["101"], ["102"], ["103"]])
-        selector.agentAnswered("101")
-        #expect(selector.ringPlan(available: agents, using: &generator) == [["102"], ["103"], ["101"]])
-        selector.agentAnswered("103")
-        #expect(selector.ringPlan(available: agents, using: &generator) == [["101"], ["102"], ["103"]])
+        func plan(after last: String?, _ available: [String]) -> [[String]] {
+            AgentSelector(strategy: .roundRobin, lastAnswered: last).ringPlan(available: available, using: &generator)
+        }
+        #expect(plan(after: nil, agents) == [["101"], ["102"], ["103"]])
+        #expect(plan(after: "101", agents) == [["102"], ["103"], ["101"]])
+        #expect(plan(after: "103", agents) == [["101"], ["102"], ["103"]])
         // The last one is busy now: start from the top of those available.
-        selector.agentAnswered("102")
-        #expect(selector.ringPlan(available: ["101", "103"], using: &generator) == [["101"], ["103"]])
+        #expect(plan(after: "102", ["101", "103"]) == [["101"], ["103"]])
     }
 
     @Test mutating func randomRingsEachAgentOnceInAnOrderThatVaries() {
@@ -52,14 +50,13 @@ struct SeededGenerator: RandomNumberGenerator {
     }
 
     @Test mutating func longestIdleAgentRingsWhoeverWaitedLongest() {
-        var selector = AgentSelector(strategy: .longestIdleAgent)
-        #expect(selector.ringPlan(available: agents, using: &generator) == [["101"], ["102"], ["103"]])
-        selector.agentBecameIdle("101", at: UnixTime(seconds: 300))
-        selector.agentBecameIdle("102", at: UnixTime(seconds: 100))
-        selector.agentBecameIdle("103", at: UnixTime(seconds: 200))
-        #expect(selector.ringPlan(available: agents, using: &generator) == [["102"], ["103"], ["101"]])
-        selector.agentBecameIdle("102", at: UnixTime(seconds: 400))
-        #expect(selector.ringPlan(available: agents, using: &generator) == [["103"], ["101"], ["102"]])
+        func plan(_ idleSince: [String: Int64]) -> [[String]] {
+            AgentSelector(strategy: .longestIdleAgent, idleSince: idleSince.mapValues(UnixTime.init(seconds:)))
+                .ringPlan(available: agents, using: &generator)
+        }
+        #expect(plan([:]) == [["101"], ["102"], ["103"]])
+        #expect(plan(["101": 300, "102": 100, "103": 200]) == [["102"], ["103"], ["101"]])
+        #expect(plan(["101": 300, "102": 400, "103": 200]) == [["103"], ["101"], ["102"]])
     }
 
     @Test mutating func noAvailableAgentMeansNoPlan() {

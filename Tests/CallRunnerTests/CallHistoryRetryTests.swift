@@ -29,7 +29,7 @@ import TestSupport
                 caller: .init(username: "102", screenName: nil, domain: client.domain)),
             port: port,
             services: CallServices(
-                store: store, directory: directory, queues: QueueRegistry(directory: directory, reachability: EveryAgentReachable()),
+                store: store, directory: directory, queues: QueueRegistry(directory: directory, reachability: EveryAgentReachable(), state: store.queueState),
                 interactive: HTTPInteractiveClient(), timers: timers, logger: Logger(label: "test")))
         await call.start()
         #expect(await port.takeRequests().first == .answerCaller)

@@ -46,7 +46,7 @@ import TestSupport
         let directory = StoreCallDirectory(store: store)
         let timers = self.timers
         let services = CallServices(
-            store: store, directory: directory, queues: QueueRegistry(directory: directory, reachability: EveryAgentReachable()),
+            store: store, directory: directory, queues: QueueRegistry(directory: directory, reachability: EveryAgentReachable(), state: store.queueState),
             interactive: HTTPInteractiveClient(), timers: timers,
             now: { Self.start.adding(seconds: timers.elapsed.components.seconds) }, logger: Logger(label: "test"))
         return CallRunner(
@@ -128,7 +128,7 @@ import TestSupport
         let directory = StoreCallDirectory(store: store)
         let center = CallCenter(
             services: CallServices(
-                store: store, directory: directory, queues: QueueRegistry(directory: directory, reachability: EveryAgentReachable()),
+                store: store, directory: directory, queues: QueueRegistry(directory: directory, reachability: EveryAgentReachable(), state: store.queueState),
                 interactive: HTTPInteractiveClient(), timers: timers, logger: Logger(label: "test")),
             telephony: nil)
         let port = SimulatedTelephony()

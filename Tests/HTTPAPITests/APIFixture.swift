@@ -36,7 +36,7 @@ struct APIFixture {
         return CallCenter(
             services: CallServices(
                 store: store, directory: directory,
-                queues: QueueRegistry(directory: directory, reachability: EveryAgentReachable()),
+                queues: QueueRegistry(directory: directory, reachability: EveryAgentReachable(), state: store.queueState),
                 interactive: HTTPInteractiveClient(), timers: timers, logger: Logger(label: "test")),
             telephony: telephony)
     }

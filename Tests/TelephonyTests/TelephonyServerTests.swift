@@ -88,7 +88,7 @@ struct TelephonyFixture {
         let directory = StoreCallDirectory(store: store)
         calls = CallCenter(
             services: CallServices(
-                store: store, directory: directory, queues: QueueRegistry(directory: directory, reachability: registrations),
+                store: store, directory: directory, queues: QueueRegistry(directory: directory, reachability: registrations, state: store.queueState),
                 interactive: HTTPInteractiveClient(), timers: tasks, logger: logger),
             telephony: server)
         try await server.start(calls: calls)

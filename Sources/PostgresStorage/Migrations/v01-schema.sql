@@ -323,3 +323,31 @@ CREATE TABLE trunk (
     created_at BIGINT NOT NULL,
     UNIQUE (client_id, name)
 );
+
+-- What the queues' calls share across nodes (QueueState, issue 12). A call holds an agent (a
+-- claim) from the moment the agent is rung for it until it stops ringing or hangs up; `run` is
+-- the server run holding it and `expires_at` (the database's clock) the end of its lease, which
+-- that run renews with its heartbeat: a node that dies stops renewing, and its agents are free
+-- once the lease ends.
+CREATE TABLE agent_claim (
+    client_id BIGINT NOT NULL REFERENCES client(id) ON DELETE CASCADE,
+    agent TEXT COLLATE "C" NOT NULL,
+    call_uuid TEXT COLLATE "C" NOT NULL,
+    run TEXT COLLATE "C" NOT NULL,
+    talking BOOLEAN NOT NULL DEFAULT FALSE,
+    expires_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (client_id, agent)
+);
+CREATE INDEX agent_claim_by_run ON agent_claim (run);
+-- Round-robin: the agent who took a queue's last call, whichever node it answered on.
+CREATE TABLE queue_rotation (
+    queue_id BIGINT PRIMARY KEY REFERENCES extension(id) ON DELETE CASCADE,
+    last_answered TEXT COLLATE "C" NOT NULL
+);
+-- Longest idle: when each agent's last call ended.
+CREATE TABLE agent_idle (
+    client_id BIGINT NOT NULL REFERENCES client(id) ON DELETE CASCADE,
+    agent TEXT COLLATE "C" NOT NULL,
+    idle_since BIGINT NOT NULL,
+    PRIMARY KEY (client_id, agent)
+);
