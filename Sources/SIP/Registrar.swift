@@ -16,6 +16,15 @@ public struct Registrar<Source: Sendable & Equatable>: Sendable {
         /// Where the REGISTER came from: requests to a contact without Path go there, so a phone
         /// behind NAT is reached through the mapping its REGISTER opened.
         public var source: Source
+
+        public init(contact: String, expiresAt: Int64, callID: String, sequence: UInt32, path: [String], source: Source) {
+            self.contact = contact
+            self.expiresAt = expiresAt
+            self.callID = callID
+            self.sequence = sequence
+            self.path = path
+            self.source = source
+        }
     }
 
     public static var defaultExpiry: Int64 { 3600 }
@@ -45,12 +54,29 @@ public struct Registrar<Source: Sendable & Equatable>: Sendable {
     public mutating func handle(
         _ request: SIPMessage, user: String, domain: String, secrets: PhoneSecrets?, from source: Source, at now: Int64
     ) -> SIPMessage {
-        if let refusal = authenticator.refusal(
+        refusal(of: request, user: user, domain: domain, secrets: secrets, at: now)
+            ?? bind(request, aor: "\(user)@\(domain)", from: source, at: now)
+    }
+
+    /// The first half of `handle`: the challenge or refusal of a REGISTER whose credentials do not
+    /// hold, nil when they do (their nonce count is used up then).
+    public mutating func refusal(of request: SIPMessage, user: String, domain: String, secrets: PhoneSecrets?, at now: Int64)
+        -> SIPMessage?
+    {
+        authenticator.refusal(
             of: request, user: user, realm: domain, secrets: secrets, challenger: .registrar, toTag: Self.tag(request), at: now)
-        {
-            return refusal
-        }
-        return updateBindings(request, aor: "\(user)@\(domain)".lowercased(), from: source, at: now)
+    }
+
+    /// The second half of `handle`, for a REGISTER whose credentials hold: changes `aor`'s
+    /// bindings as it asks and answers. Bindings kept elsewhere (shared by several servers) are
+    /// put in first with `load`, and read back with `contacts(of:at:)`.
+    public mutating func bind(_ request: SIPMessage, aor: String, from source: Source, at now: Int64) -> SIPMessage {
+        updateBindings(request, aor: aor.lowercased(), from: source, at: now)
+    }
+
+    /// Puts in `aor`'s bindings as they are kept elsewhere, replacing those this value has.
+    public mutating func load(_ list: [Binding], of aor: String) {
+        bindings[aor.lowercased()] = list.isEmpty ? nil : list
     }
 
     private mutating func updateBindings(_ request: SIPMessage, aor: String, from source: Source, at now: Int64) -> SIPMessage {

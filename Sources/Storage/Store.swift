@@ -7,6 +7,8 @@ public protocol Store: ConfigurationStore, SoundStore, IVRStore, NotificationSto
     /// What the queues' calls share (issue 12): this process's memory when the database has one
     /// server, the database when it is shared by several.
     var queueState: any QueueState { get }
+    /// The registrar's bindings and nonce secret (issue 12), likewise.
+    var registrationState: any RegistrationState { get }
     /// Fails when the database cannot be read; used by `/health`.
     func checkHealth() async throws
     /// Whether writes worked at the last `probeWrites` (`/health`, SIP `OPTIONS`).

@@ -3,6 +3,7 @@ public import CallRunner
 public import Domain
 import Foundation
 import Metrics
+import NIOCore
 public import Logging
 public import SIP
 public import SIPTransport
@@ -25,6 +26,10 @@ public actor PhoneRegistrations: AgentReachability {
     }
 
     private let store: any Store
+    /// The bindings, shared by every node when the database is (issue 12).
+    private let state: any RegistrationState
+    /// The registrar's rules; the bindings of an address-of-record are loaded into it from
+    /// `state` for each REGISTER and saved back.
     private var registrar: Registrar<SIPPeer>
     /// The proxy's challenges (a phone's INVITE); the registrar has its own.
     private var authenticator: DigestAuthenticator
@@ -42,12 +47,14 @@ public actor PhoneRegistrations: AgentReachability {
         case phone(Client, PhoneSecrets)
     }
 
-    /// `digestAlgorithms`: what phones are challenged with, most preferred first.
+    /// `digestAlgorithms`: what phones are challenged with, most preferred first. `nonceSecret`:
+    /// the store's registration state's, so that every node takes the nonces any of them sent.
     public init(
         store: any Store, nonceSecret: [UInt8], digestAlgorithms: [DigestAlgorithm] = DigestAlgorithm.defaultChallenges,
         bans: AuthenticationBans<String>.Policy = .standard, logger: Logger
     ) {
         self.store = store
+        state = store.registrationState
         self.bans = BanList(policy: bans, protocol: "sip", attempts: "SIP authentications", logger: logger)
         self.logger = logger
         authenticator = DigestAuthenticator(nonces: DigestNonces(secret: nonceSecret), algorithms: digestAlgorithms)
@@ -93,8 +100,12 @@ public actor PhoneRegistrations: AgentReachability {
         case .phone(let found, let phoneSecrets):
             (realm, secrets, cause) = (found.domain, phoneSecrets, nil)
         }
-        registrar.removeExpired(at: now)
-        let answer = registrar.handle(request, user: user, domain: realm, secrets: secrets, from: peer, at: now)
+        let answer: SIPMessage
+        if let refusal = registrar.refusal(of: request, user: user, domain: realm, secrets: secrets, at: now) {
+            answer = refusal
+        } else {
+            answer = try await bind(request, aor: "\(user)@\(realm)".lowercased(), from: peer, at: now)
+        }
         switch answer.status {
         case 403:
             let credentials = request.headers["Authorization"].flatMap(DigestCredentials.init)
@@ -150,14 +161,53 @@ public actor PhoneRegistrations: AgentReachability {
         return request.response(status: 403, reason: "Forbidden", toTag: toTag)
     }
 
+    /// Changes `aor`'s bindings as an authenticated REGISTER asks, in the shared state: read,
+    /// changed by the registrar's rules, written back unless another node changed them meanwhile
+    /// (then read again; a few tries, as only the same phone's devices race here).
+    private func bind(_ request: SIPMessage, aor: String, from peer: SIPPeer, at now: Int64) async throws -> SIPMessage {
+        for _ in 1...5 {
+            let current = try await state.bindings(of: aor)
+            registrar.load(current.bindings.compactMap(Self.binding(from:)), of: aor)
+            let answer = registrar.bind(request, aor: aor, from: peer, at: now)
+            guard answer.status == 200 else { return answer }
+            let kept = registrar.contacts(of: aor, at: now).map(Self.stored(_:))
+            registrar.load([], of: aor)
+            if try await state.saveBindings(kept, of: aor, replacing: current.version) { return answer }
+        }
+        return request.response(status: 500, reason: "Server Internal Error", toTag: Registrar<SIPPeer>.tag(request))
+    }
+
     /// Every live device of the phone `name` of `clientID`, oldest registration first: a phone
-    /// registered from a desk set and a softphone rings on both.
+    /// registered from a desk set and a softphone rings on both. Registered through any node.
     public func targets(clientID: Int64, name: String) async -> [Target] {
         guard let domain = await domain(of: clientID) else { return [] }
         let aor = "\(name)@\(domain)".lowercased()
-        return registrar.contacts(of: aor, at: Int64(Date().timeIntervalSince1970)).map { binding in
+        // A read failure rings no device: the caller's flow goes on as with an unreachable agent.
+        guard let current = try? await state.bindings(of: aor) else { return [] }
+        let now = Int64(Date().timeIntervalSince1970)
+        return current.bindings.filter { $0.expiresAt > now }.compactMap(Self.binding(from:)).map { binding in
             Target(contact: binding.contact, routes: binding.path, peer: Self.firstHop(of: binding))
         }
+    }
+
+    // MARK: Bindings as the shared state keeps them
+
+    static func stored(_ binding: Registrar<SIPPeer>.Binding) -> StoredBinding {
+        let address = binding.source.address
+        return StoredBinding(
+            contact: binding.contact, expiresAt: binding.expiresAt, callID: binding.callID, sequence: binding.sequence,
+            path: binding.path, source: "\(binding.source.transport.rawValue) \(address.ipAddress ?? "") \(address.port ?? 0)")
+    }
+
+    /// nil for a source that names no transport and address (none is written so).
+    static func binding(from stored: StoredBinding) -> Registrar<SIPPeer>.Binding? {
+        let parts = stored.source.split(separator: " ")
+        guard parts.count == 3, let transport = SIPTransportKind(rawValue: String(parts[0])), let port = Int(parts[2]),
+            let address = try? SocketAddress(ipAddress: String(parts[1]), port: port)
+        else { return nil }
+        return Registrar<SIPPeer>.Binding(
+            contact: stored.contact, expiresAt: stored.expiresAt, callID: stored.callID, sequence: stored.sequence, path: stored.path,
+            source: SIPPeer(transport: transport, address: address))
     }
 
     public func isReachable(clientID: Int64, agent: String) async -> Bool {

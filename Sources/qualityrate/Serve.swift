@@ -126,7 +126,7 @@ struct Serve: AsyncParsableCommand {
 
         let tasks = CallTasks()
         let registrations = PhoneRegistrations(
-            store: store, nonceSecret: (0..<32).map { _ in UInt8.random(in: 0...255) }, digestAlgorithms: try digestChallenges(),
+            store: store, nonceSecret: try await store.registrationState.nonceSecret(), digestAlgorithms: try digestChallenges(),
             bans: limits.banPolicy, logger: logger)
         let telephony = TelephonyServer(
             endpoint: SIPEndpoint(

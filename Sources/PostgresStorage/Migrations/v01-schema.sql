@@ -351,3 +351,19 @@ CREATE TABLE agent_idle (
     idle_since BIGINT NOT NULL,
     PRIMARY KEY (client_id, agent)
 );
+
+-- The registrar's bindings (RegistrationState, issue 12): one row per address-of-record, its
+-- devices as a JSON array read and written whole, `version` for compare-and-set between nodes
+-- handling REGISTERs of the same phone at once, `expires_at` the last binding's end (for purging).
+CREATE TABLE sip_aor (
+    aor TEXT COLLATE "C" PRIMARY KEY,
+    version BIGINT NOT NULL,
+    bindings TEXT COLLATE "C" NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX sip_aor_expiry ON sip_aor (expires_at);
+-- Secrets every node must hold the same: the key digest nonces are signed with.
+CREATE TABLE shared_secret (
+    name TEXT COLLATE "C" PRIMARY KEY,
+    secret BYTEA NOT NULL
+);
