@@ -59,7 +59,63 @@ public final class PostgresStore: Service {
     /// down (list it first among the services: the group stops them in reverse order, so the
     /// database stays reachable while the calls and the API drain).
     public func run() async throws {
-        await client.run()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.client.run() }
+            group.addTask { await self.listenForChanges() }
+        }
+    }
+
+    // MARK: Changes made by other nodes
+
+    /// The channel nodes tell each other of changes on (LISTEN/NOTIFY); the payload names what
+    /// changed.
+    static let changeChannel = "qualityrate_changes"
+
+    /// What a change notification can name, and what it rings here.
+    enum Change: String {
+        /// Ratings were committed: the live event streams (issue 10) look for them.
+        case ratings
+        /// Rating notifications were queued: the delivery service looks for them.
+        case notifications
+        /// A trunk's configuration changed: the trunk registration re-reads the trunks.
+        case trunks
+    }
+
+    /// Tells every node (this one too) of `change`, when the transaction on `connection` commits.
+    func announce(_ change: Change, on connection: PostgresConnection) async throws {
+        try await connection.query("SELECT pg_notify(\(Self.changeChannel), \(change.rawValue))", logger: logger)
+    }
+
+    /// Rings this node's broadcasts when another node announces a change, so that what waits on
+    /// them here (a live event stream, the trunk registration) hears of it at once. Notifications
+    /// are a hint: they are lost while the listening connection is down (PostgreSQL restarted),
+    /// so after every reconnection everything is rung once, and every waiter also re-reads on a
+    /// timer of its own (event streams every 2 s, trunks every 60 s, routing caches after 2 s).
+    private func listenForChanges() async {
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: Self.changeChannel) { notifications in
+                        for change in [Change.ratings, .notifications, .trunks] { ring(change) }
+                        for try await notification in notifications {
+                            if let change = Change(rawValue: notification.payload) { ring(change) }
+                        }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("listening for other nodes' changes failed; trying again", metadata: ["error_type": "\(type(of: error))"])
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    private func ring(_ change: Change) {
+        switch change {
+        case .ratings: ratingBroadcast.ring()
+        case .notifications: notificationDoorbell.ring()
+        case .trunks: trunkBroadcast.ring()
+        }
     }
 
     /// Runs `body` with a store on `location`, migrated, its pool running for as long as `body`
@@ -72,7 +128,7 @@ public final class PostgresStore: Service {
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 started.flag.store(true, ordering: .releasing)
-                await store.client.run()
+                try await store.run()
             }
             defer { group.cancelAll() }
             // The pool warns of queries made before it runs.
@@ -91,7 +147,8 @@ public final class PostgresStore: Service {
     public static func withScratchCopy<T: Sendable>(
         _ location: PostgresLocation, logger: Logger, _ body: (PostgresStore) async throws -> T
     ) async throws -> T {
-        try await withStore(location, maximumConnections: 1, logger: logger) { migrated in
+        // Two connections: the scratch copy's, and the one listening for other nodes' changes.
+        try await withStore(location, maximumConnections: 2, logger: logger) { migrated in
             try await migrated.client.withConnection { connection in
                 let store = PostgresStore(
                     location: location, maximumConnections: 1, logger: logger, scratch: (connection, Turns()))
