@@ -367,3 +367,11 @@ CREATE TABLE shared_secret (
     name TEXT COLLATE "C" PRIMARY KEY,
     secret BYTEA NOT NULL
 );
+-- The highest count taken with each digest nonce still valid, on any node (RFC 7616 §3.4.1):
+-- a captured request replayed to another node is refused there too.
+CREATE TABLE nonce_use (
+    nonce TEXT COLLATE "C" PRIMARY KEY,
+    count BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX nonce_use_expiry ON nonce_use (expires_at);
