@@ -249,7 +249,15 @@ public final class PostgresStore: Service {
                 }
             }
         }
-        return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        do {
+            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        } catch let error as PostgresTransactionError {
+            // postgres-nio wraps what the body threw (a `StorageError` refusal among others);
+            // callers get it as it was thrown, as from every other store. A failed BEGIN, COMMIT
+            // or ROLLBACK stays wrapped: the database itself failed.
+            if let thrown = error.closureError, error.rollbackError == nil { throw thrown }
+            throw error
+        }
     }
 
     public func checkHealth() async throws {
