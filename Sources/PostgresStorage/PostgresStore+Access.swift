@@ -8,7 +8,7 @@ extension PostgresStore {
     // MARK: Clients
 
     public func createClient(name: String, timezone: String, domain: String) async throws -> Client {
-        let id = try await transaction { connection in
+        let id = try await write { connection in
             try await Self.translatingConflicts(field: "domain") {
                 try await connection.query("""
                     INSERT INTO client (name, timezone, domain, created_at) VALUES (\(name), \(timezone), \(domain), \(UnixTime.now().seconds))
@@ -66,7 +66,7 @@ extension PostgresStore {
     // MARK: Users, applications, tokens
 
     public func createUser(_ user: NewUser) async throws -> User {
-        let id = try await transaction { connection in
+        let id = try await write { connection in
             try await Self.translatingConflicts(field: "username") {
                 try await connection.query("""
                     INSERT INTO app_user (client_id, username, password_hash, is_admin)
@@ -99,7 +99,7 @@ extension PostgresStore {
     }
 
     public func createApplication(_ application: NewApplication) async throws -> Application {
-        let id = try await transaction { connection in
+        let id = try await write { connection in
             try await Self.translatingConflicts(field: "app_id") {
                 try await connection.query("""
                     INSERT INTO application (app_id, user_id, name, type, access, secret_hash)
@@ -141,7 +141,7 @@ extension PostgresStore {
     }
 
     public func saveToken(_ token: StoredToken) async throws {
-        try await transaction { connection in
+        try await write { connection in
             _ = try await connection.query("""
                 INSERT INTO token (hash, kind, application_id, user_id, expires_at)
                 VALUES (\(token.hash), \(token.kind.rawValue), \(token.applicationID), \(token.userID), \(token.expiresAt.seconds))
@@ -163,13 +163,13 @@ extension PostgresStore {
 
     public func deleteToken(hash: String) async throws -> Bool {
         // One statement: of two requests racing with the same refresh token, one deletes the row.
-        try await transaction { connection in
+        try await write { connection in
             try await connection.query("DELETE FROM token WHERE hash = \(hash) RETURNING 1", logger: logger).count() == 1
         }
     }
 
     public func deleteTokens(expiredBefore instant: UnixTime) async throws {
-        try await transaction { connection in
+        try await write { connection in
             _ = try await connection.query("DELETE FROM token WHERE expires_at < \(instant.seconds)", logger: logger)
         }
     }

@@ -9,7 +9,7 @@ extension PostgresStore {
     /// stores none.
     public func insertCalls(_ calls: [CallRecord], isSample: Bool) async throws {
         guard !calls.isEmpty else { return }
-        try await transaction { connection in
+        try await write { connection in
             for call in calls { try await Self.upsert(call, isSample: isSample, open: nil, connection: connection, logger: logger) }
         }
     }

@@ -52,11 +52,13 @@ extension PostgresStore {
 
     private func writeHeartbeat(at instant: UnixTime) async -> WriteHealth {
         do {
-            try await transaction { connection in
+            try await write { connection in
                 _ = try await connection.query("""
                     INSERT INTO heartbeat (run, beat_at, seen_at) VALUES (\(run), \(instant.seconds), now())
                     ON CONFLICT (run) DO UPDATE SET beat_at = excluded.beat_at, seen_at = now()
                     """, logger: logger)
+                // The heartbeat keeps this run's claims on agents and places on trunks (issue 12).
+                try await renewLeases(connection: connection)
             }
             return .ok
         } catch {
@@ -67,7 +69,7 @@ extension PostgresStore {
     /// Saves the history of a call still up (an open record, not listed by the API), replacing
     /// the call's earlier open record.
     public func saveOpenCall(_ call: OpenCallRecord) async throws {
-        try await transaction { connection in
+        try await write { connection in
             try await Self.upsert(call.record, isSample: false, open: (call, run), connection: connection, logger: logger)
         }
     }
@@ -95,7 +97,7 @@ extension PostgresStore {
     }
 
     private func closeDeadRunsCalls() async throws -> Int {
-        try await transaction { connection in
+        try await write { connection in
             let lease = Self.heartbeatLeaseSeconds
             var interrupted: [(uuid: String, lastKnown: Int64)] = []
             for try await (uuid, startedAt, duration, beatAt) in try await connection.query("""

@@ -17,7 +17,7 @@ extension PostgresStore {
     @discardableResult
     public func insertRatings(_ ratings: [NewRating]) async throws -> [Rating] {
         guard !ratings.isEmpty else { return [] }
-        let (stored, notifies) = try await transaction { connection in
+        let (stored, notifies) = try await write { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.ratingWriteLock))", logger: logger)
             var counts = RollupCounts()
             var notifies = false

@@ -1,19 +1,5 @@
 import PostgresNIO
 
-/// Helpers of the statements of `PostgresStore`'s extensions.
-extension PostgresStore {
-    /// `write`, throwing what went wrong rather than postgres-nio's `PostgresTransactionError`
-    /// around it, so that a `StorageError` thrown in `body` (a conflict, a row not found) reaches
-    /// the caller as the `Store` protocol promises.
-    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        do {
-            return try await write(body)
-        } catch let error as PostgresTransactionError {
-            throw error.beginError ?? error.closureError ?? error.commitError ?? error
-        }
-    }
-}
-
 /// A statement composed piece by piece (optional filters), each value bound as `$n`.
 struct ComposedQuery {
     var sql: String

@@ -12,7 +12,7 @@ extension PostgresStore {
     ) async throws -> [StatisticsBucket] {
         let plan = StatisticsPlan(from: query.from, through: query.through, zone: zone, interval: interval)
         // One snapshot for the whole read, so rollups and rows agree with each other.
-        return try await transaction { connection in
+        return try await write { connection in
             try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
             var days: [LocalDayTotals] = []
             if let wholeDays = plan.wholeDays {
@@ -28,7 +28,7 @@ extension PostgresStore {
 
     public func recordRatingOffers(_ offers: [RatingOffer]) async throws {
         guard !offers.isEmpty else { return }
-        try await transaction { connection in
+        try await write { connection in
             var counts = RollupCounts()
             for offer in offers {
                 _ = try await counts.client(offer.clientID, connection: connection, logger: logger)

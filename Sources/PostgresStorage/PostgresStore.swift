@@ -252,11 +252,10 @@ public final class PostgresStore: Service {
         do {
             return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
         } catch let error as PostgresTransactionError {
-            // postgres-nio wraps what the body threw (a `StorageError` refusal among others);
-            // callers get it as it was thrown, as from every other store. A failed BEGIN, COMMIT
-            // or ROLLBACK stays wrapped: the database itself failed.
-            if let thrown = error.closureError, error.rollbackError == nil { throw thrown }
-            throw error
+            // postgres-nio wraps what went wrong (a `StorageError` the body threw among others);
+            // callers get it as it was thrown, as from every other store, or the database's own
+            // error when BEGIN or COMMIT failed.
+            throw error.beginError ?? error.closureError ?? error.commitError ?? error
         }
     }
 

@@ -42,11 +42,15 @@ struct WriteProbeService: Service {
                 // Stopping: a write started now would be cancelled with the task and read as the
                 // database failing.
                 if Task.isCancelled { break }
-                if ContinuousClock.now - lastSweep >= Self.sweepInterval {
+                if !interruptedCallsClosed {
+                    interruptedCallsClosed = await Self.closeInterruptedCalls(store, logger: logger)
                     lastSweep = ContinuousClock.now
-                    interruptedCallsClosed = false
+                } else if ContinuousClock.now - lastSweep >= Self.sweepInterval {
+                    // Later sweeps: a failure is logged and marks the writes failing until the
+                    // next probe; the heartbeat goes on (it keeps this node's leases).
+                    _ = await Self.closeInterruptedCalls(store, logger: logger)
+                    lastSweep = ContinuousClock.now
                 }
-                if !interruptedCallsClosed { interruptedCallsClosed = await Self.closeInterruptedCalls(store, logger: logger) }
                 if interruptedCallsClosed { await store.probeWrites(at: .now()) }
                 if Task.isCancelled { break }  // stopped during the probe: its outcome says nothing
                 let now = store.writeHealth

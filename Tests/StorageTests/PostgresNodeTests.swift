@@ -151,7 +151,7 @@ struct PostgresNodeTests {
         let sample = StatisticsSample(clientID: client.id)
         try await sample.store(in: nodeA)
         let newYork = try #require(ClientTimeZone(identifier: "America/New_York"))
-        try await nodeA.transaction { connection in
+        try await nodeA.write { connection in
             try await connection.query(
                 "UPDATE client SET timezone = \(newYork.identifier) WHERE id = \(client.id)", logger: nodeA.logger)
             try await PostgresStore.rebuildRollups(clientID: client.id, zone: newYork, connection: connection, logger: nodeA.logger)
