@@ -35,10 +35,6 @@ struct DatabaseOption: ParsableArguments {
     func withStore<T: Sendable>(
         logger: Logger, maximumConnections: Int = 4, _ body: (any Store) async throws -> T
     ) async throws -> T {
-        guard PostgresLocation.isURL(database) else {
-            return try await body(SQLiteStore(path: database, logger: logger))
-        }
-        return try await PostgresStore.withStore(
-            try PostgresLocation(url: database), maximumConnections: maximumConnections, logger: logger, body)
+        try await DatabaseArgument.withStore(database, maximumConnections: maximumConnections, logger: logger, body)
     }
 }
