@@ -232,18 +232,22 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
-        // `scripts/bench-api`: 10 million ratings, then latency, throughput and memory figures.
+        // `scripts/bench-api`: 10 million ratings, then latency, throughput and memory figures, on
+        // SQLite or PostgreSQL (loaded by COPY through PostgresNIO).
         .executableTarget(
             name: "qualityrate-bench",
             dependencies: [
                 "Domain",
                 "Storage",
+                "PostgresStorage",
                 "Access",
                 "HTTPAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Benchmarks/qualityrate-bench",
             swiftSettings: strictSwift

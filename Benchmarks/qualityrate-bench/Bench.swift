@@ -4,7 +4,10 @@ import AsyncHTTPClient
 import Domain
 import Foundation
 import HTTPAPI
+import Logging
 import NIOCore
+import PostgresNIO
+import PostgresStorage
 import Storage
 
 @main
@@ -22,10 +25,34 @@ struct DataSet {
     /// 2026-07-01 00:00:00 UTC: fixed, so runs are comparable.
     static let start = UnixTime(seconds: 1_782_864_000)
     static let zones = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo"]
+
+    /// How many ratings the client at `index` (0 for client 1) gets.
+    static func count(ofClient index: Int, total: Int, clients: Int, largeClientRatings: Int) -> Int {
+        index == 0 ? largeClientRatings : (total - largeClientRatings) / (clients - 1)
+    }
+
+    /// The `row`-th of a client's `count` ratings: spread evenly over the days (a few seconds of
+    /// jitter), three extensions, a quarter of them of the whole call and the rest of 20 agents.
+    static func rating(
+        row: Int, of count: Int, clientID: Int64, using generator: inout some RandomNumberGenerator
+    ) -> NewRating {
+        let ratedAt = start.adding(seconds: Int64(row) * days * 86_400 / Int64(count) + Int64.random(in: 0..<5, using: &generator))
+        let agent: String? = row % 4 == 0 ? nil : "1\(String(format: "%02d", row % 20))"
+        return NewRating(
+            clientID: clientID, callUUID: .random(using: &generator), ratedAt: ratedAt,
+            extensionID: Int64(1000 + row % 3), rate: Int64(1 + row % 5), maxRate: 5, agentUsername: agent)
+    }
 }
 
 struct Load: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Create the clients and their ratings (skipped when already loaded).")
+    static let configuration = CommandConfiguration(
+        abstract: "Create the clients and their ratings (skipped when already loaded).",
+        discussion: """
+            --database is a SQLite file, or a postgres:// URL of an empty database (reached without TLS). \
+            On SQLite the ratings go through the store (with their statistics rollups); on PostgreSQL \
+            the same rows are copied straight into the rating table (COPY, no rollups: only the \
+            ratings list is measured), then the table is vacuumed and analyzed.
+            """)
 
     @Option var database: String
     @Option var credentials: String
@@ -34,34 +61,42 @@ struct Load: AsyncParsableCommand {
     @Option(name: .customLong("large-client")) var largeClientRatings = 1_000_000
 
     func run() async throws {
-        if FileManager.default.fileExists(atPath: credentials), FileManager.default.fileExists(atPath: database) {
+        let isPostgres = PostgresLocation.isURL(database)
+        if FileManager.default.fileExists(atPath: credentials), isPostgres || FileManager.default.fileExists(atPath: database) {
             print("data set already loaded: \(database)")
             return
         }
-        let store = try SQLiteStore(path: database)
-        let provisioning = Provisioning(store: store)
-        var apps: [[String: Any]] = []
-        for index in 0..<clients {
-            let zone = ClientTimeZone(identifier: DataSet.zones[index % DataSet.zones.count])!
-            let client = try await provisioning.createClient(name: "Bench \(index + 1)", timezone: zone, domain: nil)
-            apps.append(["client_id": client.clientID, "app_id": client.appID, "app_secret": client.appSecret, "timezone": zone.identifier])
+        let logger = Logger(label: "qualityrate-bench")
+        let apps = try await DatabaseArgument.withStore(database, maximumConnections: 4, logger: logger) { store in
+            let provisioning = Provisioning(store: store)
+            var apps: [[String: any Sendable]] = []
+            for index in 0..<clients {
+                let zone = ClientTimeZone(identifier: DataSet.zones[index % DataSet.zones.count])!
+                let client = try await provisioning.createClient(name: "Bench \(index + 1)", timezone: zone, domain: nil)
+                apps.append(["client_id": client.clientID, "app_id": client.appID, "app_secret": client.appSecret, "timezone": zone.identifier])
+            }
+            guard !isPostgres else { return apps }
+            try await insertRatings(into: store, clientIDs: apps.map { $0["client_id"] as! Int64 })
+            return apps
         }
-        let clock = ContinuousClock()
-        let began = clock.now
+        if isPostgres {
+            try await copyRatings(into: try PostgresLocation(url: database), clientIDs: apps.map { $0["client_id"] as! Int64 }, logger: logger)
+        }
+        let data = try JSONSerialization.data(withJSONObject: apps)
+        try data.write(to: URL(fileURLWithPath: credentials))
+    }
+
+    /// Through `Store.insertRatings`, 100,000 to a transaction.
+    private func insertRatings(into store: any Store, clientIDs: [Int64]) async throws {
+        let began = ContinuousClock.now
         var generator = SystemRandomNumberGenerator()
-        let span = DataSet.days * 86_400
         var loaded = 0
-        for (index, app) in apps.enumerated() {
-            let clientID = app["client_id"] as! Int64
-            let count = index == 0 ? largeClientRatings : (total - largeClientRatings) / (clients - 1)
+        for (index, clientID) in clientIDs.enumerated() {
+            let count = DataSet.count(ofClient: index, total: total, clients: clients, largeClientRatings: largeClientRatings)
             var batch: [NewRating] = []
             batch.reserveCapacity(100_000)
             for row in 0..<count {
-                let ratedAt = DataSet.start.adding(seconds: Int64(row) * span / Int64(count) + Int64.random(in: 0..<5, using: &generator))
-                let agent: String? = row % 4 == 0 ? nil : "1\(String(format: "%02d", row % 20))"
-                batch.append(NewRating(
-                    clientID: clientID, callUUID: .random(using: &generator), ratedAt: ratedAt,
-                    extensionID: Int64(1000 + row % 3), rate: Int64(1 + row % 5), maxRate: 5, agentUsername: agent))
+                batch.append(DataSet.rating(row: row, of: count, clientID: clientID, using: &generator))
                 if batch.count == 100_000 {
                     try await store.insertRatings(batch)
                     loaded += batch.count
@@ -72,10 +107,66 @@ struct Load: AsyncParsableCommand {
             loaded += batch.count
             if index % 10 == 0 { print("loaded \(loaded) ratings") }
         }
-        let seconds = (clock.now - began).seconds
+        printLoaded(loaded, since: began)
+    }
+
+    /// The same rows as `insertRatings` makes, by `COPY rating FROM STDIN` on one connection: the
+    /// store's `insertRatings` makes several round trips per rating (the row, its rollup), far too
+    /// many for 10 million. One COPY per client (a transaction each), then `VACUUM ANALYZE`: the
+    /// planner's statistics, and the visibility map and hint bits set now rather than by the
+    /// first queries measured.
+    private func copyRatings(into location: PostgresLocation, clientIDs: [Int64], logger: Logger) async throws {
+        let configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.username, password: location.password,
+            database: location.database, tls: .disable)
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+        do {
+            try await copyRatings(on: connection, clientIDs: clientIDs, logger: logger)
+            try await connection.close()
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    private func copyRatings(on connection: PostgresConnection, clientIDs: [Int64], logger: Logger) async throws {
+        let began = ContinuousClock.now
+        var generator = SystemRandomNumberGenerator()
+        var loaded = 0
+        for (index, clientID) in clientIDs.enumerated() {
+            let count = DataSet.count(ofClient: index, total: total, clients: clients, largeClientRatings: largeClientRatings)
+            try await connection.copyFrom(
+                table: "rating", columns: ["client_id", "call_uuid", "rated_at", "extension_id", "rate", "max_rate", "agent_username"],
+                logger: logger
+            ) { writer in
+                var lines = ByteBuffer()
+                lines.reserveCapacity(1 << 20)
+                for row in 0..<count {
+                    let rating = DataSet.rating(row: row, of: count, clientID: clientID, using: &generator)
+                    // COPY's text format: tab-separated, \N for NULL.
+                    lines.writeString("""
+                        \(rating.clientID)\t\(rating.callUUID.value)\t\(rating.ratedAt.seconds)\t\(rating.extensionID)\t\
+                        \(rating.rate)\t\(rating.maxRate)\t\(rating.agentUsername ?? "\\N")\n
+                        """)
+                    if lines.readableBytes >= 1 << 20 {
+                        try await writer.write(lines)
+                        lines.clear()
+                    }
+                }
+                try await writer.write(lines)
+            }
+            loaded += count
+            if index % 10 == 0 { print("loaded \(loaded) ratings") }
+        }
+        printLoaded(loaded, since: began)
+        let vacuumStart = ContinuousClock.now
+        try await connection.query("VACUUM ANALYZE rating", logger: logger)
+        print(String(format: "VACUUM ANALYZE rating: %.1f s", (ContinuousClock.now - vacuumStart).seconds))
+    }
+
+    private func printLoaded(_ loaded: Int, since began: ContinuousClock.Instant) {
+        let seconds = (ContinuousClock.now - began).seconds
         print(String(format: "loaded %d ratings for %d clients in %.1f s (%.0f rows/s)", loaded, clients, seconds, Double(loaded) / seconds))
-        let data = try JSONSerialization.data(withJSONObject: apps)
-        try data.write(to: URL(fileURLWithPath: credentials))
     }
 }
 
@@ -96,7 +187,6 @@ struct Measure: AsyncParsableCommand {
         for app in apps {
             tokens[app["client_id"] as! Int64] = try await token(http, app)
         }
-        let store = try SQLiteStore(path: database)
         var generator = SystemRandomNumberGenerator()
         // The same (client, day) pairs for every measurement; client 1 (1M ratings) is left out.
         let queries: [DayQuery] = (0..<requests).map { _ in
@@ -108,14 +198,19 @@ struct Measure: AsyncParsableCommand {
         }
 
         print("== one-day ratings list of one client (\(requests) requests)")
-        var rows = 0
-        var direct: [Duration] = []
-        for query in queries {
-            let began = ContinuousClock.now
-            rows += try await query.runDirect(store)
-            direct.append(ContinuousClock.now - began)
+        let (direct, rows) = try await DatabaseArgument.withStore(
+            database, maximumConnections: 4, logger: Logger(label: "qualityrate-bench")
+        ) { store in
+            var rows = 0
+            var direct: [Duration] = []
+            for query in queries {
+                let began = ContinuousClock.now
+                rows += try await query.runDirect(store)
+                direct.append(ContinuousClock.now - began)
+            }
+            return (direct, rows)
         }
-        report("direct SQLite + JSON encoding, sequential", direct, rows: rows)
+        report("direct \(PostgresLocation.isURL(database) ? "PostgreSQL" : "SQLite") + JSON encoding, sequential", direct, rows: rows)
 
         _ = try await query(http, queries[0], token: tokens[queries[0].clientID]!)
         var sequential: [Duration] = []
@@ -169,7 +264,7 @@ struct Measure: AsyncParsableCommand {
         var zone: ClientTimeZone
         var date: String
 
-        func runDirect(_ store: SQLiteStore) async throws -> Int {
+        func runDirect(_ store: any Store) async throws -> Int {
             var filter = RatingQuery(
                 clientID: clientID, from: zone.instant(of: LocalDateTime(parsing: "\(date) 00:00:00")!),
                 through: zone.instant(of: LocalDateTime(parsing: "\(date) 23:59:59")!), limit: 1000)
