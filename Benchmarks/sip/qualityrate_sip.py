@@ -28,25 +28,25 @@ KEY_PCAP = "rfc4733-key4.pcap"  # the name rated_call.xml plays, looked up next 
 FINISH_WAV = REPOSITORY / "Sources/Audio/Prompts/ratingFinish.wav"
 
 
-def free_port(kind: int = socket.SOCK_STREAM, both: bool = False) -> int:
-    """A port the kernel hands out as free on 127.0.0.1 for `kind`, or for TCP and UDP at once
+def free_port(kind: int = socket.SOCK_STREAM, both: bool = False, host: str = "127.0.0.1") -> int:
+    """A port the kernel hands out as free on `host` for `kind`, or for TCP and UDP at once
     when `both` (SIP listens on both). Ephemeral ports (32768 and up) stay clear of the RTP
     ranges the benchmark and the tests choose, which lie below."""
     for _ in range(200):
         with socket.socket(socket.AF_INET, kind) as probe:
-            probe.bind(("127.0.0.1", 0))
+            probe.bind((host, 0))
             port = probe.getsockname()[1]
         if not both:
             return port
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, \
                     socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                udp.bind(("127.0.0.1", port))
-                tcp.bind(("127.0.0.1", port))
+                udp.bind((host, port))
+                tcp.bind((host, port))
             return port
         except OSError:
             continue
-    raise RuntimeError("no free port on 127.0.0.1")
+    raise RuntimeError(f"no free port on {host}")
 
 
 def process_status(pid: int) -> dict[str, int]:
@@ -60,18 +60,50 @@ def process_status(pid: int) -> dict[str, int]:
     return fields
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name: [0] is field 3 (state), so field N
+    of proc(5) is at N - 3."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rpartition(")")[2].split()
+
+
 def process_cpu_seconds(pid: int) -> float:
     """User + system CPU time of the process so far, from /proc/PID/stat."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rpartition(")")[2].split()
+    fields = _stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_tree_cpu_seconds(roots: list[int]) -> dict[int, float]:
+    """User + system CPU time so far of each process in `roots` with its children, in one pass
+    over /proc: Kamailio's workers and PostgreSQL's backends are children of one main process.
+    Children still running are read one by one; those that exited count in their parent's cutime
+    and cstime once it waited for them (both servers do at once)."""
+    totals = {}
+    for root in roots:
+        fields = _stat_fields(root)
+        totals[root] = sum(int(value) for value in fields[11:15])
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = _stat_fields(int(entry.name))
+        except OSError:
+            continue  # exited since the directory was read
+        parent = int(fields[1])
+        if parent in totals:
+            totals[parent] += int(fields[11]) + int(fields[12])
+    ticks = os.sysconf("SC_CLK_TCK")
+    return {root: total / ticks for root, total in totals.items()}
+
+
 class Server:
-    """`qualityrate setup` + `qualityrate serve` on a new SQLite file in `workdir`, all on 127.0.0.1."""
+    """`qualityrate setup` + `qualityrate serve` on a new SQLite file in `workdir`, all on 127.0.0.1;
+    or on `database` (a `postgres://` URL) with SIP, RTP and HTTP on `host`, one node of several
+    sharing that database (issue 12): `setup` runs on the first, the others serve its client."""
 
     def __init__(self, binary: pathlib.Path, workdir: pathlib.Path, rtp_ports: str, log_level: str = "warning",
-                 options: tuple[str, ...] | None = None, trunk: str = "127.0.0.1/32"):
+                 options: tuple[str, ...] | None = None, trunk: str = "127.0.0.1/32", database: str | None = None,
+                 host: str = "127.0.0.1", name: str = "server"):
         self.binary = binary
         # The benchmark measures what the machine carries, not the admission limits, unless the
         # options it is given say otherwise (the flood benchmark keeps the defaults).
@@ -79,33 +111,42 @@ class Server:
             "--max-calls", "20000", "--max-call-rate", "100000", "--max-call-rate-per-source", "100000")
         self.trunk = trunk
         self.workdir = workdir
-        self.database = workdir / "qualityrate.sqlite"
-        self.http_port = free_port()
-        self.sip_port = free_port(both=True)
+        self.database = database or str(workdir / "qualityrate.sqlite")
+        self.host = host
+        self.http_port = free_port(host=host)
+        self.sip_port = free_port(both=True, host=host)
         self.rtp_ports = rtp_ports
         self.log_level = log_level
-        self.log_path = workdir / "server.log"
+        self.log_path = workdir / f"{name}.log"
         self.process: subprocess.Popen | None = None
         self.log = None
         self.credentials: dict = {}
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"http://{self.host}:{self.http_port}"
+
+    @property
+    def sip_address(self) -> str:
+        return f"{self.host}:{self.sip_port}"
 
     @property
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
 
-    def start(self, client: str = "SIP Load", domain: str = "load.test") -> None:
-        setup = subprocess.run(
-            [str(self.binary), "setup", "--client", client, "--domain", domain, "--timezone", "UTC",
-             "--database", str(self.database)],
-            check=True, capture_output=True, text=True)
-        self.credentials = json.loads(setup.stdout)
-        command = [str(self.binary), "serve", "--database", str(self.database),
-                   "--http", f"127.0.0.1:{self.http_port}", "--sip", f"127.0.0.1:{self.sip_port}",
+    def start(self, client: str = "SIP Load", domain: str = "load.test", credentials: dict | None = None) -> None:
+        """Sets up `client` and serves it; given the `credentials` of a client another node set up
+        on the same database, serves that one."""
+        if credentials is None:
+            setup = subprocess.run(
+                [str(self.binary), "setup", "--client", client, "--domain", domain, "--timezone", "UTC",
+                 "--database", self.database],
+                check=True, capture_output=True, text=True)
+            credentials = json.loads(setup.stdout)
+        self.credentials = credentials
+        command = [str(self.binary), "serve", "--database", self.database,
+                   "--http", f"{self.host}:{self.http_port}", "--sip", self.sip_address,
                    "--trunk", self.trunk, "--rtp-ports", self.rtp_ports, "--log-level", self.log_level, *self.options]
         self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
@@ -124,6 +165,15 @@ class Server:
     def health(self) -> int:
         with urllib.request.urlopen(f"{self.base_url}/health", timeout=5) as response:
             return response.status
+
+    def trunk_calls(self) -> int:
+        """Calls from trunks this server has taken since it started (`qualityrate_sip_calls_total`
+        in `/metrics`): behind a proxy, how the calls were spread."""
+        with urllib.request.urlopen(f"{self.base_url}/metrics", timeout=5) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith("qualityrate_sip_calls_total{") and 'origin="trunk"' in line:
+                    return int(float(line.rsplit(" ", 1)[1]))
+        return 0
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
