@@ -130,7 +130,8 @@ public final class PostgresStore: Service {
                 }
             } catch {
                 listening.flag.store(false, ordering: .releasing)
-                if Task.isCancelled { return }
+                // Closed by this side: the pool is shutting down, with the store.
+                if Task.isCancelled || (error as? PSQLError)?.code == .clientClosedConnection { return }
                 // The error of a LISTEN carries no value of the database's, only its code and
                 // message (the connection lost, the server shutting down).
                 logger.warning("listening for other nodes' changes failed; trying again", metadata: ["error": "\(String(reflecting: error))"])
@@ -280,6 +281,17 @@ public final class PostgresStore: Service {
             // callers get it as it was thrown, as from every other store, or the database's own
             // error when BEGIN or COMMIT failed.
             throw error.beginError ?? error.closureError ?? error.commitError ?? error
+        }
+    }
+
+    /// Several statements that must see one state of the database, as one SQLite read does:
+    /// `read` runs each statement on a snapshot of its own (READ COMMITTED). A scratch store's
+    /// operations run one at a time in its one transaction, which nothing else changes.
+    func snapshot<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        if scratch != nil { return try await read(body) }
+        return try await write { connection in
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
+            return try await body(connection)
         }
     }
 
