@@ -50,6 +50,9 @@ extension PostgresStore {
                 stored.append(rating)
             }
             try await counts.write(connection: connection, logger: logger)
+            // The other nodes' live streams and delivery services hear of them at the commit.
+            try await announce(.ratings, on: connection)
+            if notifies { try await announce(.notifications, on: connection) }
             return (stored, notifies)
         }
         if notifies { notificationDoorbell.ring() }

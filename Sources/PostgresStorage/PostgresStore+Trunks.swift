@@ -43,6 +43,7 @@ extension PostgresStore {
                 ).collect()
             }
             created.id = try rows[0].decode(Int64.self)
+            try await announce(.trunks, on: connection)
             return created
         }
         trunkBroadcast.ring()
@@ -72,6 +73,7 @@ extension PostgresStore {
                     WHERE id = \(updated.id)
                     """, logger: logger)
             }
+            try await announce(.trunks, on: connection)
             return updated
         }
         trunkBroadcast.ring()
@@ -84,6 +86,7 @@ extension PostgresStore {
                 "DELETE FROM trunk WHERE client_id = \(clientID) AND id = \(id) RETURNING id", logger: logger
             ).collect()
             guard deleted.count == 1 else { throw StorageError.notFound("trunk \(id)") }
+            try await announce(.trunks, on: connection)
         }
         trunkBroadcast.ring()
     }

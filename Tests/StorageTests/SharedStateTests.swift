@@ -1,5 +1,6 @@
 import Domain
 import Foundation
+import PostgresStorage
 import Storage
 import Testing
 import TestSupport
@@ -99,5 +100,22 @@ struct SharedStateTests {
         #expect(try await !node2.registrationState.acceptNonceCount(1, of: "n1", until: 4_000_000_000))
         #expect(try await node2.registrationState.acceptNonceCount(2, of: "n1", until: 4_000_000_000))
         #expect(try await !node1.registrationState.acceptNonceCount(2, of: "n1", until: 4_000_000_000))
+    }
+
+    /// LISTEN/NOTIFY (issue 12): ratings and trunk changes committed through one node ring the
+    /// other node's broadcasts, so its live streams and trunk registration hear of them at once.
+    @Test func changesCommittedByOneNodeRingTheOthersBroadcasts() async throws {
+        let listener = try #require(node1 as? PostgresStore)
+        while !listener.listensForChanges { try await Task.sleep(for: .milliseconds(20)) }
+        let ratingsSeen = node1.ratingBroadcast.generation
+        let trunksSeen = node1.trunkBroadcast.generation
+        try await node2.insertRatings([NewRating(
+            clientID: client.id, callUUID: .random(), ratedAt: .now(), extensionID: 5, rate: 4, maxRate: 5, agentUsername: nil)])
+        #expect(await node1.ratingBroadcast.wait(after: ratingsSeen, upTo: .seconds(10)) > ratingsSeen)
+        _ = try await node2.createTrunk(Trunk(
+            id: 0, clientID: client.id, name: "carrier", host: "198.51.100.10", port: 5060, transport: .udp, username: "a", password: "p",
+            register: false, registerExpires: 3600, fromDomain: "", prefixes: [], position: 0, stripDigits: 0, addPrefix: "",
+            callerID: nil, maxCalls: 0, status: .notRegistering, lastError: nil, createdAt: UnixTime(seconds: 0)))
+        #expect(await node1.trunkBroadcast.wait(after: trunksSeen, upTo: .seconds(10)) > trunksSeen)
     }
 }
