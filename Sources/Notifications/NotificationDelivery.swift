@@ -22,6 +22,9 @@ public struct NotificationDeliveryService: Service {
         store: any NotificationStore, http: HTTPClient = .shared, schedule: RetrySchedule = RetrySchedule(),
         timeout: Duration = .seconds(10), logger: Logger
     ) {
+        // An attempt ends within `timeout` (its answer's body included), then is recorded: well
+        // within the lease of a store shared by nodes, or another node would send it as well.
+        precondition(timeout * 2 <= DueNotification.claimLease, "an attempt must end well within the outbox's claim lease")
         self.store = store
         self.http = http
         self.schedule = schedule
@@ -68,9 +71,9 @@ public struct NotificationDeliveryService: Service {
         let free = Self.batch - inFlight.count
         guard free > 0 else { return [] }
         do {
-            // Entries in flight are still pending in the outbox until their outcome is recorded.
-            return try await store.dueNotifications(at: .now(), limit: free + inFlight.count)
-                .filter { !inFlight.contains($0.notification.id) }.prefix(free).map { $0 }
+            // Entries in flight are still pending in the outbox until their outcome is recorded;
+            // asking for just as many as can start leaves a shared store's claims none to spare.
+            return try await store.dueNotifications(at: .now(), limit: free, excluding: inFlight)
         } catch {
             // Stopping cancels the read: nothing is wrong with the outbox.
             if !Task.isCancelled {
@@ -132,15 +135,29 @@ public struct NotificationDeliveryService: Service {
             for (name, value) in message.headers { request.headers.add(name: name, value: value) }
             request.headers.add(name: "User-Agent", value: "QualityRate")
             request.body = .bytes(ByteBuffer(bytes: message.body))
+            let deadline = ContinuousClock.now + timeout
             let response = try await http.execute(request, timeout: .init(timeout))
-            // The answer's body is read and dropped, so the connection can be used again.
-            for try await _ in response.body {}
+            try await Self.drain(response.body, until: deadline)
             let status = Int64(response.status.code)
             return (200..<300).contains(status) ? .success(status: status) : .failure(status: status, error: "answered \(status)")
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
             return .failure(status: nil, error: "no answer within \(timeout.components.seconds) s")
         } catch {
             return .failure(status: nil, error: "\(error)")
+        }
+    }
+
+    /// Reads the answer's body and drops it, so that the connection can be used again, until
+    /// `deadline` at the latest: the client's timeout stops counting once the answer's head has
+    /// come, and an attempt must end within the outbox's claim lease. The status came with the
+    /// head: it counts even when the body is cut short at the deadline.
+    private static func drain(_ body: HTTPClientResponse.Body, until deadline: ContinuousClock.Instant) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { for try await _ in body {} }
+            group.addTask { try? await Task.sleep(until: deadline) }
+            try await group.next()
+            // Cancelling the body's reading cancels the request and closes its connection.
+            group.cancelAll()
         }
     }
 }

@@ -122,11 +122,17 @@ public struct PostgresQueueState: QueueState {
 extension PostgresStore {
     public var queueState: any QueueState { PostgresQueueState(store: self) }
 
-    /// Renews this run's claims on agents (with its heartbeat): they last while it runs.
-    func renewAgentClaims(connection: PostgresConnection) async throws {
+    /// Renews this run's leases — its claims on agents and its places on trunks — with its
+    /// heartbeat: they last while it runs, and lapse soon after it dies.
+    func renewLeases(connection: PostgresConnection) async throws {
         try await connection.query(
             """
             UPDATE agent_claim SET expires_at = now() + make_interval(secs => \(PostgresQueueState.claimLease))
+            WHERE run = \(run)
+            """, logger: logger)
+        try await connection.query(
+            """
+            UPDATE trunk_call SET expires_at = now() + make_interval(secs => \(PostgresTrunkState.callLease))
             WHERE run = \(run)
             """, logger: logger)
     }

@@ -67,6 +67,24 @@ public struct PostgresRegistrationState: RegistrationState {
     }
 }
 
+extension PostgresRegistrationState {
+    public func acceptNonceCount(_ count: UInt32, of nonce: String, until expiresAt: Int64) async throws -> Bool {
+        try await store.write { connection in
+            // Counts of nonces no longer taken are of no use: dropped as new ones come.
+            try await connection.query(
+                "DELETE FROM nonce_use WHERE expires_at < \(Int64(Date().timeIntervalSince1970))", logger: store.logger)
+            let taken = try await connection.query(
+                """
+                INSERT INTO nonce_use (nonce, count, expires_at) VALUES (\(nonce), \(Int64(count)), \(expiresAt))
+                ON CONFLICT (nonce) DO UPDATE SET count = excluded.count WHERE nonce_use.count < excluded.count
+                RETURNING 1
+                """, logger: store.logger)
+            for try await _ in taken { return true }
+            return false
+        }
+    }
+}
+
 extension PostgresStore {
     public var registrationState: any RegistrationState { PostgresRegistrationState(store: self) }
 }

@@ -249,7 +249,14 @@ public final class PostgresStore: Service {
                 }
             }
         }
-        return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        do {
+            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        } catch let error as PostgresTransactionError {
+            // postgres-nio wraps what went wrong (a `StorageError` the body threw among others);
+            // callers get it as it was thrown, as from every other store, or the database's own
+            // error when BEGIN or COMMIT failed.
+            throw error.beginError ?? error.closureError ?? error.commitError ?? error
+        }
     }
 
     public func checkHealth() async throws {

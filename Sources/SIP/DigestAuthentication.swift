@@ -184,37 +184,71 @@ public struct DigestAuthenticator: Sendable {
         self.algorithms = algorithms
     }
 
+    /// Credentials found good, with the nonce count they used (RFC 7616 §3.4.1): a server that
+    /// shares its nonces with others (issue 12) checks the count against theirs as well.
+    public struct Accepted: Sendable, Equatable {
+        public var nonce: String
+        public var count: UInt32
+        /// When the nonce stops being taken: its count need not be remembered after that.
+        public var nonceExpiresAt: Int64
+    }
+
+    public enum Verdict: Sendable, Equatable {
+        /// The answer to send: a challenge or 403.
+        case refused(SIPMessage)
+        case accepted(Accepted)
+    }
+
     /// nil when the request carries valid credentials of `user` in `realm`; otherwise the answer
-    /// to send: a challenge (none, stale or forged nonce; `stale=TRUE` also for a nonce count
-    /// already used, so that a phone whose count went wrong retries without asking its user), or
-    /// 403 (wrong user or password). `secrets` is nil for a user, phone or domain that does not
-    /// exist: it is challenged and refused exactly like a wrong password, so that a scan cannot
-    /// tell which exist.
+    /// to send (`check`).
     public mutating func refusal(
         of request: SIPMessage, user: String, realm: String, secrets: PhoneSecrets?, challenger: Challenger, toTag: String,
         at now: Int64
     ) -> SIPMessage? {
+        guard case .refused(let answer) = check(
+            request, user: user, realm: realm, secrets: secrets, challenger: challenger, toTag: toTag, at: now)
+        else { return nil }
+        return answer
+    }
+
+    /// Whether the request carries valid credentials of `user` in `realm`; otherwise the answer to
+    /// send: a challenge (none, stale or forged nonce; `stale=TRUE` also for a nonce count already
+    /// used, so that a phone whose count went wrong retries without asking its user), or 403
+    /// (wrong user or password). `secrets` is nil for a user, phone or domain that does not exist:
+    /// it is challenged and refused exactly like a wrong password, so that a scan cannot tell which
+    /// exist.
+    public mutating func check(
+        _ request: SIPMessage, user: String, realm: String, secrets: PhoneSecrets?, challenger: Challenger, toTag: String,
+        at now: Int64
+    ) -> Verdict {
         let credentials = request.headers.values(challenger.credentialsHeader).compactMap(DigestCredentials.init)
             .first { $0.realm.lowercased() == realm.lowercased() && algorithms.contains($0.algorithm) }
-        guard let credentials else { return challenge(request, realm: realm, stale: false, challenger: challenger, toTag: toTag, at: now) }
+        guard let credentials else { return .refused(challenge(request, realm: realm, stale: false, challenger: challenger, toTag: toTag, at: now)) }
         switch nonces.check(credentials.nonce, at: now) {
-        case .forged: return challenge(request, realm: realm, stale: false, challenger: challenger, toTag: toTag, at: now)
-        case .stale: return challenge(request, realm: realm, stale: true, challenger: challenger, toTag: toTag, at: now)
+        case .forged: return .refused(challenge(request, realm: realm, stale: false, challenger: challenger, toTag: toTag, at: now))
+        case .stale: return .refused(staleChallenge(request, realm: realm, challenger: challenger, toTag: toTag, at: now))
         case .valid: break
         }
         guard let secrets, credentials.username == user,
             credentials.isValid(method: request.method ?? "", ha1: credentials.algorithm == .md5 ? secrets.ha1MD5 : secrets.ha1SHA256)
         else {
-            return request.response(status: 403, reason: "Forbidden", toTag: toTag)
+            return .refused(request.response(status: 403, reason: "Forbidden", toTag: toTag))
         }
         // Checked once the credentials are known good, so that guesses cannot use up counts.
         let count = credentials.qop == nil ? 0 : credentials.nonceCount.flatMap { UInt32($0, radix: 16) } ?? 0
         if let accepted = acceptedCounts[credentials.nonce], count <= accepted {
-            return challenge(request, realm: realm, stale: true, challenger: challenger, toTag: toTag, at: now)
+            return .refused(staleChallenge(request, realm: realm, challenger: challenger, toTag: toTag, at: now))
         }
         prune(at: now)
         acceptedCounts[credentials.nonce] = count
-        return nil
+        let issued = nonces.issueTime(of: credentials.nonce) ?? now
+        return .accepted(Accepted(nonce: credentials.nonce, count: count, nonceExpiresAt: issued + nonces.lifetime))
+    }
+
+    /// A new challenge saying the nonce used is no longer taken (`stale=TRUE`): the phone
+    /// answers it without asking its user.
+    public func staleChallenge(_ request: SIPMessage, realm: String, challenger: Challenger, toTag: String, at now: Int64) -> SIPMessage {
+        challenge(request, realm: realm, stale: true, challenger: challenger, toTag: toTag, at: now)
     }
 
     /// Forgets the counts of nonces that are stale by now (at most once a lifetime's tenth).

@@ -54,17 +54,23 @@ public struct Registrar<Source: Sendable & Equatable>: Sendable {
     public mutating func handle(
         _ request: SIPMessage, user: String, domain: String, secrets: PhoneSecrets?, from source: Source, at now: Int64
     ) -> SIPMessage {
-        refusal(of: request, user: user, domain: domain, secrets: secrets, at: now)
-            ?? bind(request, aor: "\(user)@\(domain)", from: source, at: now)
+        switch check(request, user: user, domain: domain, secrets: secrets, at: now) {
+        case .refused(let answer): answer
+        case .accepted: bind(request, aor: "\(user)@\(domain)", from: source, at: now)
+        }
     }
 
-    /// The first half of `handle`: the challenge or refusal of a REGISTER whose credentials do not
-    /// hold, nil when they do (their nonce count is used up then).
-    public mutating func refusal(of request: SIPMessage, user: String, domain: String, secrets: PhoneSecrets?, at now: Int64)
-        -> SIPMessage?
+    /// The first half of `handle`: whether a REGISTER's credentials hold (their nonce count is
+    /// used up then), or the challenge or refusal to answer.
+    public mutating func check(_ request: SIPMessage, user: String, domain: String, secrets: PhoneSecrets?, at now: Int64)
+        -> DigestAuthenticator.Verdict
     {
-        authenticator.refusal(
-            of: request, user: user, realm: domain, secrets: secrets, challenger: .registrar, toTag: Self.tag(request), at: now)
+        authenticator.check(request, user: user, realm: domain, secrets: secrets, challenger: .registrar, toTag: Self.tag(request), at: now)
+    }
+
+    /// A challenge to a REGISTER whose nonce count another server took first (issue 12).
+    public func staleChallenge(_ request: SIPMessage, domain: String, at now: Int64) -> SIPMessage {
+        authenticator.staleChallenge(request, realm: domain, challenger: .registrar, toTag: Self.tag(request), at: now)
     }
 
     /// The second half of `handle`, for a REGISTER whose credentials hold: changes `aor`'s

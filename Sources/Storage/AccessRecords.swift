@@ -8,6 +8,15 @@ public struct User: Sendable, Equatable {
     /// A self-describing password hash (see `Access.PasswordHasher`); never the password.
     public var passwordHash: String
     public var isAdmin: Bool
+
+    /// Made by the stores only, from a stored row.
+    package init(id: Int64, clientID: Int64, username: String, passwordHash: String, isAdmin: Bool) {
+        self.id = id
+        self.clientID = clientID
+        self.username = username
+        self.passwordHash = passwordHash
+        self.isAdmin = isAdmin
+    }
 }
 
 public struct NewUser: Sendable {
@@ -49,6 +58,19 @@ public struct Application: Sendable, Equatable {
     public var type: ApplicationType
     public var access: AccessLevel
     public var secretHash: String
+
+    /// Made by the stores only, from a stored row.
+    package init(
+        id: Int64, appID: String, userID: Int64, name: String, type: ApplicationType, access: AccessLevel, secretHash: String
+    ) {
+        self.id = id
+        self.appID = appID
+        self.userID = userID
+        self.name = name
+        self.type = type
+        self.access = access
+        self.secretHash = secretHash
+    }
 }
 
 public struct NewApplication: Sendable {

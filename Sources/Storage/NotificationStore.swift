@@ -16,8 +16,14 @@ public protocol NotificationStore: Sendable {
 
     /// A page of a client's deliveries, newest first, before the delivery `beforeID`.
     func notifications(clientID: Int64, beforeID: Int64?, limit: Int) async throws -> [RatingNotification]
-    /// Pending notifications due at `now`, oldest first, with what signing them needs.
-    func dueNotifications(at now: UnixTime, limit: Int) async throws -> [DueNotification]
+    /// Pending notifications due at `now`, oldest first, with what signing them needs, except
+    /// those in `inFlight`: the caller's attempts under way, still pending until recorded.
+    ///
+    /// A store several nodes share (issue 12) claims what it returns, so that each notification
+    /// is sent by one node: no store on that database returns it again before its attempt is
+    /// recorded or `DueNotification.claimLease` has passed (the node may have died). A store of
+    /// one node (SQLite) needs no claim and returns an entry until its attempt is recorded.
+    func dueNotifications(at now: UnixTime, limit: Int, excluding inFlight: Set<Int64>) async throws -> [DueNotification]
     /// Records the outcome of one delivery attempt.
     func recordNotificationAttempt(id: Int64, _ outcome: NotificationAttempt) async throws
 }
@@ -33,6 +39,10 @@ public struct DueNotification: Sendable, Equatable {
         self.timezone = timezone
         self.secret = secret
     }
+
+    /// How long a shared store keeps a returned entry from the other nodes: its attempt must be
+    /// recorded by then, or another node sends it too. An attempt's HTTP timeout is well below it.
+    public static let claimLease: Duration = .seconds(60)
 }
 
 /// How one attempt went: `status` is the HTTP status when an answer came back.

@@ -65,36 +65,28 @@ enum RatingRollups {
         }
     }
 
-    private struct DayKey: Hashable {
-        var day: LocalDay
-        var extensionID: Int64
-        var agentUsername: String?
-    }
-
     /// Recounts a client's rollups from its rating and offer rows, in `zone`'s local days.
     static func rebuild(clientID: Int64, zone: ClientTimeZone, db: Database) throws {
         try db.execute(sql: "DELETE FROM rating_day_rollup WHERE client_id = ?", arguments: [clientID])
-        var days: [DayKey: StatisticsMeasures] = [:]
-        var formatter = zone.makeFormatter()
+        var tally = RollupTally(zone: zone)
         let ratings = try Row.fetchCursor(
             db, sql: "SELECT rated_at, extension_id, agent_username, rate, max_rate FROM rating WHERE client_id = ? ORDER BY rated_at",
             arguments: [clientID])
         while let row = try ratings.next() {
-            let key = DayKey(day: LocalDay(formatter.localTime(of: UnixTime(seconds: row[0]))), extensionID: row[1], agentUsername: row[2])
-            days[key, default: StatisticsMeasures()].addRating(rate: row[3], maxRate: row[4])
+            tally.countRating(at: UnixTime(seconds: row[0]), extensionID: row[1], agentUsername: row[2], rate: row[3], maxRate: row[4])
         }
-        formatter = zone.makeFormatter()
         let offers = try Row.fetchCursor(
             db, sql: """
                 SELECT offered_at, extension_id, agent_username, rating_id IS NOT NULL FROM rating_offer
                 WHERE client_id = ? ORDER BY offered_at
                 """, arguments: [clientID])
         while let row = try offers.next() {
-            let key = DayKey(day: LocalDay(formatter.localTime(of: UnixTime(seconds: row[0]))), extensionID: row[1], agentUsername: row[2])
-            days[key, default: StatisticsMeasures()].addOffer(rated: row[3])
+            tally.countOffer(at: UnixTime(seconds: row[0]), extensionID: row[1], agentUsername: row[2], rated: row[3])
         }
-        for (key, measures) in days {
-            try add(measures, clientID: clientID, on: key.day, extensionID: key.extensionID, agentUsername: key.agentUsername, db: db)
+        for (key, measures) in tally.rows {
+            try add(
+                measures, clientID: clientID, on: LocalDay(number: key.day), extensionID: key.extensionID,
+                agentUsername: key.agentUsername, db: db)
         }
     }
 
@@ -295,13 +287,20 @@ extension SQLiteStore {
 
 /// The 15 sums of `StatisticsMeasures` as a rollup row keeps them: one BLOB of little-endian
 /// 64-bit integers — rated, rate sum, score units, satisfied, keys 1…9, offered, offers rated.
-struct PackedMeasures: Equatable {
-    static let count = 4 + StatisticsMeasures.keys.count + 2
-    private(set) var sums: [Int64]
+/// (PostgreSQL keeps the same sums, in the same order, as 15 columns.)
+package struct PackedMeasures: Equatable {
+    package static let count = 4 + StatisticsMeasures.keys.count + 2
+    package private(set) var sums: [Int64]
 
     init() { sums = Array(repeating: 0, count: Self.count) }
 
-    init(_ measures: StatisticsMeasures) {
+    /// Sums in the order above, `count` of them.
+    package init(sums: [Int64]) {
+        precondition(sums.count == Self.count, "a rollup row has \(Self.count) sums")
+        self.sums = sums
+    }
+
+    package init(_ measures: StatisticsMeasures) {
         sums = [measures.rated, measures.rateSum, measures.scoreUnits, measures.satisfied]
             + StatisticsMeasures.keys.map { measures.countPerKey[$0] ?? 0 } + [measures.offered, measures.offersRated]
     }
@@ -320,7 +319,7 @@ struct PackedMeasures: Equatable {
         return data
     }
 
-    var measures: StatisticsMeasures {
+    package var measures: StatisticsMeasures {
         let keys = StatisticsMeasures.keys
         var perKey: [Int64: Int64] = [:]
         for (offset, key) in keys.enumerated() where sums[4 + offset] > 0 { perKey[key] = sums[4 + offset] }

@@ -15,6 +15,10 @@ public protocol RegistrationState: Sendable {
     /// Replaces `aor`'s bindings when they are still at `version`; false when another REGISTER
     /// changed them first (the caller reads them again and retries). An empty list removes them.
     func saveBindings(_ bindings: [StoredBinding], of aor: String, replacing version: Int64) async throws -> Bool
+    /// Takes `count` of `nonce` when it is higher than any count of that nonce taken before, on
+    /// any node (RFC 7616 §3.4.1: a request replayed with a used count is refused); false when
+    /// one as high was taken already.
+    func acceptNonceCount(_ count: UInt32, of nonce: String, until expiresAt: Int64) async throws -> Bool
 }
 
 /// One device of a phone, as the registrar keeps it (`Registrar.Binding`), in plain values.
@@ -58,6 +62,9 @@ public final class LocalRegistrationState: RegistrationState {
     public init() {}
 
     public func nonceSecret() -> [UInt8] { secret }
+
+    /// One server: its authenticator's own memory of counts is all there is to check.
+    public func acceptNonceCount(_ count: UInt32, of nonce: String, until expiresAt: Int64) -> Bool { true }
 
     public func bindings(of aor: String) -> VersionedBindings {
         stored.withLock { $0[aor] ?? VersionedBindings(bindings: [], version: 0) }

@@ -16,7 +16,7 @@ extension SQLiteStore {
             }
             return try Row.fetchOne(
                 db, sql: "SELECT id, name, extension_id FROM did WHERE client_id = ? AND name = ?",
-                arguments: [clientID, Self.withoutPlus(number)]
+                arguments: [clientID, DIDNumber.withoutPlus(number)]
             ).map { row in DialTarget.did(id: row["id"], number: row["name"], extensionID: row["extension_id"]) }
         }
     }
@@ -24,10 +24,6 @@ extension SQLiteStore {
     private static func ownedExtension(_ db: Database, clientID: Int64, id: Int64) throws -> Extension? {
         try Row.fetchOne(db, sql: "SELECT * FROM extension WHERE client_id = ? AND id = ?", arguments: [clientID, id])
             .flatMap(Self.extension(from:))
-    }
-
-    private static func withoutPlus(_ number: String) -> String {
-        number.hasPrefix("+") ? String(number.dropFirst()) : number
     }
 
     // MARK: Extensions
@@ -79,9 +75,9 @@ extension SQLiteStore {
             guard let found = try Self.ownedExtension(db, clientID: clientID, id: id) else {
                 throw StorageError.notFound("extension \(id)")
             }
-            var users: [String] = []
+            var users: [ConfigurationUser] = []
             users += try String.fetchAll(db, sql: "SELECT name FROM did WHERE extension_id = ? ORDER BY name", arguments: [id])
-                .map { "DID \($0)" }
+                .map { .did(number: $0) }
             users += try String.fetchAll(
                 db,
                 sql: """
@@ -89,17 +85,17 @@ extension SQLiteStore {
                     WHERE queue_agent.agent_id = ? ORDER BY queue.name
                     """,
                 arguments: [id]
-            ).map { "queue \($0) (as its agent)" }
+            ).map { .queueAgent(queue: $0) }
             users += try Self.queuesTransferring(db, clientID: clientID, to: [found.name])
             users += try Self.voiceMenusNaming(db, clientID: clientID, numbers: [found.name], except: id)
-            guard users.isEmpty else { throw ConfigurationStoreError.inUse(usedBy: users.joined(separator: ", ")) }
+            guard users.isEmpty else { throw ConfigurationStoreError.used(by: users) }
             try db.execute(sql: "DELETE FROM extension WHERE id = ?", arguments: [id])
         }
     }
 
     /// The queues of the client whose transfer destinations name one of `numbers`, described for
     /// a person.
-    private static func queuesTransferring(_ db: Database, clientID: Int64, to numbers: [String]) throws -> [String] {
+    private static func queuesTransferring(_ db: Database, clientID: Int64, to numbers: [String]) throws -> [ConfigurationUser] {
         let placeholders = Array(repeating: "?", count: numbers.count).joined(separator: ",")
         var arguments: StatementArguments = [clientID]
         arguments += StatementArguments(numbers)
@@ -113,7 +109,7 @@ extension SQLiteStore {
                 ORDER BY extension.name
                 """,
             arguments: arguments
-        ).map { "queue \($0) (as its transfer destination)" }
+        ).map { .queueTransfer(queue: $0) }
     }
 
     /// The voice menus of the client that would send a caller to one of `numbers` (a rule's
@@ -122,10 +118,10 @@ extension SQLiteStore {
     /// rules go with it.
     private static func voiceMenusNaming(
         _ db: Database, clientID: Int64, numbers: [String], except deleted: Int64? = nil, filteringDIDs: Bool = false
-    ) throws -> [String] {
+    ) throws -> [ConfigurationUser] {
         let placeholders = Array(repeating: "?", count: numbers.count).joined(separator: ",")
         let ruleColumns = filteringDIDs ? ["transfer_dst", "did"] : ["transfer_dst"]
-        var users: [String] = []
+        var users: [ConfigurationUser] = []
         for column in ruleColumns {
             var arguments: StatementArguments = [clientID, deleted]
             arguments += StatementArguments(numbers)
@@ -139,7 +135,7 @@ extension SQLiteStore {
                     ORDER BY menu.name, ivr_rule.id
                     """,
                 arguments: arguments
-            ).map { row in "IVR \(row[0] as String) rule \(row[1] as Int64) (\(column))" }
+            ).map { row in .voiceMenuRule(menu: row[0], rule: row[1], column: column) }
         }
         var arguments: StatementArguments = [clientID, deleted]
         arguments += StatementArguments(numbers)
@@ -151,7 +147,7 @@ extension SQLiteStore {
                 ORDER BY menu.name
                 """,
             arguments: arguments
-        ).map { "IVR \($0) (lifetime_exp_transfer_dst)" }
+        ).map { .voiceMenuLifetimeTransfer(menu: $0) }
         return users
     }
 
@@ -182,7 +178,7 @@ extension SQLiteStore {
 
     public func did(number: String) async throws -> DID? {
         try await read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM did WHERE name = ?", arguments: [Self.withoutPlus(number)]).map(Self.did(from:))
+            try Row.fetchOne(db, sql: "SELECT * FROM did WHERE name = ?", arguments: [DIDNumber.withoutPlus(number)]).map(Self.did(from:))
         }
     }
 
@@ -213,7 +209,7 @@ extension SQLiteStore {
 
     private static func checkDIDTarget(_ db: Database, clientID: Int64, extensionID: Int64?) throws {
         guard let extensionID, try ownedExtension(db, clientID: clientID, id: extensionID) == nil else { return }
-        throw ConfigurationStoreError.invalidReference(field: "extension_id", problem: "no extension \(extensionID) in this client")
+        throw ConfigurationStoreError.noExtension(extensionID)
     }
 
     public func deleteDID(clientID: Int64, id: Int64) async throws {
@@ -227,8 +223,8 @@ extension SQLiteStore {
                 + Self.voiceMenusNaming(db, clientID: clientID, numbers: [number, "+" + number], filteringDIDs: true)
                 + String.fetchAll(
                     db, sql: "SELECT name FROM trunk WHERE client_id = ? AND caller_id = ? ORDER BY name", arguments: [clientID, number]
-                ).map { "trunk \($0) (as its caller_id)" }
-            guard users.isEmpty else { throw ConfigurationStoreError.inUse(usedBy: users.joined(separator: ", ")) }
+                ).map { ConfigurationUser.trunkCallerID(trunk: $0) }
+            guard users.isEmpty else { throw ConfigurationStoreError.used(by: users) }
             try db.execute(sql: "DELETE FROM did WHERE id = ?", arguments: [id])
         }
     }
@@ -276,12 +272,9 @@ extension SQLiteStore {
         try await write { db in
             guard try Self.isQueue(db, clientID: clientID, id: queueID) else { throw StorageError.notFound("queue \(queueID)") }
             guard let agent = try Self.ownedExtension(db, clientID: clientID, id: agentID) else {
-                throw ConfigurationStoreError.invalidReference(field: "extension_id", problem: "no extension \(agentID) in this client")
+                throw ConfigurationStoreError.noExtension(agentID)
             }
-            guard agent.kind == .phone else {
-                throw ConfigurationStoreError.invalidReference(
-                    field: "extension_id", problem: "extension \(agentID) is of type \(agent.kind.rawValue); agents are phone extensions")
-            }
+            guard agent.kind == .phone else { throw ConfigurationStoreError.notAPhone(agent) }
             let position = try Int64.fetchOne(
                 db, sql: "SELECT COALESCE(MAX(position), 0) + 1 FROM queue_agent WHERE queue_id = ?", arguments: [queueID]) ?? 1
             try Self.translatingConflicts(field: "extension_id") {

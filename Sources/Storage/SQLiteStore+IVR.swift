@@ -105,8 +105,7 @@ extension SQLiteStore {
                 throw StorageError.notFound("context \(id)")
             }
             if try Self.options(db, ivrID: ivrID).entryContext == id {
-                throw IVRStoreError.contextInUse(
-                    usedBy: "it is the IVR's entry_context; set entry_context to another context (or 0) first")
+                throw IVRStoreError.entryContextInUse
             }
             // A context's own rules that jump within it go with it; only other contexts' jumps hold it.
             let jumps = try Row.fetchAll(
@@ -117,12 +116,7 @@ extension SQLiteStore {
                     """,
                 arguments: [id, id])
             if !jumps.isEmpty {
-                let rules = jumps.map { row -> String in
-                    let ruleID: Int64 = row["id"], option: String = row["option_digits"], name: String = row["name"]
-                    return "rule \(ruleID) (context '\(name)', option \(option))"
-                }
-                throw IVRStoreError.contextInUse(
-                    usedBy: "jump_to_context of " + rules.joined(separator: ", ") + "; change or delete those rules first")
+                throw IVRStoreError.jumpedTo(by: jumps.map { row in (id: row["id"], context: row["name"], option: row["option_digits"]) })
             }
             try db.execute(sql: "DELETE FROM ivr_context WHERE id = ?", arguments: [id])
         }
@@ -299,99 +293,30 @@ extension SQLiteStore {
         }
     }
 
-    /// Every parameter column, set for the rule's action and NULL otherwise, so a replaced rule
-    /// keeps nothing of its previous action.
+    /// Every parameter column by name (`IVRRuleColumns`).
     private static func columns(of definition: IVRRuleDefinition) -> [String: (any DatabaseValueConvertible)?] {
-        var columns: [String: (any DatabaseValueConvertible)?] = [
-            "action": definition.action.name, "did": definition.didFilter,
-            "caller_id": definition.callerIDFilter.pattern, "caller_id_action": definition.callerIDFilter.action,
+        let stored = IVRRuleColumns(definition)
+        return [
+            "action": stored.action, "did": stored.did, "caller_id": stored.callerID, "caller_id_action": stored.callerIDAction,
+            "sound": stored.sound, "sound_type": stored.soundType, "transfer_dst": stored.transferDestination,
+            "context": stored.context, "context_option": stored.contextOption, "set_variable_name": stored.setVariableName,
+            "set_variable_value": stored.setVariableValue, "record_digits_variable": stored.recordDigitsVariable,
+            "record_digits_max": stored.recordDigitsMax, "record_digits_sound": stored.recordDigitsSound,
+            "call_interactive_url": stored.callInteractiveURL, "call_interactive_method": stored.callInteractiveMethod,
+            "max_rate": stored.maxRate, "finish_sound": stored.finishSound,
         ]
-        for name in [
-            "sound", "sound_type", "transfer_dst", "context", "context_option", "set_variable_name", "set_variable_value",
-            "record_digits_variable", "record_digits_max", "record_digits_sound", "call_interactive_url",
-            "call_interactive_method", "max_rate", "finish_sound",
-        ] {
-            columns[name] = .some(nil)
-        }
-        switch definition.action {
-        case .playSound(let sound, let type):
-            columns["sound"] = sound
-            columns["sound_type"] = type.rawValue
-        case .hangup:
-            break
-        case .transfer(let destination):
-            columns["transfer_dst"] = destination
-        case .jumpToContext(let contextID, let option):
-            columns["context"] = contextID
-            columns["context_option"] = option
-        case .setVariable(let name, let value):
-            columns["set_variable_name"] = name
-            columns["set_variable_value"] = value
-        case .recordDigits(let variable, let maxDigits, let sound):
-            columns["record_digits_variable"] = variable
-            columns["record_digits_max"] = maxDigits
-            columns["record_digits_sound"] = sound
-        case .callInteractive(let url, let method):
-            columns["call_interactive_url"] = url
-            columns["call_interactive_method"] = method.rawValue
-        case .qualityRate(let sound, let maxRate, let finishSound):
-            columns["sound"] = sound
-            columns["max_rate"] = maxRate
-            columns["finish_sound"] = .some(finishSound)
-        }
-        return columns
     }
 
-    /// nil for a row this version cannot read (an action or value written by a newer version).
+    /// nil for a row this version cannot read (`IVRRuleColumns.definition`).
     private static func rule(from row: Row) -> IVRRule? {
-        guard let action = action(from: row) else { return nil }
-        let pattern: String? = row["caller_id"]
-        let callerID: CallerIDFilter
-        switch (row["caller_id_action"] as String, pattern) {
-        case ("any", _): callerID = .any
-        case ("anonymous", _): callerID = .anonymous
-        case ("matches", let pattern?): callerID = .matches(pattern)
-        case ("not_matches", let pattern?): callerID = .notMatches(pattern)
-        default: return nil
-        }
-        return IVRRule(
-            id: row["id"], position: row["position"],
-            definition: IVRRuleDefinition(action: action, didFilter: row["did"], callerIDFilter: callerID))
-    }
-
-    private static func action(from row: Row) -> IVRAction? {
-        switch row["action"] as String {
-        case "play_sound":
-            guard let sound: Int64 = row["sound"], let type = IVRAction.SoundType(rawValue: row["sound_type"] ?? "") else {
-                return nil
-            }
-            return .playSound(sound: sound, type: type)
-        case "hangup":
-            return .hangup
-        case "transfer":
-            return (row["transfer_dst"] as String?).map { .transfer(destination: $0) }
-        case "jump_to_context":
-            guard let context: Int64 = row["context"], let option: String = row["context_option"] else { return nil }
-            return .jumpToContext(contextID: context, option: option)
-        case "set_variable":
-            guard let name: String = row["set_variable_name"], let value: String = row["set_variable_value"] else { return nil }
-            return .setVariable(name: name, value: value)
-        case "record_digits":
-            guard let variable: String = row["record_digits_variable"], let maxDigits: Int64 = row["record_digits_max"],
-                let sound: Int64 = row["record_digits_sound"]
-            else { return nil }
-            return .recordDigits(variable: variable, maxDigits: maxDigits, sound: sound)
-        case "call_interactive":
-            guard let url: String = row["call_interactive_url"],
-                let method = IVRAction.HTTPMethod(rawValue: row["call_interactive_method"] ?? "")
-            else { return nil }
-            return .callInteractive(url: url, method: method)
-        case "quality_rate":
-            guard let sound: Int64 = row["sound"], let maxRate: Int64 = row["max_rate"] else { return nil }
-            // NULL = no finish sound (migration 6-rule-finish-sound).
-            return .qualityRate(sound: sound, maxRate: maxRate, finishSound: row["finish_sound"])
-        default:
-            return nil
-        }
+        let stored = IVRRuleColumns(
+            action: row["action"], did: row["did"], callerID: row["caller_id"], callerIDAction: row["caller_id_action"],
+            sound: row["sound"], soundType: row["sound_type"], transferDestination: row["transfer_dst"], context: row["context"],
+            contextOption: row["context_option"], setVariableName: row["set_variable_name"],
+            setVariableValue: row["set_variable_value"], recordDigitsVariable: row["record_digits_variable"],
+            recordDigitsMax: row["record_digits_max"], recordDigitsSound: row["record_digits_sound"],
+            callInteractiveURL: row["call_interactive_url"], callInteractiveMethod: row["call_interactive_method"],
+            maxRate: row["max_rate"], finishSound: row["finish_sound"])
+        return stored.definition.map { IVRRule(id: row["id"], position: row["position"], definition: $0) }
     }
 }

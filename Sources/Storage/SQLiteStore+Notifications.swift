@@ -78,11 +78,14 @@ extension SQLiteStore {
         }
     }
 
-    public func dueNotifications(at now: UnixTime, limit: Int) async throws -> [DueNotification] {
-        try await read { db in
+    public func dueNotifications(at now: UnixTime, limit: Int, excluding inFlight: Set<Int64>) async throws -> [DueNotification] {
+        let skipped = inFlight.sorted()
+        return try await read { db in
             try Row.fetchAll(
-                db, sql: Self.notificationSelect + " WHERE n.state = 'pending' AND n.next_attempt_at <= ? ORDER BY n.next_attempt_at, n.id LIMIT ?",
-                arguments: [now.seconds, limit]
+                db, sql: Self.notificationSelect
+                    + " WHERE n.state = 'pending' AND n.next_attempt_at <= ? AND n.id NOT IN (\(databaseQuestionMarks(count: skipped.count)))"
+                    + " ORDER BY n.next_attempt_at, n.id LIMIT ?",
+                arguments: [now.seconds] + StatementArguments(skipped) + [limit]
             ).compactMap { row in
                 Self.notification(from: row).map {
                     DueNotification(notification: $0, timezone: row["timezone"], secret: row["rating_notification_secret"])

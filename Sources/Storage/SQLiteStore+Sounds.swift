@@ -3,18 +3,6 @@ import Foundation
 import GRDB
 
 extension SQLiteStore {
-    /// Every configured place that plays a sound, as a query naming the places that use sound `?`.
-    /// Whoever adds a column holding a sound id adds its query here, so a sound in use is never
-    /// deleted from under a call. Sound ids are unique across clients, so no client filter is needed.
-    static let soundReferenceQueries: [String] = [
-        "SELECT 'queue ' || extension_id || ' (quality_rate_sound)' FROM queue WHERE quality_rate_sound = ?",
-        "SELECT 'queue ' || extension_id || ' (quality_rate_finish_sound)' FROM queue WHERE quality_rate_finish_sound = ?",
-        "SELECT 'queue ' || extension_id || ' (announce_sound)' FROM queue WHERE announce_sound = ?",
-        "SELECT 'IVR rule ' || id || ' (sound)' FROM ivr_rule WHERE sound = ?",
-        "SELECT 'IVR rule ' || id || ' (record_digits_sound)' FROM ivr_rule WHERE record_digits_sound = ?",
-        "SELECT 'IVR rule ' || id || ' (finish_sound)' FROM ivr_rule WHERE finish_sound = ?",
-    ]
-
     private static let infoColumns = "id, client_id, title, filename, source_format, duration_ms, created_at, updated_at"
 
     public func soundExists(clientID: Int64, id: Int64) async throws -> Bool {
@@ -93,8 +81,8 @@ extension SQLiteStore {
     public func deleteSound(clientID: Int64, id: Int64) async throws -> Bool {
         try await write { db in
             guard try Self.soundInfo(db, clientID: clientID, id: id) != nil else { return false }
-            let usedBy = try Self.soundReferenceQueries.flatMap { sql in
-                try String.fetchAll(db, sql: sql, arguments: [id])
+            let usedBy = try SoundReferenceColumn.all.flatMap { reference in
+                try String.fetchAll(db, sql: reference.query(parameter: "?"), arguments: [id])
             }
             guard usedBy.isEmpty else { throw SoundInUse(usedBy: usedBy) }
             try db.execute(sql: "DELETE FROM sound WHERE client_id = ? AND id = ?", arguments: [clientID, id])

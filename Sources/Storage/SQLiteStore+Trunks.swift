@@ -1,5 +1,4 @@
 public import Domain
-import Foundation
 import GRDB
 
 /// A client's provider trunks (issue 11) on SQLite.
@@ -17,10 +16,7 @@ extension SQLiteStore {
 
     public func createTrunk(_ new: Trunk) async throws -> Trunk {
         let created = try await write { db in
-            var created = new
-            created.createdAt = UnixTime.now()
-            created.status = Self.initialStatus(registering: new.register)
-            created.lastError = nil
+            var created = TrunkRecord.created(new, at: UnixTime.now())
             try Self.translatingConflicts(field: "name") {
                 try db.execute(
                     sql: """
@@ -43,17 +39,7 @@ extension SQLiteStore {
             guard let stored = try Self.trunk(db, clientID: changed.clientID, id: changed.id) else {
                 throw StorageError.notFound("trunk \(changed.id)")
             }
-            var updated = changed
-            updated.createdAt = stored.createdAt
-            // The registration's state is of the account and place it registered: once those
-            // change it is unknown again, and the registration service starts over.
-            if Self.registrationChanged(from: stored, to: changed) {
-                updated.status = Self.initialStatus(registering: changed.register)
-                updated.lastError = nil
-            } else {
-                updated.status = stored.status
-                updated.lastError = stored.lastError
-            }
+            let updated = TrunkRecord.updated(stored, to: changed)
             try Self.translatingConflicts(field: "name") {
                 try db.execute(
                     sql: """
@@ -92,22 +78,11 @@ extension SQLiteStore {
         }
     }
 
-    private static func initialStatus(registering: Bool) -> Trunk.Status {
-        registering ? .registering : .notRegistering
-    }
-
-    /// Whether anything a REGISTER (or its digest answer) is made of changed.
-    private static func registrationChanged(from stored: Trunk, to changed: Trunk) -> Bool {
-        stored.host != changed.host || stored.port != changed.port || stored.transport != changed.transport
-            || stored.username != changed.username || stored.password != changed.password || stored.register != changed.register
-            || stored.registerExpires != changed.registerExpires || stored.fromDomain != changed.fromDomain
-    }
-
     /// The columns from `name` to `max_calls`, in the table's order.
     private static func configurationArguments(_ trunk: Trunk) throws -> StatementArguments {
         [
             trunk.name, trunk.host, trunk.port, trunk.transport.rawValue, trunk.username, trunk.password,
-            trunk.register, trunk.registerExpires, trunk.fromDomain, String(decoding: try JSONEncoder().encode(trunk.prefixes), as: UTF8.self), trunk.position,
+            trunk.register, trunk.registerExpires, trunk.fromDomain, try TrunkRecord.prefixesText(trunk.prefixes), trunk.position,
             trunk.stripDigits, trunk.addPrefix, trunk.callerID, trunk.maxCalls,
         ]
     }
@@ -119,7 +94,7 @@ extension SQLiteStore {
 
     private static func trunk(from row: Row) -> Trunk? {
         guard let transport = Trunk.Transport(rawValue: row["transport"]), let status = Trunk.Status(rawValue: row["status"]),
-            let prefixes = try? JSONDecoder().decode([String].self, from: Data((row["prefixes"] as String).utf8))
+            let prefixes = TrunkRecord.prefixes(fromText: row["prefixes"])
         else { return nil }
         return Trunk(
             id: row["id"], clientID: row["client_id"], name: row["name"], host: row["host"], port: row["port"], transport: transport,

@@ -26,6 +26,7 @@ public final class SQLiteStore: Store {
     /// One server per SQLite file (SPEC §8): the queues' state is this process's.
     public let queueState: any QueueState = LocalQueueState()
     public let registrationState: any RegistrationState = LocalRegistrationState()
+    public let trunkState: any TrunkState = LocalTrunkState()
 
     /// Opens (creating when needed) and migrates the database at `path`.
     public init(path: String, logger: Logger = Logger(label: "qualityrate.storage")) throws {

@@ -73,3 +73,32 @@ public protocol SoundStore: Sendable {
     /// configuration references it (nothing is deleted then).
     func deleteSound(clientID: Int64, id: Int64) async throws -> Bool
 }
+
+/// A configured place that plays a sound: a column holding a sound id. Every store looks in all
+/// of them before it deletes a sound, so whoever adds a column holding a sound id adds it to
+/// `all` (one list for SQLite and PostgreSQL), and a sound in use is never deleted from under a
+/// call.
+public struct SoundReferenceColumn: Sendable {
+    /// What `SoundInUse.usedBy` calls the place, before the id of its row ("IVR rule").
+    let place: String
+    let table: String
+    /// The column whose value names the row: "IVR rule 12".
+    let rowColumn: String
+    let soundColumn: String
+
+    public static let all: [SoundReferenceColumn] = [
+        SoundReferenceColumn(place: "queue", table: "queue", rowColumn: "extension_id", soundColumn: "quality_rate_sound"),
+        SoundReferenceColumn(place: "queue", table: "queue", rowColumn: "extension_id", soundColumn: "quality_rate_finish_sound"),
+        SoundReferenceColumn(place: "queue", table: "queue", rowColumn: "extension_id", soundColumn: "announce_sound"),
+        SoundReferenceColumn(place: "IVR rule", table: "ivr_rule", rowColumn: "id", soundColumn: "sound"),
+        SoundReferenceColumn(place: "IVR rule", table: "ivr_rule", rowColumn: "id", soundColumn: "record_digits_sound"),
+        SoundReferenceColumn(place: "IVR rule", table: "ivr_rule", rowColumn: "id", soundColumn: "finish_sound"),
+    ]
+
+    /// The places of this kind that play the sound whose id is bound to `parameter` (`?` on
+    /// SQLite, `$1` on PostgreSQL), named as `SoundInUse.usedBy` lists them ("IVR rule 12
+    /// (sound)"), in row order. Sound ids are unique across clients, so no client filter is needed.
+    public func query(parameter: String) -> String {
+        "SELECT '\(place) ' || \(rowColumn) || ' (\(soundColumn))' FROM \(table) WHERE \(soundColumn) = \(parameter) ORDER BY \(rowColumn)"
+    }
+}

@@ -9,6 +9,8 @@ public protocol Store: ConfigurationStore, SoundStore, IVRStore, NotificationSto
     var queueState: any QueueState { get }
     /// The registrar's bindings and nonce secret (issue 12), likewise.
     var registrationState: any RegistrationState { get }
+    /// The trunks' calls in progress and registrations (issue 12), likewise.
+    var trunkState: any TrunkState { get }
     /// Fails when the database cannot be read; used by `/health`.
     func checkHealth() async throws
     /// Whether writes worked at the last `probeWrites` (`/health`, SIP `OPTIONS`).

@@ -1,4 +1,5 @@
 public import Domain
+import Foundation
 
 /// A client's provider trunks (issue 11), every method scoped by client except the two the
 /// registration service uses across clients.
@@ -25,4 +26,55 @@ public protocol TrunkStore: Sendable {
     func registeringTrunks() async throws -> [Trunk]
     /// What the registration service learnt; a trunk deleted meanwhile is left alone.
     func setTrunkStatus(id: Int64, _ status: Trunk.Status, lastError: String?) async throws
+}
+
+/// What every store decides the same way when it writes a trunk (issue 11; shared by SQLite and
+/// PostgreSQL, issue 12): the registration's state a write starts or keeps, and `prefixes` as
+/// the JSON text the `prefixes` column holds.
+public enum TrunkRecord {
+    /// `new` as `createTrunk` stores it, created at `now`: its registration not started yet.
+    public static func created(_ new: Trunk, at now: UnixTime) -> Trunk {
+        var created = new
+        created.createdAt = now
+        created.status = initialStatus(registering: new.register)
+        created.lastError = nil
+        return created
+    }
+
+    /// `changed` as `updateTrunk` stores it over `stored`: the creation time stays, and so does
+    /// the registration's state unless the account or place it registered changed, after which
+    /// it is unknown again and the registration service starts over.
+    public static func updated(_ stored: Trunk, to changed: Trunk) -> Trunk {
+        var updated = changed
+        updated.createdAt = stored.createdAt
+        if registrationChanged(from: stored, to: changed) {
+            updated.status = initialStatus(registering: changed.register)
+            updated.lastError = nil
+        } else {
+            updated.status = stored.status
+            updated.lastError = stored.lastError
+        }
+        return updated
+    }
+
+    /// The `prefixes` column's text: a JSON array of strings.
+    public static func prefixesText(_ prefixes: [String]) throws -> String {
+        String(decoding: try JSONEncoder().encode(prefixes), as: UTF8.self)
+    }
+
+    /// The prefixes in a `prefixes` column's text; nil when it is not a JSON array of strings.
+    public static func prefixes(fromText text: String) -> [String]? {
+        try? JSONDecoder().decode([String].self, from: Data(text.utf8))
+    }
+
+    private static func initialStatus(registering: Bool) -> Trunk.Status {
+        registering ? .registering : .notRegistering
+    }
+
+    /// Whether anything a REGISTER (or its digest answer) is made of changed.
+    private static func registrationChanged(from stored: Trunk, to changed: Trunk) -> Bool {
+        stored.host != changed.host || stored.port != changed.port || stored.transport != changed.transport
+            || stored.username != changed.username || stored.password != changed.password || stored.register != changed.register
+            || stored.registerExpires != changed.registerExpires || stored.fromDomain != changed.fromDomain
+    }
 }

@@ -107,7 +107,7 @@ struct CallLegs {
         /// Take one of the trunk's `max_calls` for the leg (answered by `trunkClaimed`).
         case claimTrunk(Trunk, leg: LegID)
         /// Give back the place `claimTrunk` took.
-        case releaseTrunk(Int64)
+        case releaseTrunk(Int64, leg: LegID)
         /// The call is over for the call center (sent once, by `finish`).
         case callOver
     }
@@ -502,7 +502,7 @@ struct CallLegs {
             route.trunk.id == trunkID
         else {
             // Hung up meanwhile: the place goes back.
-            return granted ? [.releaseTrunk(trunkID)] : []
+            return granted ? [.releaseTrunk(trunkID, leg: id)] : []
         }
         let remaining = Array(routes.dropFirst())
         guard granted else {
@@ -573,7 +573,7 @@ struct CallLegs {
         }
         let failsOver = (500..<600).contains(status) || status == 408 || status == 401 || status == 407
         var actions: [Action] = [
-            .releaseTrunk(attempt.route.trunk.id), deliverAttempt(party: party, route: attempt.route, status: status),
+            .releaseTrunk(attempt.route.trunk.id, leg: id), deliverAttempt(party: party, route: attempt.route, status: status),
         ]
         attempt.claimed = false
         guard failsOver, let next = attempt.remaining.first else {
@@ -732,7 +732,7 @@ struct CallLegs {
     private mutating func end(_ id: LegID) -> [Action] {
         guard let leg = legs.removeValue(forKey: id) else { return [] }
         var actions: [Action] = [.unbridgeMedia(id), .closeMedia(leg: id)]
-        if let attempt = leg.outside, attempt.claimed { actions.append(.releaseTrunk(attempt.route.trunk.id)) }
+        if let attempt = leg.outside, attempt.claimed { actions.append(.releaseTrunk(attempt.route.trunk.id, leg: id)) }
         switch leg.state {
         case .answered(let dialog):
             actions.append(.forgetDialog(.init(callID: dialog.id.callID, localTag: leg.localTag)))

@@ -191,6 +191,9 @@ actor CallSession: TelephonyPort {
         context.gate.ended()
     }
 
+    /// Who holds a place on a trunk: one leg of this call.
+    private func trunkHolder(_ leg: LegID) -> String { "\(callUUID) \(leg)" }
+
     private func perform(_ actions: [CallLegs.Action]) async {
         for action in actions { await perform(action) }
     }
@@ -243,9 +246,10 @@ actor CallSession: TelephonyPort {
         case .log(let level, let message, let metadata):
             logger.log(level: level, "\(message)", metadata: metadata)
         case .claimTrunk(let trunk, let leg):
-            await perform(legs.handle(.trunkClaimed(leg: leg, trunkID: trunk.id, context.trunks.claim(trunk))))
-        case .releaseTrunk(let trunkID):
-            context.trunks.release(trunkID)
+            let granted = await context.trunks.claim(trunk, holder: trunkHolder(leg))
+            await perform(legs.handle(.trunkClaimed(leg: leg, trunkID: trunk.id, granted)))
+        case .releaseTrunk(let trunkID, let leg):
+            await context.trunks.release(trunkID, holder: trunkHolder(leg))
         case .sendKeys(let keys, let leg):
             guard let sequence = KeySequence(keys), let mediaLeg = media[leg] else {
                 logger.warning("keys not sent: not a key sequence, or the leg has no media", metadata: ["leg": "\(leg)"])

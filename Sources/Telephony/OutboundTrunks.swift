@@ -6,11 +6,10 @@ import Synchronization
 
 /// How calls reach numbers outside their client (issue 11): the client's trunks that carry a
 /// number, in order, each with its address and the number as it sends it; and each trunk's
-/// calls in progress against its `max_calls`, on this server.
+/// calls in progress against its `max_calls` (`TrunkState`: on every node sharing the database).
 final class OutboundTrunks: Sendable {
     private let store: any Store
     let addresses: TrunkAddresses
-    private let callsInProgress = Mutex<[Int64: Int]>([:])
     private let logger: Logger
 
     init(store: any Store, addresses: TrunkAddresses, logger: Logger) {
@@ -45,20 +44,24 @@ final class OutboundTrunks: Sendable {
         return routes
     }
 
-    /// Takes a place among the trunk's `max_calls` (0: no limit); false when it is full.
-    func claim(_ trunk: Trunk) -> Bool {
-        callsInProgress.withLock { counts in
-            let now = counts[trunk.id, default: 0]
-            guard trunk.maxCalls == 0 || now < trunk.maxCalls else { return false }
-            counts[trunk.id] = now + 1
-            return true
+    /// Takes a place among the trunk's `max_calls` (0: no limit) for `holder`, on every node
+    /// sharing the database; false when it is full — or when that cannot be known (the database
+    /// unreachable): a call then tries its next trunk rather than overrun the limit.
+    func claim(_ trunk: Trunk, holder: String) async -> Bool {
+        do {
+            return try await store.trunkState.claimCall(trunkID: trunk.id, maxCalls: trunk.maxCalls, holder: holder)
+        } catch {
+            logger.error("could not count the trunk's calls", metadata: ["trunk_id": "\(trunk.id)", "error_type": "\(type(of: error))"])
+            return false
         }
     }
 
-    func release(_ trunkID: Int64) {
-        callsInProgress.withLock { counts in
-            let left = counts[trunkID, default: 0] - 1
-            counts[trunkID] = left > 0 ? left : nil
+    func release(_ trunkID: Int64, holder: String) async {
+        do {
+            try await store.trunkState.releaseCall(trunkID: trunkID, holder: holder)
+        } catch {
+            // A shared count's place lapses with the node's lease; a local one cannot fail.
+            logger.error("could not give back a trunk's place", metadata: ["trunk_id": "\(trunkID)", "error_type": "\(type(of: error))"])
         }
     }
 }

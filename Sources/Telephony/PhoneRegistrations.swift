@@ -101,10 +101,17 @@ public actor PhoneRegistrations: AgentReachability {
             (realm, secrets, cause) = (found.domain, phoneSecrets, nil)
         }
         let answer: SIPMessage
-        if let refusal = registrar.refusal(of: request, user: user, domain: realm, secrets: secrets, at: now) {
+        switch registrar.check(request, user: user, domain: realm, secrets: secrets, at: now) {
+        case .refused(let refusal):
             answer = refusal
-        } else {
-            answer = try await bind(request, aor: "\(user)@\(realm)".lowercased(), from: peer, at: now)
+        case .accepted(let credentials):
+            // Another node may have taken this nonce count already (a captured REGISTER replayed
+            // to it): the shared count decides, as the local one did for this node.
+            if try await state.acceptNonceCount(credentials) {
+                answer = try await bind(request, aor: "\(user)@\(realm)".lowercased(), from: peer, at: now)
+            } else {
+                answer = registrar.staleChallenge(request, domain: realm, at: now)
+            }
         }
         switch answer.status {
         case 403:
@@ -141,8 +148,15 @@ public actor PhoneRegistrations: AgentReachability {
         if let refusal = banRefusal(request, source: source, account: account, toTag: toTag) { return refusal }
         var secrets: PhoneSecrets?
         if let client, case .phone(_, let found) = try await phone(user, domain: client.domain) { secrets = found }
-        let answer = authenticator.refusal(
-            of: request, user: user, realm: client?.domain ?? domain, secrets: secrets, challenger: .proxy, toTag: toTag, at: now)
+        let realm = client?.domain ?? domain
+        var answer: SIPMessage?
+        switch authenticator.check(request, user: user, realm: realm, secrets: secrets, challenger: .proxy, toTag: toTag, at: now) {
+        case .refused(let refusal): answer = refusal
+        case .accepted(let credentials):
+            if try await !state.acceptNonceCount(credentials) {
+                answer = authenticator.staleChallenge(request, realm: realm, challenger: .proxy, toTag: toTag, at: now)
+            }
+        }
         switch answer?.status {
         case nil: bans.succeeded(source: source, account: account)
         case 403:
@@ -244,5 +258,11 @@ public actor PhoneRegistrations: AgentReachability {
             return .noPassword(client, extensionID: phone.id)
         }
         return .phone(client, PhoneSecrets(ha1MD5: credentials.ha1MD5, ha1SHA256: credentials.ha1SHA256))
+    }
+}
+
+extension RegistrationState {
+    func acceptNonceCount(_ credentials: DigestAuthenticator.Accepted) async throws -> Bool {
+        try await acceptNonceCount(credentials.count, of: credentials.nonce, until: credentials.nonceExpiresAt)
     }
 }

@@ -9,7 +9,8 @@ import Storage
 /// value per trunk, whose actions this actor performs — REGISTERs through the endpoint, its one
 /// timer in the calls' task group, its state written where the API reads it (`status`,
 /// `last_error`). The trunks are read again whenever one changes (`trunkBroadcast`) and every
-/// `rereadInterval`, so a change made through another server's API is picked up too.
+/// `rereadInterval`, so a change made through another server's API is picked up too. Of several
+/// nodes on one database, one registers each trunk (`TrunkState.holdRegistrations`).
 actor TrunkRegistrar {
     private struct Entry {
         var trunk: Trunk
@@ -25,7 +26,9 @@ actor TrunkRegistrar {
         case timerFired(trunkID: Int64, generation: Int)
     }
 
-    static let rereadInterval: Duration = .seconds(60)
+    /// Well within `TrunkRegistrationLease.seconds`: each reading renews this node's hold on the
+    /// trunks it registers (issue 12).
+    static let rereadInterval: Duration = .seconds(30)
 
     private let store: any Store
     private let endpoint: SIPEndpoint
@@ -94,6 +97,12 @@ actor TrunkRegistrar {
             entries[id] = nil
         }
         inputs.finish()
+        do {
+            try await store.trunkState.letGoOfRegistrations()
+        } catch {
+            logger.warning("could not hand the trunks' registrations over; another node takes them when the lease ends",
+                           metadata: ["error_type": "\(type(of: error))"])
+        }
         guard !unregisters.isEmpty else { return }
         let endpoint = endpoint
         await withTaskGroup(of: Void.self) { group in
@@ -124,7 +133,11 @@ actor TrunkRegistrar {
     private func synchronize() async {
         let trunks: [Trunk]
         do {
-            trunks = try await store.registeringTrunks()
+            // With several nodes on one database, each trunk is registered by one of them: the
+            // one holding its lease (the others take it over when that node stops or dies).
+            let registering = try await store.registeringTrunks()
+            let held = try await store.trunkState.holdRegistrations(of: registering.map(\.id))
+            trunks = registering.filter { held.contains($0.id) }
         } catch {
             logger.warning("could not read the trunks to register; trying again later", metadata: ["error": "\(error)"])
             return
@@ -139,7 +152,7 @@ actor TrunkRegistrar {
             switch await addresses.peer(of: trunk) {
             case .success(let found): peer = found
             case .failure(let failure):
-                // Written once per reading of the trunks (a change, or every minute): tried again then.
+                // Written once per reading of the trunks (a change, or every 30 s): tried again then.
                 statusWrites.yield((trunk.id, .failed, "\(failure)"))
                 continue
             }

@@ -17,6 +17,11 @@ struct WriteProbeService: Service {
     /// The records earlier runs left open are closed.
     let interruptedCallsClosed: Bool
     static let interval: Duration = .seconds(2)
+    /// How often the records other runs left open are looked for again while this one runs: on a
+    /// shared PostgreSQL database another node may die at any time (issue 12), and its calls'
+    /// records are closed by the nodes still up once its heartbeat is old enough
+    /// (`Store.closeInterruptedCalls`). With SQLite, the only other runs are earlier ones.
+    static let sweepInterval: Duration = .seconds(30)
 
     /// Closes what earlier runs left open and probes once; the service goes on from there.
     static func prepared(store: any Store, logger: Logger) async -> WriteProbeService {
@@ -31,12 +36,21 @@ struct WriteProbeService: Service {
         await cancelWhenGracefulShutdown {
             var interruptedCallsClosed = closedAtStart
             var last = store.writeHealth
+            var lastSweep = ContinuousClock.now
             while !Task.isCancelled {
                 try? await Task.sleep(for: Self.interval)
                 // Stopping: a write started now would be cancelled with the task and read as the
                 // database failing.
                 if Task.isCancelled { break }
-                if !interruptedCallsClosed { interruptedCallsClosed = await Self.closeInterruptedCalls(store, logger: logger) }
+                if !interruptedCallsClosed {
+                    interruptedCallsClosed = await Self.closeInterruptedCalls(store, logger: logger)
+                    lastSweep = ContinuousClock.now
+                } else if ContinuousClock.now - lastSweep >= Self.sweepInterval {
+                    // Later sweeps: a failure is logged and marks the writes failing until the
+                    // next probe; the heartbeat goes on (it keeps this node's leases).
+                    _ = await Self.closeInterruptedCalls(store, logger: logger)
+                    lastSweep = ContinuousClock.now
+                }
                 if interruptedCallsClosed { await store.probeWrites(at: .now()) }
                 if Task.isCancelled { break }  // stopped during the probe: its outcome says nothing
                 let now = store.writeHealth
@@ -56,7 +70,7 @@ struct WriteProbeService: Service {
         do {
             let closed = try await store.closeInterruptedCalls()
             if closed > 0 {
-                logger.notice("closed the call history of calls interrupted by the last stop", metadata: ["calls": "\(closed)"])
+                logger.notice("closed the call history of calls interrupted by a stop (this server's last, or another node's)", metadata: ["calls": "\(closed)"])
             }
             return true
         } catch {

@@ -208,6 +208,41 @@ actor Receiver {
         }
     }
 
+    /// Issue 12: the services of two nodes sharing one outbox send each notification once, not
+    /// once per node; ratings stored through both, so that both services wake at once.
+    @Test(.enabled(if: TestStore.isPostgres)) func nodesSharingTheOutboxSendEachNotificationOnce() async throws {
+        let database = try await TestStore()
+        let nodes = [database.store, try await database.reopen()]
+        let receiver = Receiver(failures: 0)
+        try await receiver.application().test(.live) { client in
+            var acme = try await nodes[0].createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+            acme.ratingNotificationURL = "http://127.0.0.1:\(try #require(client.port))/hook"
+            try await nodes[0].updateClient(acme, replacingNotificationSecret: Self.secret)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for node in nodes {
+                    group.addTask { try await NotificationDeliveryService(store: node, logger: Logger(label: "test")).run() }
+                }
+                var ratings: [Rating] = []
+                for _ in 0..<5 {
+                    let batches = nodes.map { _ in (1...3).map { _ in Self.rating(acme) } }
+                    async let first = nodes[0].insertRatings(batches[0])
+                    async let second = nodes[1].insertRatings(batches[1])
+                    ratings += try await first + second
+                }
+                await receiver.waitFor(ratings.count)
+                // Time for any of them to be sent a second time, should a node send what the other did.
+                try await Task.sleep(for: .seconds(2))
+                group.cancelAll()
+                let keys = await receiver.deliveries.compactMap { $0.headers["idempotency-key"] }
+                #expect(keys.count == ratings.count && Set(keys) == Set(ratings.map { String($0.id) }))
+            }
+        }
+    }
+
+    static func rating(_ client: Client) -> NewRating {
+        NewRating(clientID: client.id, callUUID: .random(), ratedAt: .now(), extensionID: 5, rate: 4, maxRate: 5, agentUsername: nil)
+    }
+
     /// A tampered body or another secret does not verify: the check above is not vacuous.
     @Test func theSignatureCheckRejectsAnotherSecret() throws {
         let notification = RatingNotification(

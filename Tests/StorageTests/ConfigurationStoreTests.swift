@@ -5,12 +5,12 @@ import Testing
 import TestSupport
 
 @Suite struct ConfigurationStoreTests {
-    let database: TemporaryDatabase
-    let store: SQLiteStore
+    let database: TestStore
+    let store: any Store
 
-    init() throws {
-        database = try TemporaryDatabase()
-        store = try SQLiteStore(path: database.path)
+    init() async throws {
+        database = try await TestStore()
+        store = database.store
     }
 
     func makeClient(_ domain: String = "acme.local") async throws -> Client {
@@ -255,5 +255,83 @@ import TestSupport
         await #expect(throws: StorageError.notFound("extension \(phone.id)")) {
             try await store.deleteExtension(clientID: client.id, id: phone.id)
         }
+    }
+
+    // MARK: Two nodes at once (issue 12)
+
+    /// A phone deleted on one node while another adds it to a queue: it is either gone and not an
+    /// agent, or an agent and not deleted, whichever write comes first; never both, never a
+    /// database error.
+    @Test func aPhoneIsEitherDeletedOrMadeAnAgentByTwoNodesAtOnce() async throws {
+        let client = try await makeClient()
+        let queue = try await add(client, "200", .queue)
+        let other = try await database.reopen()
+        for number in 300..<320 {
+            let phone = try await add(client, "\(number)", .phone)
+            async let deletion = refusal { try await store.deleteExtension(clientID: client.id, id: phone.id) }
+            async let addition = refusal { _ = try await other.addQueueAgent(clientID: client.id, queueID: queue.id, agentID: phone.id) }
+            switch await (deletion, addition) {
+            case (nil, let refused?):
+                #expect(refused as? ConfigurationStoreError == .invalidReference(
+                    field: "extension_id", problem: "no extension \(phone.id) in this client"))
+            case (let refused?, nil):
+                #expect(refused as? ConfigurationStoreError == .inUse(usedBy: "queue 200 (as its agent)"))
+                try await store.removeQueueAgent(clientID: client.id, queueID: queue.id, agentID: phone.id)
+            case let outcomes:
+                Issue.record("deletion and addition: \(String(describing: outcomes))")
+            }
+        }
+        #expect(try await store.queueAgents(clientID: client.id, queueID: queue.id) == [])
+    }
+
+    /// The same race for a DID pointed at an extension being deleted.
+    @Test func anExtensionIsEitherDeletedOrRungByANewDIDAtOnce() async throws {
+        let client = try await makeClient()
+        let other = try await database.reopen()
+        for number in 300..<320 {
+            let phone = try await add(client, "\(number)", .phone)
+            async let deletion = refusal { try await store.deleteExtension(clientID: client.id, id: phone.id) }
+            async let creation = refusal {
+                _ = try await other.createDID(NewDID(clientID: client.id, number: "4930\(number)", extensionID: phone.id, comment: ""))
+            }
+            switch await (deletion, creation) {
+            case (nil, let refused?):
+                #expect(refused as? ConfigurationStoreError == .invalidReference(
+                    field: "extension_id", problem: "no extension \(phone.id) in this client"))
+            case (let refused?, nil):
+                #expect(refused as? ConfigurationStoreError == .inUse(usedBy: "DID 4930\(number)"))
+            case let outcomes:
+                Issue.record("deletion and DID: \(String(describing: outcomes))")
+            }
+        }
+    }
+
+    /// Agents added to one queue by two nodes at once each take a place of their own.
+    @Test func agentsAddedByTwoNodesAtOnceTakeOnePlaceEach() async throws {
+        let client = try await makeClient()
+        let queue = try await add(client, "200", .queue)
+        var phones: [Extension] = []
+        for number in 101...110 { phones.append(try await add(client, "\(number)", .phone)) }
+        let nodes = [store, try await database.reopen()]
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, phone) in phones.enumerated() {
+                let node = nodes[index % 2]
+                group.addTask { _ = try await node.addQueueAgent(clientID: client.id, queueID: queue.id, agentID: phone.id) }
+            }
+            try await group.waitForAll()
+        }
+        let agents = try #require(try await store.queueAgents(clientID: client.id, queueID: queue.id))
+        #expect(agents.map(\.position) == Array(1...10))
+        #expect(Set(agents.map(\.extensionID)) == Set(phones.map(\.id)))
+    }
+}
+
+/// The error `body` throws; nil when it succeeds.
+func refusal(_ body: () async throws -> Void) async -> (any Error)? {
+    do {
+        try await body()
+        return nil
+    } catch {
+        return error
     }
 }

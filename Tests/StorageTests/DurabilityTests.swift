@@ -1,38 +1,52 @@
 import Domain
 import Foundation
 import GRDB
+import PostgresNIO
+@testable import PostgresStorage
 import Storage
 import Testing
 import TestSupport
 
-/// Issue 9: a call's history is in the database from its answer on, open; a server that crashed
-/// closes it at its next start; `writeHealth` follows real writes.
-@Suite struct OpenCallHistoryTests {
-    let database: TemporaryDatabase
-    let store: SQLiteStore
+/// A queue call answered at 100, its agent bridged at 110, still talking when last saved at 130.
+func openCall(client: Int64, uuid: CallUUID) -> OpenCallRecord {
+    OpenCallRecord(
+        record: CallRecord(
+            callUUID: uuid, clientID: client, extensionID: 5, extensionName: "200", extensionType: .queue,
+            flow: .inbound, didNumber: "4930555", didDomain: "acme.local", fromUsername: "+4930111", fromScreenName: nil,
+            fromDomain: nil, bridgedUsername: "101", bridgedDomain: "acme.local", bridgedAt: UnixTime(seconds: 110),
+            bridgedDuration: 20, duration: 30, hangupDisposition: .system, startedAt: UnixTime(seconds: 100),
+            legs: [
+                CallLeg(role: .caller, aniNumber: "+4930111", destNumber: "4930555", destDomain: "acme.local",
+                        application: nil, startedAt: UnixTime(seconds: 100), duration: 30),
+                CallLeg(role: .agent, aniNumber: "+4930111", destNumber: "102", destDomain: nil,
+                        application: .callcenter, startedAt: UnixTime(seconds: 104), duration: 2),
+                CallLeg(role: .agent, aniNumber: "+4930111", destNumber: "101", destDomain: nil,
+                        application: .callcenter, startedAt: UnixTime(seconds: 110), duration: 20),
+            ]),
+        openLegs: [0, 2], isBridged: true)
+}
 
-    init() throws {
-        database = try TemporaryDatabase()
-        store = try SQLiteStore(path: database.path)
+/// kill -9 of the run behind `store`, as the next run or another node sees it: on SQLite every
+/// other run is over; on PostgreSQL a run is over once its heartbeat is older than the lease, made
+/// so here rather than waited for.
+func crash(_ store: any Store) async throws {
+    guard let store = store as? PostgresStore else { return }
+    try await store.read { connection in
+        _ = try await connection.query("""
+            UPDATE heartbeat SET seen_at = now() - \(PostgresStore.heartbeatLeaseSeconds + 1) * interval '1 second' WHERE run = \(store.run)
+            """, logger: store.logger)
     }
+}
 
-    /// A queue call answered at 100, its agent bridged at 110, still talking when last saved at 130.
-    func openCall(client: Int64, uuid: CallUUID) -> OpenCallRecord {
-        OpenCallRecord(
-            record: CallRecord(
-                callUUID: uuid, clientID: client, extensionID: 5, extensionName: "200", extensionType: .queue,
-                flow: .inbound, didNumber: "4930555", didDomain: "acme.local", fromUsername: "+4930111", fromScreenName: nil,
-                fromDomain: nil, bridgedUsername: "101", bridgedDomain: "acme.local", bridgedAt: UnixTime(seconds: 110),
-                bridgedDuration: 20, duration: 30, hangupDisposition: .system, startedAt: UnixTime(seconds: 100),
-                legs: [
-                    CallLeg(role: .caller, aniNumber: "+4930111", destNumber: "4930555", destDomain: "acme.local",
-                            application: nil, startedAt: UnixTime(seconds: 100), duration: 30),
-                    CallLeg(role: .agent, aniNumber: "+4930111", destNumber: "102", destDomain: nil,
-                            application: .callcenter, startedAt: UnixTime(seconds: 104), duration: 2),
-                    CallLeg(role: .agent, aniNumber: "+4930111", destNumber: "101", destDomain: nil,
-                            application: .callcenter, startedAt: UnixTime(seconds: 110), duration: 20),
-                ]),
-            openLegs: [0, 2], isBridged: true)
+/// Issue 9: a call's history is in the database from its answer on, open; a server that crashed
+/// closes it at its next start.
+@Suite struct OpenCallHistoryTests {
+    let database: TestStore
+    let store: any Store
+
+    init() async throws {
+        database = try await TestStore()
+        store = database.store
     }
 
     @Test func anOpenRecordIsNotListedAndItsEndClosesIt() async throws {
@@ -102,8 +116,9 @@ import TestSupport
         await store.probeWrites(at: UnixTime(seconds: 160))  // the heartbeat, after the record's last save
         #expect(try await store.closeInterruptedCalls() == 0, "the run's own calls stay open")
 
-        // kill -9: the next run opens the same file.
-        let restarted = try SQLiteStore(path: database.path)
+        // kill -9: the next run opens the same database.
+        try await crash(store)
+        let restarted = try await database.reopen()
         await restarted.probeWrites(at: UnixTime(seconds: 900))  // its own heartbeat changes nothing of the last run's calls
         #expect(try await restarted.closeInterruptedCalls() == 1)
         let closed = try #require(try await restarted.call(clientID: client.id, uuid: uuid))
@@ -122,10 +137,23 @@ import TestSupport
         await store.probeWrites(at: UnixTime(seconds: 90))
         let uuid = CallUUID.random()
         try await store.saveOpenCall(openCall(client: client.id, uuid: uuid))
-        let restarted = try SQLiteStore(path: database.path)
+        try await crash(store)
+        let restarted = try await database.reopen()
         #expect(try await restarted.closeInterruptedCalls() == 1)
         let closed = try #require(try await restarted.call(clientID: client.id, uuid: uuid))
         #expect(closed.duration == 30 && closed.bridgedDuration == 20 && closed.hangupDisposition == .system)
+    }
+
+}
+
+/// `writeHealth` follows real writes on SQLite (PostgreSQL: `PostgresNodeTests`).
+@Suite struct SQLiteWriteHealthTests {
+    let database: TemporaryDatabase
+    let store: SQLiteStore
+
+    init() throws {
+        database = try TemporaryDatabase()
+        store = try SQLiteStore(path: database.path)
     }
 
     @Test func writeHealthFollowsARealWrite() async throws {

@@ -5,12 +5,12 @@ import Testing
 import TestSupport
 
 @Suite struct IVRStoreTests {
-    let database: TemporaryDatabase
-    let store: SQLiteStore
+    let database: TestStore
+    let store: any Store
 
-    init() throws {
-        database = try TemporaryDatabase()
-        store = try SQLiteStore(path: database.path)
+    init() async throws {
+        database = try await TestStore()
+        store = database.store
     }
 
     /// A client with one IVR extension.
@@ -32,7 +32,7 @@ import TestSupport
         var options = IVROptions(entryContext: second.id, lifetime: 60, lifetimeExpiryAction: .transfer,
                                  lifetimeExpiryTransferDestination: "100", sleepTime: 500)
         try await store.updateIVROptions(clientID: ivr.clientID, ivrID: ivr.id, options)
-        let reopened = try SQLiteStore(path: database.path)
+        let reopened = try await database.reopen()
         #expect(try await reopened.ivrOptions(clientID: ivr.clientID, ivrID: ivr.id) == options)
 
         options.entryContext = 999
@@ -205,5 +205,55 @@ import TestSupport
         #expect(configuration.options == IVROptions())
         #expect(configuration.contexts.isEmpty)
         #expect(try await store.ivrRules(clientID: ivr.clientID, ivrID: again.id, contextID: main.id, option: "start") == nil)
+    }
+
+    // MARK: Two nodes at once (issue 12)
+
+    /// Rules added to one option by two nodes at once each take a position of their own.
+    @Test func rulesAddedByTwoNodesAtOnceTakeOnePositionEach() async throws {
+        let ivr = try await ivr()
+        let main = try await store.createIVRContext(clientID: ivr.clientID, ivrID: ivr.id, IVRContext.Settings(name: "main"))
+        let nodes = [store, try await database.reopen()]
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<10 {
+                let node = nodes[index % 2], definition = definition(.setVariable(name: "v\(index)", value: "\(index)"))
+                group.addTask {
+                    _ = try await node.createIVRRule(
+                        clientID: ivr.clientID, ivrID: ivr.id, contextID: main.id, option: "start", position: index < 5 ? 1 : nil,
+                        definition)
+                }
+            }
+            try await group.waitForAll()
+        }
+        let rules = try #require(try await store.ivrRules(clientID: ivr.clientID, ivrID: ivr.id, contextID: main.id, option: "start"))
+        #expect(rules.map(\.position) == Array(1...10))
+    }
+
+    /// A context deleted on one node while another adds a jump to it: either the context is gone
+    /// and the jump refused, or the jump is there and the deletion refused.
+    @Test func aContextIsEitherDeletedOrJumpedToByTwoNodesAtOnce() async throws {
+        let ivr = try await ivr()
+        let main = try await store.createIVRContext(clientID: ivr.clientID, ivrID: ivr.id, IVRContext.Settings(name: "main"))
+        let other = try await database.reopen()
+        for round in 0..<20 {
+            let target = try await store.createIVRContext(clientID: ivr.clientID, ivrID: ivr.id, IVRContext.Settings(name: "t\(round)"))
+            async let deletion = refusal { try await store.deleteIVRContext(clientID: ivr.clientID, ivrID: ivr.id, id: target.id) }
+            async let jump = refusal {
+                _ = try await other.createIVRRule(
+                    clientID: ivr.clientID, ivrID: ivr.id, contextID: main.id, option: "\(round)", position: nil,
+                    IVRRuleDefinition(action: .jumpToContext(contextID: target.id, option: "start")))
+            }
+            switch await (deletion, jump) {
+            case (nil, let refused?):
+                #expect(refused as? IVRStoreError == .unknownContext(field: "context", id: target.id))
+            case (let refused?, nil):
+                guard case .contextInUse? = refused as? IVRStoreError else {
+                    Issue.record("deletion refused with \(refused)")
+                    break
+                }
+            case let outcomes:
+                Issue.record("deletion and jump: \(String(describing: outcomes))")
+            }
+        }
     }
 }

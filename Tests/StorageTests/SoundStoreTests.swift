@@ -5,12 +5,12 @@ import Testing
 import TestSupport
 
 @Suite struct SoundStoreTests {
-    let database: TemporaryDatabase
-    let store: SQLiteStore
+    let database: TestStore
+    let store: any Store
 
-    init() throws {
-        database = try TemporaryDatabase()
-        store = try SQLiteStore(path: database.path)
+    init() async throws {
+        database = try await TestStore()
+        store = database.store
     }
 
     func audio(_ filename: String = "hello.wav", samples: Int = 800) -> SoundAudio {

@@ -95,7 +95,7 @@ import Synchronization
 /// which is much faster than migrating each; the template is made once per test process.
 actor PostgresTemplate {
     static let shared = PostgresTemplate()
-    private var template: String?
+    private var template: Task<String, any Error>?
     private var created = 0
     private let prefix = "qr_test_\(ProcessInfo.processInfo.processIdentifier)"
 
@@ -128,16 +128,21 @@ actor PostgresTemplate {
         return name
     }
 
+    /// The migrated template, made by the first test that asks; the others wait for that one
+    /// making (a task, so that tests arriving while it is made do not make it again).
     private func templateName(server: String) async throws -> String {
-        if let template { return template }
+        if let making = template { return try await making.value }
         let name = "\(prefix)_template"
-        try await Self.connect(server: server) { connection in
-            _ = try await connection.simpleQuery("DROP DATABASE IF EXISTS \(name)").get()
-            _ = try await connection.simpleQuery("CREATE DATABASE \(name)").get()
+        let making = Task {
+            try await Self.connect(server: server) { connection in
+                _ = try await connection.simpleQuery("DROP DATABASE IF EXISTS \(name)").get()
+                _ = try await connection.simpleQuery("CREATE DATABASE \(name)").get()
+            }
+            try await PostgresStore.withStore(try Self.location(server: server, database: name), logger: Logger(label: "test.storage")) { _ in }
+            return name
         }
-        try await PostgresStore.withStore(try Self.location(server: server, database: name), logger: Logger(label: "test.storage")) { _ in }
-        template = name
-        return name
+        template = making
+        return try await making.value
     }
 
     /// Runs `body` on a connection of its own to `database`, by default the server's

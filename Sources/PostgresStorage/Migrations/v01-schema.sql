@@ -367,3 +367,28 @@ CREATE TABLE shared_secret (
     name TEXT COLLATE "C" PRIMARY KEY,
     secret BYTEA NOT NULL
 );
+-- The highest count taken with each digest nonce still valid, on any node (RFC 7616 §3.4.1):
+-- a captured request replayed to another node is refused there too.
+CREATE TABLE nonce_use (
+    nonce TEXT COLLATE "C" PRIMARY KEY,
+    count BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX nonce_use_expiry ON nonce_use (expires_at);
+
+-- What the nodes share about provider trunks (TrunkState, issue 12): each leg's place on a
+-- trunk against its max_calls, and which node registers each trunk — both leases on the
+-- database's clock, renewed by the run holding them while it runs.
+CREATE TABLE trunk_call (
+    trunk_id BIGINT NOT NULL,
+    holder TEXT COLLATE "C" NOT NULL,
+    run TEXT COLLATE "C" NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (trunk_id, holder)
+);
+CREATE INDEX trunk_call_by_run ON trunk_call (run);
+CREATE TABLE trunk_registration (
+    trunk_id BIGINT PRIMARY KEY REFERENCES trunk(id) ON DELETE CASCADE,
+    run TEXT COLLATE "C" NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
+);

@@ -4,13 +4,15 @@ import Storage
 import Testing
 import TestSupport
 
-@Suite struct SQLiteStoreTests {
-    let database: TemporaryDatabase
-    let store: SQLiteStore
+/// The core of every store — clients, users, tokens, ratings, call history — on the database
+/// the run is for (`TestStore`: SQLite, or PostgreSQL with `QR_TEST_POSTGRES`).
+@Suite struct StoreTests {
+    let database: TestStore
+    let store: any Store
 
-    init() throws {
-        database = try TemporaryDatabase()
-        store = try SQLiteStore(path: database.path)
+    init() async throws {
+        database = try await TestStore()
+        store = database.store
     }
 
     func rating(_ client: Int64, at seconds: Int64, extensionID: Int64 = 10, rate: Int64 = 4, agent: String? = nil) -> NewRating {
@@ -19,12 +21,12 @@ import TestSupport
             rate: rate, maxRate: 5, agentUsername: agent)
     }
 
-    @Test func createsTheFileAndKeepsDataAcrossReopening() async throws {
+    @Test func keepsDataAcrossReopening() async throws {
         let client = try await store.createClient(name: "Acme", timezone: "Europe/Berlin", domain: "acme.local")
         let stored = try await store.insertRatings([rating(client.id, at: 1000, agent: "101")])
-        #expect(FileManager.default.fileExists(atPath: database.path))
+        if !TestStore.isPostgres { #expect(FileManager.default.fileExists(atPath: database.location)) }
 
-        let reopened = try SQLiteStore(path: database.path)
+        let reopened = try await database.reopen()
         #expect(try await reopened.client(id: client.id) == client)
         #expect(try await reopened.rating(clientID: client.id, id: stored[0].id) == stored[0])
     }
@@ -38,9 +40,31 @@ import TestSupport
         await #expect(throws: StorageError.conflict(field: "username")) {
             _ = try await store.createUser(NewUser(clientID: client.id, username: "admin", passwordHash: "y", isAdmin: false))
         }
-        await #expect(throws: StorageError.conflict(field: "name")) {
-            _ = try await store.createExtension(NewExtension(clientID: client.id, name: "100", kind: .queue, label: ""))
-            _ = try await store.createExtension(NewExtension(clientID: client.id, name: "100", kind: .phone, label: ""))
+    }
+
+    /// SIP host names are case-insensitive, so is the lookup of a client by domain; whether a
+    /// domain is taken is asked of the exact name (`setup` derives it from the client's name).
+    @Test func findsAClientByItsDomainInAnyCase() async throws {
+        let client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+        #expect(try await store.client(domain: "ACME.Local") == client)
+        #expect(try await store.client(domain: "acme.local.") == nil)
+        #expect(try await store.isDomainTaken("acme.local"))
+        #expect(try await store.isDomainTaken("other.local") == false)
+    }
+
+    @Test func findsUsersAndApplicationsByTheirIDsAndNames() async throws {
+        let client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+        let user = try await store.createUser(NewUser(clientID: client.id, username: "admin", passwordHash: "h", isAdmin: true))
+        #expect(try await store.user(id: user.id) == user)
+        #expect(try await store.user(username: "admin") == user)
+        #expect(try await store.user(username: "nobody") == nil)
+        let app = try await store.createApplication(NewApplication(
+            appID: "app", userID: user.id, name: "CRM", type: .trusted, access: .all, secretHash: "s"))
+        #expect(try await store.application(appID: "app") == app)
+        #expect(try await store.application(id: app.id) == app)
+        await #expect(throws: StorageError.conflict(field: "app_id")) {
+            _ = try await store.createApplication(NewApplication(
+                appID: "app", userID: user.id, name: "Other", type: .passwordCredentials, access: .callAPI, secretHash: "t"))
         }
     }
 
@@ -127,12 +151,43 @@ import TestSupport
         #expect(try await store.deleteToken(hash: "abc"))
         #expect(try await store.deleteToken(hash: "abc") == false)
     }
+
+    @Test func expiredTokensAreDeleted() async throws {
+        let client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+        let user = try await store.createUser(NewUser(clientID: client.id, username: "u", passwordHash: "h", isAdmin: false))
+        let app = try await store.createApplication(NewApplication(
+            appID: "app", userID: user.id, name: "n", type: .trusted, access: .callAPI, secretHash: "s"))
+        for (hash, expiry) in [("old", Int64(100)), ("now", 200), ("new", 300)] {
+            try await store.saveToken(StoredToken(
+                hash: hash, kind: .access, applicationID: app.id, userID: user.id, expiresAt: UnixTime(seconds: expiry)))
+        }
+        try await store.deleteTokens(expiredBefore: UnixTime(seconds: 200))
+        #expect(try await store.token(hash: "old") == nil)
+        #expect(try await store.token(hash: "now") != nil)
+        #expect(try await store.token(hash: "new") != nil)
+    }
+
+    /// What a live event stream reads (issue 10): a client's ratings after the last id it sent,
+    /// in id order, and where a stream without a resume point starts.
+    @Test func followsAClientsRatingsAfterAnID() async throws {
+        #expect(try await store.newestRatingID() == 0)
+        let acme = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+        let other = try await store.createClient(name: "Other", timezone: "UTC", domain: "other.local")
+        let first = try await store.insertRatings([rating(acme.id, at: 50), rating(other.id, at: 10), rating(acme.id, at: 5)])
+        let second = try await store.insertRatings([rating(acme.id, at: 1), rating(other.id, at: 2)])
+        #expect(try await store.newestRatingID() == second[1].id)
+        #expect(try await store.ratings(clientID: acme.id, afterID: 0, limit: 10) == [first[0], first[2], second[0]])
+        #expect(try await store.ratings(clientID: acme.id, afterID: first[0].id, limit: 1) == [first[2]])
+        #expect(try await store.ratings(clientID: acme.id, afterID: second[0].id, limit: 10).isEmpty)
+    }
 }
 
-@Suite struct GroupCommitTests {
+/// Writes of many calls at once: SQLite commits them in groups (`GroupCommit`), PostgreSQL each
+/// in its own transaction; either way each is stored, and one that fails fails alone.
+@Suite struct ConcurrentWriteTests {
     @Test func concurrentWritesAreAllStoredAndAFailingOneFailsAlone() async throws {
-        let database = try TemporaryDatabase()
-        let store = try SQLiteStore(path: database.path)
+        let database = try await TestStore()
+        let store = database.store
         let client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
         let duplicate = CallRecord(
             callUUID: .random(), clientID: client.id, extensionID: nil, extensionName: nil, extensionType: nil, flow: .inbound,
