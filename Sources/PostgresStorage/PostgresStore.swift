@@ -259,9 +259,24 @@ public final class PostgresStore: Service {
         }
     }
 
+    /// A read within `probeDeadline`. With the database gone (a restart, a cut), the pool holds a
+    /// statement waiting for a connection until its circuit breaker trips, a minute later: `/health`
+    /// would hang that long instead of answering 503 (issue 12).
     public func checkHealth() async throws {
-        try await read { connection in _ = try await connection.query("SELECT 1", logger: logger) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.read { connection in _ = try await connection.query("SELECT 1", logger: self.logger) } }
+            group.addTask {
+                try await Task.sleep(for: Self.probeDeadline)
+                throw DatabaseNotAnswering()
+            }
+            // The first to finish decides; the other is cancelled (a connection lease waiting in
+            // the pool gives up on cancellation).
+            try await group.next()
+            group.cancelAll()
+        }
     }
+
+    struct DatabaseNotAnswering: Error {}
 
     // MARK: Errors
 
