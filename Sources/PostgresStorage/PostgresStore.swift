@@ -26,6 +26,8 @@ public final class PostgresStore: Service {
     let run = UUID().uuidString
     /// The outcome of the last `probeWrites`; writes are taken to work until one has run.
     let health = Mutex(WriteHealth.ok)
+    /// Claims this run's heartbeat must not renew, and since when: see `PostgresQueueState`.
+    let unsureClaims = Mutex<[HeldClaim: ContinuousClock.Instant]>([:])
     /// Rung when ratings with notifications are committed by this node.
     public let notificationDoorbell = Doorbell()
     /// Rung when ratings are committed by this node.
