@@ -256,7 +256,28 @@ public final class PostgresStore: Service {
         if let scratch {
             return try await scratch.turns.take { try await body(scratch.connection) }
         }
-        return try await client.withConnection { connection in try await body(connection) }
+        do {
+            return try await client.withConnection { connection in try await body(connection) }
+        } catch {
+            logFailure(error)
+            throw error
+        }
+    }
+
+    /// What the log says of a statement the database refused: its SQLSTATE and the table and
+    /// constraint it names, never the server's message, which may quote the values (a caller's
+    /// number, a name) — enough to tell a deadlock from a broken constraint or a lost connection.
+    private func logFailure(_ error: any Error) {
+        guard let failure = error as? PSQLError else { return }
+        var metadata: Logger.Metadata = ["code": "\(failure.code)"]
+        if let state = failure.serverInfo?[.sqlState] {
+            // Refusals the callers answer themselves (a name taken) are theirs to report.
+            guard state != "23505" else { return }
+            metadata["sqlstate"] = "\(state)"
+        }
+        if let table = failure.serverInfo?[.tableName] { metadata["table"] = "\(table)" }
+        if let constraint = failure.serverInfo?[.constraintName] { metadata["constraint"] = "\(constraint)" }
+        logger.warning("database statement failed", metadata: metadata)
     }
 
     /// A transaction, committed when `body` returns, rolled back when it throws.
@@ -280,7 +301,9 @@ public final class PostgresStore: Service {
             // postgres-nio wraps what went wrong (a `StorageError` the body threw among others);
             // callers get it as it was thrown, as from every other store, or the database's own
             // error when BEGIN or COMMIT failed.
-            throw error.beginError ?? error.closureError ?? error.commitError ?? error
+            let thrown = error.beginError ?? error.closureError ?? error.commitError ?? error
+            logFailure(thrown)
+            throw thrown
         }
     }
 
