@@ -394,15 +394,6 @@ extension PostgresStore {
 
     // MARK: Reading
 
-    /// Several statements that must see one state of the database, as one SQLite read does:
-    /// `read` runs each statement on a snapshot of its own (READ COMMITTED).
-    func snapshot<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        try await write { connection in
-            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
-            return try await body(connection)
-        }
-    }
-
     /// The rows of `query`, their columns read by name.
     func fetchAll(_ query: PostgresQuery, on connection: PostgresConnection) async throws -> [PostgresRandomAccessRow] {
         try await connection.query(query, logger: logger).collect().map { $0.makeRandomAccess() }

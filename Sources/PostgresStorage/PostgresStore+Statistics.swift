@@ -12,8 +12,7 @@ extension PostgresStore {
     ) async throws -> [StatisticsBucket] {
         let plan = StatisticsPlan(from: query.from, through: query.through, zone: zone, interval: interval)
         // One snapshot for the whole read, so rollups and rows agree with each other.
-        return try await write { connection in
-            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
+        return try await snapshot { connection in
             var days: [LocalDayTotals] = []
             if let wholeDays = plan.wholeDays {
                 days = try await Self.dayTotals(query, days: wholeDays, interval: interval, groupBy: groupBy, connection: connection, logger: logger)

@@ -28,6 +28,10 @@ public final class PostgresStore: Service {
     let health = Mutex(WriteHealth.ok)
     /// Claims this run's heartbeat must not renew, and since when: see `PostgresQueueState`.
     let unsureClaims = Mutex<[HeldClaim: ContinuousClock.Instant]>([:])
+    /// Set as `run` starts.
+    private let started = StartFlag()
+    /// Set while the listener for other nodes' changes listens.
+    private let listening = StartFlag()
     /// Rung when ratings with notifications are committed by this node.
     public let notificationDoorbell = Doorbell()
     /// Rung when ratings are committed by this node.
@@ -61,10 +65,20 @@ public final class PostgresStore: Service {
     /// down (list it first among the services: the group stops them in reverse order, so the
     /// database stays reachable while the calls and the API drain).
     public func run() async throws {
+        started.flag.store(true, ordering: .releasing)
         await withDiscardingTaskGroup { group in
-            group.addTask { await self.client.run() }
             group.addTask { await self.listenForChanges() }
+            await client.run()
+            // The pool is closed (cancelled, or the service group shuts the store down): the
+            // listener has no connection left to listen on.
+            group.cancelAll()
         }
+    }
+
+    /// Returns once `run` has started, for the code that started it in a task of its own: the
+    /// pool warns of queries made before it runs (they wait for it meanwhile).
+    public func untilRunning() async {
+        while !started.flag.load(ordering: .acquiring) { await Task.yield() }
     }
 
     // MARK: Changes made by other nodes
@@ -83,30 +97,46 @@ public final class PostgresStore: Service {
         case trunks
     }
 
-    /// Tells every node (this one too) of `change`, when the transaction on `connection` commits.
+    /// Tells the other nodes of `change`, when the transaction on `connection` commits. The
+    /// payload names this run too: its own notifications come back to it, and it has rung its
+    /// broadcasts already.
     func announce(_ change: Change, on connection: PostgresConnection) async throws {
-        try await connection.query("SELECT pg_notify(\(Self.changeChannel), \(change.rawValue))", logger: logger)
+        try await connection.query("SELECT pg_notify(\(Self.changeChannel), \(change.rawValue + " " + run))", logger: logger)
     }
+
+    /// Whether this store listens to the other nodes' changes now.
+    public var listensForChanges: Bool { listening.flag.load(ordering: .acquiring) }
 
     /// Rings this node's broadcasts when another node announces a change, so that what waits on
     /// them here (a live event stream, the trunk registration) hears of it at once. Notifications
     /// are a hint: they are lost while the listening connection is down (PostgreSQL restarted),
     /// so after every reconnection everything is rung once, and every waiter also re-reads on a
-    /// timer of its own (event streams every 2 s, trunks every 60 s, routing caches after 2 s).
+    /// timer of its own (event streams every 2 s, trunks every 30 s, routing caches after 2 s).
     private func listenForChanges() async {
+        var connections = 0
         while !Task.isCancelled {
             do {
                 try await client.withConnection { connection in
                     try await connection.listen(on: Self.changeChannel) { notifications in
-                        for change in [Change.ratings, .notifications, .trunks] { ring(change) }
+                        connections += 1
+                        listening.flag.store(true, ordering: .releasing)
+                        if connections > 1 {
+                            for change in [Change.ratings, .notifications, .trunks] { ring(change) }
+                        }
                         for try await notification in notifications {
-                            if let change = Change(rawValue: notification.payload) { ring(change) }
+                            let words = notification.payload.split(separator: " ")
+                            guard words.count == 2, words[1] != run, let change = Change(rawValue: String(words[0])) else { continue }
+                            ring(change)
                         }
                     }
                 }
             } catch {
-                if Task.isCancelled { return }
-                logger.warning("listening for other nodes' changes failed; trying again", metadata: ["error_type": "\(type(of: error))"])
+                listening.flag.store(false, ordering: .releasing)
+                // Closed by this side: the pool is shutting down, with the store.
+                if Task.isCancelled || (error as? PSQLError)?.code == .clientClosedConnection { return }
+                // The error of a LISTEN carries no value of the database's, only its code and
+                // message (the connection lost, the server shutting down).
+                logger.warning("listening for other nodes' changes failed; trying again", metadata: ["error": "\(String(reflecting: error))"])
             }
             try? await Task.sleep(for: .seconds(1))
         }
@@ -126,15 +156,10 @@ public final class PostgresStore: Service {
         _ location: PostgresLocation, maximumConnections: Int = 4, logger: Logger, _ body: (PostgresStore) async throws -> T
     ) async throws -> T {
         let store = PostgresStore(location: location, maximumConnections: maximumConnections, logger: logger)
-        let started = StartFlag()
         return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                started.flag.store(true, ordering: .releasing)
-                try await store.run()
-            }
+            group.addTask { try await store.run() }
             defer { group.cancelAll() }
-            // The pool warns of queries made before it runs.
-            while !started.flag.load(ordering: .acquiring) { await Task.yield() }
+            await store.untilRunning()
             try await store.migrate()
             return try await body(store)
         }
@@ -233,7 +258,28 @@ public final class PostgresStore: Service {
         if let scratch {
             return try await scratch.turns.take { try await body(scratch.connection) }
         }
-        return try await client.withConnection { connection in try await body(connection) }
+        do {
+            return try await client.withConnection { connection in try await body(connection) }
+        } catch {
+            logFailure(error)
+            throw error
+        }
+    }
+
+    /// What the log says of a statement the database refused: its SQLSTATE and the table and
+    /// constraint it names, never the server's message, which may quote the values (a caller's
+    /// number, a name) — enough to tell a deadlock from a broken constraint or a lost connection.
+    private func logFailure(_ error: any Error) {
+        guard let failure = error as? PSQLError else { return }
+        var metadata: Logger.Metadata = ["code": "\(failure.code)"]
+        if let state = failure.serverInfo?[.sqlState] {
+            // Refusals the callers answer themselves (a name taken) are theirs to report.
+            guard state != "23505" else { return }
+            metadata["sqlstate"] = "\(state)"
+        }
+        if let table = failure.serverInfo?[.tableName] { metadata["table"] = "\(table)" }
+        if let constraint = failure.serverInfo?[.constraintName] { metadata["constraint"] = "\(constraint)" }
+        logger.warning("database statement failed", metadata: metadata)
     }
 
     /// A transaction, committed when `body` returns, rolled back when it throws.
@@ -257,7 +303,20 @@ public final class PostgresStore: Service {
             // postgres-nio wraps what went wrong (a `StorageError` the body threw among others);
             // callers get it as it was thrown, as from every other store, or the database's own
             // error when BEGIN or COMMIT failed.
-            throw error.beginError ?? error.closureError ?? error.commitError ?? error
+            let thrown = error.beginError ?? error.closureError ?? error.commitError ?? error
+            logFailure(thrown)
+            throw thrown
+        }
+    }
+
+    /// Several statements that must see one state of the database, as one SQLite read does:
+    /// `read` runs each statement on a snapshot of its own (READ COMMITTED). A scratch store's
+    /// operations run one at a time in its one transaction, which nothing else changes.
+    func snapshot<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        if scratch != nil { return try await read(body) }
+        return try await write { connection in
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
+            return try await body(connection)
         }
     }
 
@@ -327,7 +386,7 @@ final class Turns: Sendable {
     }
 }
 
-/// Set by a task as it starts.
+/// A flag one task sets and others read.
 private final class StartFlag: Sendable {
     let flag = Atomic(false)
 }

@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 import Logging
 import PostgresNIO
@@ -49,5 +50,28 @@ struct PostgresMigrationTests {
         #expect(throws: PostgresLocation.ParseError.self) { try PostgresLocation(url: "postgres://db.example/ratings") }
         #expect(throws: PostgresLocation.ParseError.self) { try PostgresLocation(url: "postgres://qr@db.example/") }
         #expect(throws: PostgresLocation.ParseError.self) { try PostgresLocation(url: "postgres://qr@db.example/x?sslmode=maybe") }
+    }
+}
+
+/// `qualityrate simulate` on PostgreSQL plays its call on a scratch copy: one transaction, rolled
+/// back at the end, so the nodes using the database never see what it wrote.
+@Suite(.enabled(if: TestStore.isPostgres, "needs QR_TEST_POSTGRES (scripts/test's PostgreSQL pass)"))
+struct PostgresScratchCopyTests {
+    @Test func whatAScratchCopyWritesIsGoneAfterwardsAndWasNeverSeenOutside() async throws {
+        let database = try await TestStore()
+        let client = try await database.store.createClient(name: "Acme", timezone: "UTC", domain: "acme.test")
+        let rating = NewRating(clientID: client.id, callUUID: .random(), ratedAt: .now(), extensionID: 5, rate: 4, maxRate: 5, agentUsername: nil)
+        try await database.store.insertRatings([rating])
+        let query = RatingQuery(clientID: client.id, limit: 10)
+        try await PostgresStore.withScratchCopy(try PostgresLocation(url: database.location), logger: Logger(label: "test")) { scratch in
+            try await scratch.insertRatings([rating, rating])
+            #expect(try await scratch.ratings(query).count == 3)
+            // Statistics read several statements as one snapshot: inside the scratch transaction too.
+            let buckets = try await scratch.ratingStatistics(
+                StatisticsQuery(clientID: client.id), zone: .utc, interval: nil, groupBy: nil)
+            #expect(buckets.first?.measures.rated == 3)
+            #expect(try await database.store.ratings(query).count == 1, "the copy's ratings are not committed")
+        }
+        #expect(try await database.store.ratings(query).count == 1)
     }
 }

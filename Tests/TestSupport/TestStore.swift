@@ -38,6 +38,7 @@ public final class TestStore: Sendable {
             let location = try PostgresTemplate.location(server: server, database: name)
             let store = PostgresStore(location: location, maximumConnections: 8, logger: Logger(label: "test.storage"))
             pool = Task<Void, Never> { try? await store.run() }
+            await store.untilRunning()
             try await store.migrate()
             self.store = store
             self.location = try PostgresTemplate.url(server: server, database: name)
@@ -61,6 +62,7 @@ public final class TestStore: Sendable {
             logger: Logger(label: "test.storage"))
         let task = Task<Void, Never> { try? await store.run() }
         reopened.withLock { $0.append(task) }
+        await store.untilRunning()
         try await store.migrate()
         return store
     }
