@@ -16,9 +16,13 @@ public struct AgentSelector: Sendable {
         self.idleSince = idleSince
     }
 
-    /// The rounds of ringing for a caller: each round is the agents rung together. `available`
-    /// are the queue's agents in their configured order, less those busy or unreachable.
-    public func ringPlan(available: [String], using generator: inout some RandomNumberGenerator) -> [[String]] {
+    /// The rounds of ringing for a caller: each round is the agents rung together. `agents` are
+    /// the queue's agents in their configured order; `available` those of them not busy or
+    /// unreachable now.
+    public func ringPlan(
+        agents: [String], available: Set<String>, using generator: inout some RandomNumberGenerator
+    ) -> [[String]] {
+        let available = agents.filter(available.contains)
         guard !available.isEmpty else { return [] }
         switch strategy {
         case .ringAll:
@@ -26,8 +30,11 @@ public struct AgentSelector: Sendable {
         case .topDown:
             return available.map { [$0] }
         case .roundRobin:
-            let start = lastAnswered.flatMap { available.firstIndex(of: $0) }.map { $0 + 1 } ?? 0
-            return (0..<available.count).map { [available[(start + $0) % available.count]] }
+            // After the last agent's place in the configured order, whether or not that agent is
+            // available now: under load the last agent is usually still talking, and starting
+            // from the top then gave the first agents nearly every call (issue 12's cluster test).
+            let start = lastAnswered.flatMap { agents.firstIndex(of: $0) }.map { $0 + 1 } ?? 0
+            return (agents[start...] + agents[..<start]).filter(available.contains).map { [$0] }
         case .random:
             return available.shuffled(using: &generator).map { [$0] }
         case .longestIdleAgent:

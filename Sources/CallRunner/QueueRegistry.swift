@@ -24,13 +24,13 @@ public struct QueueRegistry: Sendable {
     public func ringPlan(clientID: Int64, queueID: Int64) async throws -> [[String]] {
         let (strategy, agents) = try await directory.queueAgents(clientID: clientID, queueID: queueID)
         let selection = try await state.selection(clientID: clientID, queueID: queueID, agents: agents)
-        var available: [String] = []
+        var available: Set<String> = []
         for agent in agents where !selection.talking.contains(agent) {
-            if await reachability.isReachable(clientID: clientID, agent: agent) { available.append(agent) }
+            if await reachability.isReachable(clientID: clientID, agent: agent) { available.insert(agent) }
         }
         var generator = SystemRandomNumberGenerator()
         return AgentSelector(strategy: strategy, lastAnswered: selection.lastAnswered, idleSince: selection.idleSince)
-            .ringPlan(available: available, using: &generator)
+            .ringPlan(agents: agents, available: available, using: &generator)
     }
 
     /// Claims `agents` for `call` before they are rung; returns those it got.

@@ -52,14 +52,15 @@ extension PostgresStore {
 
     private func writeHeartbeat(at instant: UnixTime) async -> WriteHealth {
         do {
-            try await write { connection in
+            let deleted = try await write { connection in
                 _ = try await connection.query("""
                     INSERT INTO heartbeat (run, beat_at, seen_at) VALUES (\(run), \(instant.seconds), now())
                     ON CONFLICT (run) DO UPDATE SET beat_at = excluded.beat_at, seen_at = now()
                     """, logger: logger)
                 // The heartbeat keeps this run's claims on agents and places on trunks (issue 12).
-                try await renewLeases(connection: connection)
+                return try await renewLeases(connection: connection)
             }
+            forgetUnsureClaims(deleted)
             return .ok
         } catch {
             return .failing(reason: Self.writeFailure(error))

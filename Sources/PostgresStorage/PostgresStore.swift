@@ -26,6 +26,8 @@ public final class PostgresStore: Service {
     let run = UUID().uuidString
     /// The outcome of the last `probeWrites`; writes are taken to work until one has run.
     let health = Mutex(WriteHealth.ok)
+    /// Claims this run's heartbeat must not renew, and since when: see `PostgresQueueState`.
+    let unsureClaims = Mutex<[HeldClaim: ContinuousClock.Instant]>([:])
     /// Set as `run` starts.
     private let started = StartFlag()
     /// Set while the listener for other nodes' changes listens.
@@ -256,7 +258,28 @@ public final class PostgresStore: Service {
         if let scratch {
             return try await scratch.turns.take { try await body(scratch.connection) }
         }
-        return try await client.withConnection { connection in try await body(connection) }
+        do {
+            return try await client.withConnection { connection in try await body(connection) }
+        } catch {
+            logFailure(error)
+            throw error
+        }
+    }
+
+    /// What the log says of a statement the database refused: its SQLSTATE and the table and
+    /// constraint it names, never the server's message, which may quote the values (a caller's
+    /// number, a name) — enough to tell a deadlock from a broken constraint or a lost connection.
+    private func logFailure(_ error: any Error) {
+        guard let failure = error as? PSQLError else { return }
+        var metadata: Logger.Metadata = ["code": "\(failure.code)"]
+        if let state = failure.serverInfo?[.sqlState] {
+            // Refusals the callers answer themselves (a name taken) are theirs to report.
+            guard state != "23505" else { return }
+            metadata["sqlstate"] = "\(state)"
+        }
+        if let table = failure.serverInfo?[.tableName] { metadata["table"] = "\(table)" }
+        if let constraint = failure.serverInfo?[.constraintName] { metadata["constraint"] = "\(constraint)" }
+        logger.warning("database statement failed", metadata: metadata)
     }
 
     /// A transaction, committed when `body` returns, rolled back when it throws.
@@ -280,7 +303,9 @@ public final class PostgresStore: Service {
             // postgres-nio wraps what went wrong (a `StorageError` the body threw among others);
             // callers get it as it was thrown, as from every other store, or the database's own
             // error when BEGIN or COMMIT failed.
-            throw error.beginError ?? error.closureError ?? error.commitError ?? error
+            let thrown = error.beginError ?? error.closureError ?? error.commitError ?? error
+            logFailure(thrown)
+            throw thrown
         }
     }
 
@@ -295,9 +320,24 @@ public final class PostgresStore: Service {
         }
     }
 
+    /// A read within `probeDeadline`. With the database gone (a restart, a cut), the pool holds a
+    /// statement waiting for a connection until its circuit breaker trips, a minute later: `/health`
+    /// would hang that long instead of answering 503 (issue 12).
     public func checkHealth() async throws {
-        try await read { connection in _ = try await connection.query("SELECT 1", logger: logger) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.read { connection in _ = try await connection.query("SELECT 1", logger: self.logger) } }
+            group.addTask {
+                try await Task.sleep(for: Self.probeDeadline)
+                throw DatabaseNotAnswering()
+            }
+            // The first to finish decides; the other is cancelled (a connection lease waiting in
+            // the pool gives up on cancellation).
+            try await group.next()
+            group.cancelAll()
+        }
     }
+
+    struct DatabaseNotAnswering: Error {}
 
     // MARK: Errors
 

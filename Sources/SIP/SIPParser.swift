@@ -18,7 +18,7 @@ public enum SIPParseError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .tooLarge(let limit): "message larger than \(limit) bytes"
         case .noHeaderEnd: "no empty line after the headers"
-        case .notText: "headers are not UTF-8 text"
+        case .notText: "headers are not UTF-8 text without NUL"
         case .malformedStartLine: "malformed request or status line"
         case .unsupportedVersion(let version): "unsupported version \(version)"
         case .malformedHeader(let line): "malformed header on line \(line)"
@@ -77,7 +77,10 @@ public enum SIPParser {
         var lines: [Substring] = []
         for rawLine in head.split(separator: 0x0A, omittingEmptySubsequences: false) {
             let line = rawLine.last == 0x0D ? rawLine.dropLast() : rawLine
-            guard let text = String(validating: line, as: UTF8.self) else { throw .notText }
+            // NUL is no character of any header (RFC 3261 §25.1: TEXT-UTF8 excludes the
+            // controls), and a name or number carrying one must not reach storage (PostgreSQL's
+            // text cannot hold it: the lookup would fail as if the database did).
+            guard !line.contains(0x00), let text = String(validating: line, as: UTF8.self) else { throw .notText }
             lines.append(text[...])
         }
         // RFC 3261 §7.5: empty lines before the start line are ignored.

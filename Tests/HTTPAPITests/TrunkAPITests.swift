@@ -184,6 +184,32 @@ extension APIFixture {
     }
 
     /// Once deleted, the number could go to another client, whose number the trunk would show.
+    /// A NUL character (`\u0000`) in any field of a JSON body is refused naming the field, on
+    /// both databases (PostgreSQL's text cannot hold one; schemathesis found the 500 it gave).
+    @Test func aNULCharacterInAFieldIsRefusedNamingItAndChangesNothing() async throws {
+        let fixture = try await APIFixture()
+        try await fixture.withServer { client in
+            let token = try await client.token(fixture.acme)
+            let base = trunksPath(fixture.acme)
+            let created = try await client.sendJSON(.post, base, token: token, #"{"name":"Carrier","host":"192.0.2.10"}"#)
+            let id = try #require(created.object["id"] as? Int64)
+            for (method, path, body, field) in [
+                (HTTPRequest.Method.post, base, #"{"name":"Other","host":"192.0.2.10","password":"a\u0000b"}"#, "password"),
+                (.put, base + "\(id)", #"{"name":"Car\u0000rier"}"#, "name"),
+                (.put, base + "\(id)", #"{"prefixes":["+49","0\u0000"]}"#, "prefixes"),
+            ] {
+                let refused = try await client.sendJSON(method, path, token: token, body)
+                #expect(refused.status == .unprocessableContent, "\(refused.text)")
+                #expect(refused.text.contains(field) && refused.text.contains("NUL"), "\(refused.text)")
+            }
+            let trunks = try await fixture.store.trunks(clientID: fixture.acme.clientID)
+            #expect(trunks.map(\.name) == ["Carrier"] && trunks[0].prefixes.isEmpty)
+            let client = try await client.sendJSON(
+                .put, "/api/ver1.0/client/\(fixture.acme.clientID)", token: token, #"{"name":"Ac\u0000me"}"#)
+            #expect(client.status == .unprocessableContent && client.text.contains("name"), "\(client.text)")
+        }
+    }
+
     @Test func aDIDStaysWhileATrunkShowsItAsCallerID() async throws {
         let fixture = try await APIFixture()
         let did = try await fixture.store.createDID(NewDID(clientID: fixture.acme.clientID, number: "4930555", extensionID: nil, comment: ""))

@@ -86,6 +86,10 @@ let invite = """
 
     @Test func refusesNonTextAndOversizedMessages() {
         #expect(throws: SIPParseError.notText) { try SIPParser.parse([0xFF, 0xFE, 0x0D, 0x0A, 0x0D, 0x0A]) }
+        // A NUL in a header (here the To user) is no text either: it never reaches a lookup.
+        let withNUL = Array("REGISTER sip:acme.test SIP/2.0\r\nVia: v\r\nFrom: f\r\nTo: <sip:10".utf8) + [0x00]
+            + Array("1@acme.test>\r\nCall-ID: c\r\nCSeq: 1 REGISTER\r\n\r\n".utf8)
+        #expect(throws: SIPParseError.notText) { try SIPParser.parse(withNUL) }
         #expect(throws: SIPParseError.tooLarge(limit: SIPParser.maxMessageSize)) {
             try SIPParser.parse(Array(repeating: 0x41, count: SIPParser.maxMessageSize + 1))
         }

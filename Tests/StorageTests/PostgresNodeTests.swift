@@ -180,6 +180,37 @@ struct PostgresNodeTests {
         #expect(nodeA.writeHealth == .ok)
     }
 
+    /// A claim whose end of call could not be written (here the database refuses it; in the field
+    /// it went away as the call ended) is left out of the heartbeat's renewal and lapses with its
+    /// lease, while the claim of a call still up is renewed. Renewed with the run's others, it kept
+    /// the agent from every call for as long as the node ran (issue 12's cluster test).
+    @Test func aClaimWhoseEndCouldNotBeWrittenLapsesWhileOthersAreRenewed() async throws {
+        let nodeB = try await node()
+        let client = try await nodeA.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+        let queues = nodeA.queueState
+        let (ended, up) = (CallUUID.random(), CallUUID.random())
+        for (agent, call) in [("101", ended), ("102", up)] {
+            #expect(try await queues.claim(clientID: client.id, agents: [agent], for: call) == [agent])
+            try await queues.answered(clientID: client.id, queueID: nil, agent: agent, for: call)
+        }
+        try await execute(on: nodeA, "ALTER TABLE agent_idle ADD CONSTRAINT no_idle CHECK (idle_since < 0) NOT VALID")
+        await #expect(throws: (any Error).self) {
+            try await queues.finished(clientID: client.id, agent: "101", for: ended, at: .now())
+        }
+        try await execute(on: nodeA, "ALTER TABLE agent_idle DROP CONSTRAINT no_idle")
+        // Both leases run out; the next heartbeat renews the claim of the call still up only.
+        try await execute(on: nodeA, "UPDATE agent_claim SET expires_at = now() - interval '1 second'")
+        await nodeA.probeWrites(at: .now())
+        #expect(nodeA.writeHealth == .ok)
+        #expect(try await nodeB.queueState.claim(clientID: client.id, agents: ["101", "102"], for: .random()) == ["101"])
+    }
+
+    func execute(on node: PostgresStore, _ statement: String) async throws {
+        try await node.read { connection in
+            _ = try await connection.query(PostgresQuery(unsafeSQL: statement), logger: node.logger)
+        }
+    }
+
     /// A write that hangs (here: behind another node's lock) makes the writes failing once the
     /// probe's deadline passes, and working again when it completes.
     @Test func aProbeThatHangsMarksTheWritesFailingUntilItEnds() async throws {

@@ -13,6 +13,7 @@ import socket
 import ssl
 import struct
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -164,8 +165,11 @@ class QualityRateServer(LoggingProcess):
 
     def __init__(self, workdir: Path, options: tuple[str, ...] = (), sip_host: str = "127.0.0.1",
                  trunk: str = "127.0.0.1/32", prefix: tuple[str, ...] = (), rtp_ports: int = 400,
-                 tls: TLSCertificates | None = None) -> None:
-        """With `tls`: the API over HTTPS (`--https`) and SIP over TLS too (`--sip-tls`)."""
+                 tls: TLSCertificates | None = None, database: str | None = None) -> None:
+        """With `tls`: the API over HTTPS (`--https`) and SIP over TLS too (`--sip-tls`). With
+        `database` (a `postgres://` URL): on that database instead of a SQLite file of its own,
+        one node of several sharing it (issue 12) — `setup` runs on one of them, and the others
+        take its client (`credentials`)."""
         self.workdir = workdir
         self.tls = tls
         self.sip_tls_port = free_port((socket.SOCK_STREAM,), host=sip_host) if tls else None
@@ -174,7 +178,7 @@ class QualityRateServer(LoggingProcess):
         self.prefix = prefix
         self.sip_host = sip_host
         self.trunk = trunk
-        self.database = workdir / "sip.sqlite"
+        self.database = database or str(workdir / "sip.sqlite")
         self.log_path = workdir / "serve.log"
         self.http_port = free_port((socket.SOCK_STREAM,))
         self.sip_port = free_port(host=sip_host)
@@ -211,7 +215,7 @@ class QualityRateServer(LoggingProcess):
             pytest.fail(f"{BINARY} is missing: run `swift build` first", pytrace=False)
         setup = subprocess.run(
             [str(BINARY), "setup", "--client", "SIP Test", "--timezone", ZONE, "--domain", DOMAIN,
-             "--database", str(self.database)],
+             "--database", self.database],
             capture_output=True, text=True, timeout=120,
         )
         if setup.returncode != 0:
@@ -227,7 +231,7 @@ class QualityRateServer(LoggingProcess):
             api_listener += ["--sip-tls", self.sip_tls_address, "--tls-certificate", str(self.tls.certificate),
                              "--tls-key", str(self.tls.key)]
         command = [
-            *self.prefix, str(BINARY), "serve", "--database", str(self.database), *api_listener,
+            *self.prefix, str(BINARY), "serve", "--database", self.database, *api_listener,
             # Provider trunks the tests make are SIPp on loopback; nothing may go elsewhere.
             "--sip", self.sip_address, "--trunk", self.trunk, "--provider-addresses", "127.0.0.0/8",
             "--rtp-ports", f"{self.rtp_low}-{self.rtp_high}", "--log-level", "debug", *self.options,
@@ -259,6 +263,71 @@ class QualityRateServer(LoggingProcess):
             self.process.kill()
             self.process.wait(timeout=10)
 
+    def kill(self) -> None:
+        """kill -9: the node dies with its calls, as in a crash (issue 12)."""
+        assert self.process is not None and self.process.poll() is None, "the server is not running"
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+
+class PostgreSQL(LoggingProcess):
+    """A PostgreSQL server of Debian's `postgresql` package for one test module, made as
+    `start_postgres` in scripts/lib.sh makes one: initdb in a new directory owned by the
+    `postgres` system user (the server refuses to run as root), listening on 127.0.0.1 at a free
+    port, its superuser `qualityrate` trusted. fsync is off (the machine does not crash in a
+    test; a killed server loses nothing that way), commits stay synchronous: a rating a node
+    confirmed is on disk when PostgreSQL stops. The test stops and starts it at will."""
+
+    def __init__(self) -> None:
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda path: int(path.parts[-3]))
+        if not found:
+            pytest.fail("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): `apt-get install postgresql` "
+                        "(scripts/test does it)", pytrace=False)
+        self.bin = found[-1].parent
+        require_tool("runuser", "util-linux")
+        # Not under pytest's temporary directory: its parents are private to root, and the
+        # `postgres` user must reach its own directory.
+        self.directory = Path(tempfile.mkdtemp(prefix="qualityrate-postgres-"))
+        shutil.chown(self.directory, "postgres", "postgres")
+        self.data = self.directory / "data"
+        self.log_path = self.directory / "server.log"
+        self.port = free_port((socket.SOCK_STREAM,))
+
+    def url(self, database: str) -> str:
+        return f"postgres://qualityrate@127.0.0.1:{self.port}/{database}?sslmode=disable"
+
+    def _run(self, what: str, command: list[str], as_postgres: bool = True) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if as_postgres else []
+        done = subprocess.run([*prefix, *command], capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            pytest.fail(f"PostgreSQL {what} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}\n{self.log_tail()}",
+                        pytrace=False)
+
+    def start(self) -> None:
+        """Creates the cluster the first time; starts the server and returns once it takes connections."""
+        if not self.data.exists():
+            self._run("initdb", [str(self.bin / "initdb"), "-D", str(self.data), "-U", "qualityrate", "--auth=trust",
+                                 "-E", "UTF8", "--locale=C.UTF-8"])
+        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory} -c fsync=off "
+                   "-c full_page_writes=off -c max_connections=400")
+        self._run("start", [str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log_path), "-w", "-t", "60",
+                            "start", "-o", options])
+
+    def stop(self) -> None:
+        """A fast shutdown: sessions are ended, what was committed stays."""
+        self._run("stop", [str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop"])
+
+    def create_database(self, name: str) -> str:
+        """A new database; its URL."""
+        self._run(f"createdb {name}", [str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+                                       "-U", "qualityrate", name], as_postgres=False)
+        return self.url(name)
+
+    def remove(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            subprocess.run(["runuser", "-u", "postgres", "--", str(self.bin / "pg_ctl"), "-D", str(self.data), "-m",
+                            "immediate", "-w", "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 # The REST API.
@@ -534,8 +603,10 @@ class Sipp:
         files: dict[str, bytes] | None = None,
         seconds: int = 30,
         calls: int = 1,
+        rate: int | None = None,
     ) -> SippRun:
-        """One call, or `calls` at once (SIPp's default rate, all of them up together)."""
+        """One call, or `calls` at once (SIPp's default rate, all of them up together), or `calls`
+        placed `rate` a second."""
         directory = self.directory / f"{len(self.runs) + 1:02d}-{label}"
         directory.mkdir(parents=True)
         shutil.copy(SCENARIOS / scenario, directory / scenario)
@@ -553,6 +624,8 @@ class Sipp:
             "-trace_err", "-error_file", str(directory / "errors.log"),
             "-trace_logs", "-log_file", str(directory / "logs.log"),
         ]
+        if rate is not None:
+            command += ["-r", str(rate), "-rp", "1000"]
         if password is not None:
             command += ["-au", service, "-ap", password]
         if auth_uri is not None:

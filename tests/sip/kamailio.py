@@ -1,7 +1,9 @@
-"""Kamailio (Debian `kamailio`, 5.6) in front of a `qualityrate serve`, running the configuration
-operators start from, deploy/kamailio/kamailio.cfg, with only its settings given on the command
-line: the address it listens on and the QualityRate node it relays to. It runs in the
-foreground, as root is fine, with its runtime files and log in the test's directory."""
+"""Kamailio (Debian `kamailio`, 5.6) in front of `qualityrate serve`, running the configurations
+operators start from with only their settings given on the command line: deploy/kamailio/
+kamailio.cfg in front of one node (the address it listens on and the node it relays to), and
+deploy/kamailio/cluster.cfg in front of several (the address, and the dispatcher list file naming
+the nodes, written here as an operator writes it). It runs in the foreground, as root is fine,
+with its runtime files, control socket and log in the test's directory."""
 
 from __future__ import annotations
 
@@ -18,10 +20,13 @@ import pytest
 from harness import ROOT, LoggingProcess, QualityRateServer, free_port, require_tool
 
 CONFIG = ROOT / "deploy" / "kamailio" / "kamailio.cfg"
+CLUSTER_CONFIG = ROOT / "deploy" / "kamailio" / "cluster.cfg"
 
 
 class Kamailio(LoggingProcess):
     """Kamailio on `host` (a free port, UDP and TCP) relaying to `upstream`'s SIP address."""
+
+    config = CONFIG
 
     def __init__(self, workdir: Path, upstream: QualityRateServer, host: str) -> None:
         self.workdir = workdir
@@ -29,21 +34,25 @@ class Kamailio(LoggingProcess):
         self.host = host
         self.port = free_port(host=host)
         self.log_path = workdir / "kamailio.log"
+        self.runtime = workdir / "run"
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def sip_address(self) -> str:
         return f"{self.host}:{self.port}"
 
+    def settings(self) -> list[str]:
+        """The configuration's settings, as `-A NAME=VALUE` options."""
+        upstream_host, upstream_port = self.upstream.sip_address.rsplit(":", 1)
+        return ["-A", f"LISTEN={self.sip_address}", "-A", f'QR_HOST="{upstream_host}"', "-A", f"QR_PORT={upstream_port}"]
+
     def start(self) -> None:
         binary = require_tool("kamailio", "kamailio")
-        runtime = self.workdir / "run"
-        runtime.mkdir(parents=True)
-        upstream_host, upstream_port = self.upstream.sip_address.rsplit(":", 1)
+        self.runtime.mkdir(parents=True)
         command = [
-            binary, "-f", str(CONFIG), "-DD", "-E", "-m", "32", "-M", "4",
-            "-Y", str(runtime), "-P", str(runtime / "kamailio.pid"), "-w", str(runtime),
-            "-A", f"LISTEN={self.sip_address}", "-A", f'QR_HOST="{upstream_host}"', "-A", f"QR_PORT={upstream_port}",
+            binary, "-f", str(self.config), "-DD", "-E", "-m", "32", "-M", "4",
+            "-Y", str(self.runtime), "-P", str(self.runtime / "kamailio.pid"), "-w", str(self.runtime),
+            *self.settings(),
         ]
         with self.log_path.open("wb") as log:
             log.write((" ".join(command) + "\n").encode())
@@ -89,4 +98,38 @@ class Kamailio(LoggingProcess):
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
+
+
+class ClusterKamailio(Kamailio):
+    """Kamailio on `host` running cluster.cfg in front of `nodes`, which it finds in the dispatcher
+    list file this writes (one line per node: set 1 and its SIP address)."""
+
+    config = CLUSTER_CONFIG
+
+    def __init__(self, workdir: Path, nodes: list[QualityRateServer], host: str) -> None:
+        super().__init__(workdir, nodes[0], host)
+        self.nodes = nodes
+        self.nodes_list = workdir / "qualityrate-nodes.list"
+        self.control = f"unix:{self.runtime / 'kamailio_ctl'}"
+
+    def settings(self) -> list[str]:
+        self.nodes_list.write_text("".join(f"1 sip:{node.sip_address}\n" for node in self.nodes))
+        return ["-A", f"LISTEN={self.sip_address}", "-A", f'NODES_LIST="{self.nodes_list}"', "-A", f'CTL="{self.control}"']
+
+    def node_states(self) -> dict[str, str]:
+        """What the dispatcher says of each node (`kamcmd dispatcher.list`): its SIP address and
+        flags, `AP` in service (active, probed), `IP` out of service (inactive, probed)."""
+        listed = subprocess.run([require_tool("kamcmd", "kamailio"), "-s", self.control, "dispatcher.list"],
+                                capture_output=True, text=True, timeout=10)
+        if listed.returncode != 0:
+            raise AssertionError(f"kamcmd dispatcher.list failed: {listed.stderr}{listed.stdout}")
+        states: dict[str, str] = {}
+        uri = None
+        for line in listed.stdout.splitlines():
+            key, _, value = line.strip().partition(":")
+            if key == "URI":
+                uri = value.strip().removeprefix("sip:")
+            elif key == "FLAGS" and uri is not None:
+                states[uri] = value.strip()
+        return states
 

@@ -8,6 +8,7 @@ import socket
 import struct
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class RTPListener:
         self._socket.settimeout(0.2)
         self.port: int = self._socket.getsockname()[1]
         self._datagrams: list[tuple[bytes, tuple[str, int]]] = []
+        # When each datagram arrived (the local wall clock, as SIPp's logs tell time).
+        self._arrivals: list[datetime] = []
         self._lock = threading.Lock()
         self._running = True
         self._thread = threading.Thread(target=self._receive, name=f"rtp-{self.port}", daemon=True)
@@ -69,6 +72,7 @@ class RTPListener:
                 return
             with self._lock:
                 self._datagrams.append((datagram, source))
+                self._arrivals.append(datetime.now())
 
     def send(self, datagram: bytes, destination: tuple[str, int]) -> None:
         """Sends from the listener's port: what the party whose offer named it sends."""
@@ -85,6 +89,13 @@ class RTPListener:
         with self._lock:
             received = list(self._datagrams)
         return [RTPPacket.parse(datagram, source) for datagram, source in received]
+
+    def arrivals(self) -> list[tuple[datetime, RTPPacket]]:
+        """The packets with when each arrived: with one listener in the offers of many calls, a
+        call's are those from its server media address while it lasted."""
+        with self._lock:
+            received = list(zip(self._arrivals, self._datagrams))
+        return [(moment, RTPPacket.parse(datagram, source)) for moment, (datagram, source) in received]
 
     def close(self) -> None:
         self._running = False

@@ -332,7 +332,7 @@ def test_health_options_and_invites_answer_503_while_the_disk_is_full_and_recove
                     pytrace=False)
     server = QualityRateServer(tmp_path / "full")
     server.workdir.mkdir()
-    server.database = disk / "sip.sqlite"  # the log stays outside, where it can still be written
+    server.database = str(disk / "sip.sqlite")  # the log stays outside, where it can still be written
     sipp = Sipp(server.sip_address, tmp_path / "sipp")
     try:
         server.start()

@@ -73,6 +73,7 @@ struct ClientUpdate: Decodable {
     }
 
     static func decode(_ data: Data) throws -> ClientUpdate {
+        if let fields = try? JSONSerialization.jsonObject(with: data) as? [String: Any] { try JSONBody.refuseNUL(in: fields) }
         do {
             return try JSONDecoder().decode(ClientUpdate.self, from: data)
         } catch let error as APIError {
@@ -172,6 +173,24 @@ enum JSONBody {
         else {
             throw APIError.badParameter("body", "expected a JSON object")
         }
+        try refuseNUL(in: fields)
         return fields
+    }
+
+    /// A NUL character (`\u0000`) anywhere in a field is refused, naming the field: no name,
+    /// number, URL or password holds one, and PostgreSQL's text cannot store it (SQLite's can),
+    /// so it is refused the same on both databases rather than failing on one.
+    static func refuseNUL(in fields: [String: Any]) throws {
+        func holdsNUL(_ value: Any) -> Bool {
+            switch value {
+            case let text as String: text.unicodeScalars.contains("\u{0}")
+            case let items as [Any]: items.contains(where: holdsNUL)
+            case let object as [String: Any]: object.contains { holdsNUL($0.key) || holdsNUL($0.value) }
+            default: false
+            }
+        }
+        for (name, value) in fields.sorted(by: { $0.key < $1.key }) where holdsNUL(name) || holdsNUL(value) {
+            throw APIError.invalidValue(APIError.printable(name), "must not contain the NUL character (U+0000)")
+        }
     }
 }
