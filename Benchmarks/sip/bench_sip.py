@@ -20,12 +20,14 @@ for SIPp's side of the calls.
 
 Per step: calls attempted, succeeded and failed (SIPp's `-trace_stat` CSV), ratings stored during
 the step (REST API), the peak of concurrent calls (SIPp's CurrentCall), the rate SIPp reached,
-the mean INVITE→200 time, retransmissions on both sides (signs of a lagging peer), the nodes'
-CPU (% of one core, all nodes together) and resident memory sampled every second from /proc,
-CPU-ms per call of the nodes, of PostgreSQL (the postmaster and its backends) and of Kamailio (its
-main process and workers), and KiB per concurrent call (the nodes' peak RSS above their idle RSS
-before the first step, over the peak of concurrent calls). Prints a table per topology, the
-highest rate with no failed call and every rating stored, and a summary comparing the
+the mean INVITE→200 time and the INVITEs answered later than 500 ms, retransmissions on both
+sides (signs of a lagging peer), the nodes' CPU (% of one core, all nodes together) and resident
+memory sampled every second from /proc, CPU-ms per call of the nodes, of PostgreSQL (the
+postmaster and its backends) and of Kamailio (its main process and workers), KiB per concurrent
+call (the nodes' peak RSS above their idle RSS before the first step, over the peak of
+concurrent calls), and the calls each node took. Before the first step, each process group's CPU
+with no call up. Prints a table per topology, the highest rate with no failed call and every
+rating stored and the highest with every answer within 500 ms, and a summary comparing the
 topologies; writes everything to WORKDIR/results.json.
 """
 
