@@ -304,7 +304,6 @@ let package = Package(
             name: "CallRunnerTests",
             dependencies: [
                 "CallFlow", "CallRunner", "Domain", "Storage", "TestSupport",
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -318,8 +317,6 @@ let package = Package(
             dependencies: [
                 "Admission", "Audio", "CallFlow", "CallRunner", "Domain", "Media", "SIP", "SIPTransport", "Storage", "Telephony", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
-                // To break a server's database under it, as a failing disk would.
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -367,7 +364,6 @@ let package = Package(
                 "Domain", "Notifications", "Storage", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

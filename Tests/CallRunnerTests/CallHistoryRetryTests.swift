@@ -1,7 +1,6 @@
 import CallFlow
 import CallRunner
 import Domain
-import GRDB
 import Logging
 import Storage
 import Testing
@@ -11,8 +10,8 @@ import TestSupport
 /// database takes them again, without a restart.
 @Suite struct CallHistoryRetryTests {
     @Test func callHistoryThatCannotBeWrittenIsWrittenOnceTheDatabaseTakesWritesAgain() async throws {
-        let database = try TemporaryDatabase()
-        let store = try SQLiteStore(path: database.path)
+        let database = try await TestStore()
+        let store = database.store
         let client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
         let menu = try await store.createExtension(
             NewExtension(clientID: client.id, name: "099", kind: .ivr, label: "Feedback"), status: .active, credentials: nil)
@@ -34,16 +33,14 @@ import TestSupport
         await call.start()
         #expect(await port.takeRequests().first == .answerCaller)
 
-        // Another process holds the write lock past the store's wait: the end's write fails.
-        var configuration = Configuration()
-        configuration.allowsUnsafeTransactions = true
-        let holder = try DatabaseQueue(path: database.path, configuration: configuration)
-        try holder.inDatabase { db in try db.execute(sql: "BEGIN EXCLUSIVE") }
+        // The database refuses the history's writes (a table gone, as a broken database would):
+        // the end's write fails, on SQLite and on PostgreSQL alike.
+        try await database.execute("ALTER TABLE call_leg RENAME TO call_leg_lost")
         await call.deliver(.callerHungUp)
         #expect(await call.isOver)
-        #expect(try await store.calls(CallQuery(clientID: client.id, limit: 10)).isEmpty)
+        try await database.execute("ALTER TABLE call_leg_lost RENAME TO call_leg")
+        #expect(try await store.calls(CallQuery(clientID: client.id, limit: 10)).isEmpty, "nothing written yet")
 
-        try holder.inDatabase { db in try db.execute(sql: "ROLLBACK") }
         await timers.advance(by: .seconds(5))
         let history = try await store.calls(CallQuery(clientID: client.id, limit: 10))
         #expect(history.count == 1 && history.first?.hangupDisposition == .callerHangup && history.first?.extensionID == menu.id)
