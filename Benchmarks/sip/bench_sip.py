@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import qualityrate_sip
-from qualityrate_sip import API, REPOSITORY, Server
+from qualityrate_sip import API, REPOSITORY, Server, dispatcher_states
 
 DID = "4930555900"
 IVR_NAME = "900"
@@ -375,15 +375,7 @@ class ClusterProxy:
     def node_states(self) -> dict[str, str]:
         """Each node's dispatcher flags (`kamcmd dispatcher.list`): `AP` in service, `IP` out of it."""
         listed = subprocess.run(["kamcmd", "-s", self.control, "dispatcher.list"], capture_output=True, text=True)
-        states: dict[str, str] = {}
-        uri = None
-        for line in listed.stdout.splitlines():
-            key, _, value = line.strip().partition(":")
-            if key == "URI":
-                uri = value.strip().removeprefix("sip:")
-            elif key == "FLAGS" and uri is not None:
-                states[uri] = value.strip()
-        return states
+        return dispatcher_states(listed.stdout)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

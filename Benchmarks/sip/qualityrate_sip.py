@@ -306,3 +306,18 @@ def options_probe(local: tuple[str, int], sip_port: int) -> bytes:
         f"OPTIONS sip:127.0.0.1:{sip_port} SIP/2.0", f"Via: SIP/2.0/UDP {host}:{port};branch=z9hG4bK-o{tag}",
         f"From: <sip:probe@{host}>;tag=o", "To: <sip:127.0.0.1>", f"Call-ID: options-{tag}", "CSeq: 1 OPTIONS",
         "Max-Forwards: 70", "Content-Length: 0", "", ""]).encode()
+
+
+def dispatcher_states(listing: str) -> dict[str, str]:
+    """Each node's flags in the output of `kamcmd dispatcher.list` (Kamailio's dispatcher, as
+    deploy/kamailio/cluster.cfg runs it), by its SIP address: `AP` in service (active, probed),
+    `IP` out of service (inactive, probed). Shared by bench_sip.py and tests/sip/kamailio.py."""
+    states: dict[str, str] = {}
+    uri = None
+    for line in listing.splitlines():
+        key, _, value = line.strip().partition(":")
+        if key == "URI":
+            uri = value.strip().removeprefix("sip:")
+        elif key == "FLAGS" and uri is not None:
+            states[uri] = value.strip()
+    return states

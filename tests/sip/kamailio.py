@@ -12,12 +12,16 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from harness import ROOT, LoggingProcess, QualityRateServer, free_port, require_tool
+
+sys.path.insert(0, str(ROOT / "Benchmarks" / "sip"))
+from qualityrate_sip import dispatcher_states  # noqa: E402  (shared with the benchmark)
 
 CONFIG = ROOT / "deploy" / "kamailio" / "kamailio.cfg"
 CLUSTER_CONFIG = ROOT / "deploy" / "kamailio" / "cluster.cfg"
@@ -123,13 +127,5 @@ class ClusterKamailio(Kamailio):
                                 capture_output=True, text=True, timeout=10)
         if listed.returncode != 0:
             raise AssertionError(f"kamcmd dispatcher.list failed: {listed.stderr}{listed.stdout}")
-        states: dict[str, str] = {}
-        uri = None
-        for line in listed.stdout.splitlines():
-            key, _, value = line.strip().partition(":")
-            if key == "URI":
-                uri = value.strip().removeprefix("sip:")
-            elif key == "FLAGS" and uri is not None:
-                states[uri] = value.strip()
-        return states
+        return dispatcher_states(listed.stdout)
 
