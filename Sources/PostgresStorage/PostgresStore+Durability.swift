@@ -23,20 +23,33 @@ extension PostgresStore {
     /// outcome is `writeHealth`; one that takes longer than `probeDeadline` marks the writes
     /// failing until it ends. There is no look at the free space as on SQLite: the database's
     /// disk is on its server, and a full disk there fails the write itself (SQLSTATE 53100).
+    ///
+    /// An overdue probe is logged here, with how long it took once it ends: the service that
+    /// probes logs each change it sees between two probes, and a probe that is late and then
+    /// succeeds is `.ok` before and after — while meanwhile `/health` and OPTIONS said 503.
     public func probeWrites(at instant: UnixTime) async {
+        let started = ContinuousClock.now
         await withTaskGroup(of: ProbeEvent.self) { group in
             group.addTask { .written(await self.writeHeartbeat(at: instant)) }
             group.addTask {
                 do { try await Task.sleep(for: Self.probeDeadline) } catch { return .stopped }
                 return .overdue
             }
+            var overdue = false
             for await event in group {
                 switch event {
                 case .written(let outcome):
                     health.withLock { $0 = outcome }
                     group.cancelAll()
+                    if overdue {
+                        logger.notice("the database answered the write probe late", metadata: [
+                            "seconds": "\((ContinuousClock.now - started).components.seconds)", "outcome": "\(outcome)"])
+                    }
                 case .overdue:
+                    overdue = true
                     health.withLock { $0 = .failing(reason: "database not answering") }
+                    logger.warning("the database has not answered the write probe; /health and OPTIONS answer 503 until it does", metadata: [
+                        "seconds": "\(Self.probeDeadline.components.seconds)"])
                 case .stopped:
                     break
                 }

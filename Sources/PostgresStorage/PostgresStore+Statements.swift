@@ -32,5 +32,22 @@ extension PostgresRowSequence {
     }
 }
 
-/// A statement that always answers a row answered none: never expected, a bug if seen.
+/// A row's cells in the order they were selected, each decoded as the concrete type asked for.
+/// For the lists, which run to a million rows: decoding a row as a tuple
+/// (`PostgresRowSequence.decode((A, B, …).self)`) looks up the tuple's type metadata for every
+/// row, a third of a list's time (docs/BENCHMARKS.md), while `PostgresCell.decode` is inlinable
+/// and specialised here.
+struct SelectedCells {
+    private var cells: PostgresRow.Iterator
+
+    init(_ row: PostgresRow) { cells = row.makeIterator() }
+
+    /// The next cell's value.
+    mutating func next<Value: PostgresDecodable>(_: Value.Type = Value.self) throws -> Value {
+        guard let cell = cells.next() else { throw PostgresRowsMissing() }
+        return try cell.decode(Value.self)
+    }
+}
+
+/// A statement that always answers a row answered none, or a row fewer cells than selected: never expected, a bug if seen.
 struct PostgresRowsMissing: Error {}

@@ -124,7 +124,8 @@ public actor SIPEndpoint {
         inbox = EndpointInbox(
             events: events.continuation, waitingMessages: .init(), capacity: Self.inboundCapacity,
             dropped: Counter(label: "qualityrate_sip_inbound_dropped_total", dimensions: [("queue", "sockets")]))
-        lanes = (0..<Self.laneCount).map { _ in AsyncStream.makeStream(bufferingPolicy: .bufferingOldest(Self.laneCapacity)) }
+        // The call lanes, then the probe lane (`deliver`).
+        lanes = (0...Self.laneCount).map { _ in AsyncStream.makeStream(bufferingPolicy: .bufferingOldest(Self.laneCapacity)) }
         boundPort = Mutex(port)
         tlsBoundPort = Mutex(tls?.port ?? port)
         var malformed: [SIPTransportKind: Counter] = [:]
@@ -456,9 +457,16 @@ public actor SIPEndpoint {
     /// Hands a delivery to the lane of its Call-ID. A lane that is full drops it: a request is
     /// then answered 503 with Retry-After (RFC 3261 §21.5.4: overloaded), so that its
     /// transaction ends and its sender backs off.
+    ///
+    /// OPTIONS go to a lane of their own, the last: a proxy's probe (Kamailio's dispatcher, an
+    /// SBC's keep-alive) must be answered within its timeout while every call lane waits on the
+    /// database, or the proxy takes a busy server for a dead one — at 150 calls/s a cluster had
+    /// all its nodes marked down at once (issue 12, docs/BENCHMARKS.md). The user answers an
+    /// OPTIONS from no call's state, so it needs no order with its Call-ID's other requests.
     private func deliver(_ delivery: TransactionLayer.Delivery) {
         let callID = delivery.message.headers["Call-ID"] ?? ""
-        let lane = Int(UInt(bitPattern: callID.hashValue) % UInt(lanes.count))
+        let lane = delivery.message.method == "OPTIONS"
+            ? Self.laneCount : Int(UInt(bitPattern: callID.hashValue) % UInt(Self.laneCount))
         guard case .dropped = lanes[lane].continuation.yield(delivery) else { return }
         droppedBeforeUser.increment()
         guard case .request(let request, _) = delivery, request.method != "ACK" else { return }

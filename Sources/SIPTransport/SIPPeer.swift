@@ -27,6 +27,8 @@ public struct SIPPeer: Sendable, Hashable, CustomStringConvertible {
 /// these one at a time, in the order the messages arrived (a CANCEL never overtakes its INVITE,
 /// nor a BYE its ACK); different Call-IDs may be called at the same time. A call that waits
 /// long holds up the Call-IDs that share its lane: leave long work to tasks of your own.
+/// OPTIONS are the exception: they have a lane of their own, so that a proxy's probes are
+/// answered while calls wait, and may overtake their Call-ID's other requests.
 public protocol SIPTransactionUser: Sendable {
     /// A request that opened a new server transaction (any method but ACK and CANCEL), or an ACK
     /// that matched no server transaction (the ACK of a 2xx, which belongs to the dialog).

@@ -105,6 +105,24 @@ import Testing
         await phone.close()
     }
 
+    /// A proxy's OPTIONS probe reaches the user while a call's request waits — here one of the
+    /// same Call-ID, whose lane it would otherwise have shared (issue 12: probes queued behind
+    /// busy calls made Kamailio take every node for dead).
+    @Test(.timeLimit(.minutes(1))) func anOptionsProbeDoesNotWaitBehindABusyCall() async throws {
+        let user = SlowUser(holding: ["INVITE"])
+        let endpoint = try await startEndpoint(serving: user)
+        let phone = try await UDPTestPeer()
+        let server = await endpoint.localAddress
+        var arrived = user.arrived.makeAsyncIterator()
+        try await phone.send(request("INVITE", branch: "z9hG4bK-busy", callID: "busy-call", port: phone.port), to: server)
+        #expect(await arrived.next()?.method == "INVITE", "the user is now busy with the INVITE")
+        try await phone.send(request("OPTIONS", branch: "z9hG4bK-probe", callID: "busy-call", port: phone.port), to: server)
+        #expect(await arrived.next()?.method == "OPTIONS", "delivered while the INVITE is still being handled")
+        user.releaseOne()
+        await endpoint.stop()
+        await phone.close()
+    }
+
     @Test func aBusyUserDoesNotHoldUpTheTransactions() async throws {
         let user = SlowUser()
         let endpoint = try await startEndpoint(serving: user)

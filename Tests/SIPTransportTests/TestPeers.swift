@@ -29,14 +29,17 @@ final class RecordingUser: SIPTransactionUser {
     func answerNotAcknowledged(_ response: SIPMessage) async { continuation.yield(.notAcknowledged(response)) }
 }
 
-/// A user that takes its time: each request waits for a `release` before `received` returns.
+/// A user that takes its time: each request (of `holding`'s methods; nil: all) waits for a
+/// `release` before `received` returns; the others return at once.
 final class SlowUser: SIPTransactionUser {
     let arrived: AsyncStream<SIPMessage>
     private let arrivals: AsyncStream<SIPMessage>.Continuation
     private let releases: AsyncStream<Void>
     private let release: AsyncStream<Void>.Continuation
+    private let holding: Set<String>?
 
-    init() {
+    init(holding: Set<String>? = nil) {
+        self.holding = holding
         (arrived, arrivals) = AsyncStream.makeStream()
         (releases, release) = AsyncStream.makeStream()
     }
@@ -44,6 +47,7 @@ final class SlowUser: SIPTransactionUser {
     /// Only one request may be waiting at a time: the releases are one stream.
     func received(request: SIPMessage, from peer: SIPPeer) async {
         arrivals.yield(request)
+        if let holding, !holding.contains(request.method ?? "") { return }
         var iterator = releases.makeAsyncIterator()
         _ = await iterator.next()
     }
