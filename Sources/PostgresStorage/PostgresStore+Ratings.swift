@@ -20,9 +20,40 @@ extension PostgresStore {
     /// every step under it, 17 of a node's 20 connections waited there at 150 calls/s
     /// (docs/BENCHMARKS.md). What is read before is locked first, so it cannot change before the
     /// commit: the client's row (`FOR SHARE`), the offer a rating answers (`FOR UPDATE`).
+    ///
+    /// The ratings of calls that end at the same time on this node are committed together
+    /// (`BatchedWrites`), so the lock is taken once per batch.
     @discardableResult
     public func insertRatings(_ ratings: [NewRating]) async throws -> [Rating] {
         guard !ratings.isEmpty else { return [] }
+        return try await ratingWrites.write(ratings) { batch in await self.commitRatings(batch) }
+    }
+
+    /// Commits a batch of `insertRatings` writes in one transaction. When it fails and holds more
+    /// than one write, each is tried again alone, so that one write's failure (its client just
+    /// deleted) fails only that write, as SQLite's savepoints do.
+    private func commitRatings(_ batch: [[NewRating]]) async -> [Result<[Rating], any Error>] {
+        do {
+            let stored = try await insertTogether(batch.flatMap { $0 })
+            var outcomes: [Result<[Rating], any Error>] = []
+            var rest = stored[...]
+            for ratings in batch {
+                outcomes.append(.success(Array(rest.prefix(ratings.count))))
+                rest = rest.dropFirst(ratings.count)
+            }
+            return outcomes
+        } catch {
+            guard batch.count > 1 else { return [.failure(error)] }
+            var outcomes: [Result<[Rating], any Error>] = []
+            for ratings in batch {
+                do { outcomes.append(.success(try await insertTogether(ratings))) } catch { outcomes.append(.failure(error)) }
+            }
+            return outcomes
+        }
+    }
+
+    /// `ratings` in one transaction, answered in their order.
+    private func insertTogether(_ ratings: [NewRating]) async throws -> [Rating] {
         let (stored, notifies) = try await write { connection in
             var counts = RollupCounts()
             var writes: [LockedInsert] = []

@@ -38,6 +38,8 @@ public final class PostgresStore: Service {
     public let ratingBroadcast = Broadcast()
     /// Rung when a trunk's configuration is committed by this node.
     public let trunkBroadcast = Broadcast()
+    /// This node's rating writes, committed in batches (`insertRatings`).
+    let ratingWrites = BatchedWrites<[NewRating], [Rating]>()
 
     public convenience init(
         location: PostgresLocation, maximumConnections: Int = 20, logger: Logger = Logger(label: "qualityrate.storage")

@@ -182,8 +182,9 @@ import TestSupport
     }
 }
 
-/// Writes of many calls at once: SQLite commits them in groups (`GroupCommit`), PostgreSQL each
-/// in its own transaction; either way each is stored, and one that fails fails alone.
+/// Writes of many calls at once: SQLite commits them in groups (`GroupCommit`), PostgreSQL its
+/// ratings in batches (`BatchedWrites`) and the rest each in its own transaction; either way
+/// each is stored, and one that fails fails alone.
 @Suite struct ConcurrentWriteTests {
     @Test func concurrentWritesAreAllStoredAndAFailingOneFailsAlone() async throws {
         let database = try await TestStore()
@@ -214,5 +215,33 @@ import TestSupport
         let ratings = try await store.ratings(RatingQuery(clientID: client.id, limit: 1000))
         #expect(ratings.count == 499)
         #expect(Set(ratings.map(\.id)).count == 499, "every rating got its own id")
+    }
+
+    /// Ratings written at once share transactions; a rating of a client deleted meanwhile fails
+    /// its writer alone, and every other writer gets back its own rating as stored.
+    @Test func concurrentRatingsAreEachAnsweredWithTheirOwnAndABadOneFailsAlone() async throws {
+        let database = try await TestStore()
+        let store = database.store
+        let client = try await store.createClient(name: "Acme", timezone: "UTC", domain: "acme.local")
+        let missingClient = client.id + 1_000
+        let answers = try await withThrowingTaskGroup(of: (NewRating, Rating?).self) { group in
+            for index in 0..<300 {
+                let new = NewRating(
+                    clientID: index == 150 ? missingClient : client.id, callUUID: .random(), ratedAt: UnixTime(seconds: Int64(index)),
+                    extensionID: 1, rate: Int64(index % 5) + 1, maxRate: 5, agentUsername: index.isMultiple(of: 2) ? "agent\(index)" : nil)
+                group.addTask {
+                    do { return (new, try await store.insertRatings([new]).first) } catch { return (new, nil) }
+                }
+            }
+            return try await group.reduce(into: [(NewRating, Rating?)]()) { $0.append($1) }
+        }
+        #expect(answers.filter { $0.1 == nil }.map(\.0.clientID) == [missingClient], "only the missing client's rating failed")
+        let stored = try await store.ratings(RatingQuery(clientID: client.id, limit: 1000))
+        #expect(stored.count == 299)
+        let storedByID = Dictionary(uniqueKeysWithValues: stored.map { ($0.id, $0) })
+        for case (let new, let answer?) in answers {
+            #expect(answer.callUUID == new.callUUID && answer.rate == new.rate && answer.agentUsername == new.agentUsername)
+            #expect(storedByID[answer.id] == answer, "the answer is the row stored under its id")
+        }
     }
 }
