@@ -8,8 +8,8 @@ import Synchronization
 /// one rating transaction at a time on one connection, and each holds the lock for as many
 /// ratings as arrived meanwhile.
 final class BatchedWrites<Input: Sendable, Output: Sendable>: Sendable {
-    /// Commits a batch, giving each input its own outcome, in order.
-    typealias Commit = @Sendable ([Input]) async -> [Result<Output, any Error>]
+    /// Commits a batch in one transaction, answering each input's output in order.
+    typealias Commit = @Sendable ([Input]) async throws -> [Output]
 
     private struct Job: Sendable {
         var input: Input
@@ -50,8 +50,25 @@ final class BatchedWrites<Input: Sendable, Output: Sendable>: Sendable {
                 return batch
             }
             guard !batch.isEmpty else { return }
-            let outcomes = await commit(batch.map(\.input))
-            for (job, outcome) in zip(batch, outcomes) { job.continuation.resume(with: outcome) }
+            for (job, outcome) in zip(batch, await Self.outcomes(of: batch.map(\.input), committingWith: commit)) {
+                job.continuation.resume(with: outcome)
+            }
+        }
+    }
+
+    /// The batch's outcomes. When its transaction fails and holds more than one write, each is
+    /// tried again alone, so that one write's failure (its client just deleted) fails only that
+    /// write, as SQLite's savepoints do.
+    private static func outcomes(of inputs: [Input], committingWith commit: Commit) async -> [Result<Output, any Error>] {
+        do {
+            return try await commit(inputs).map { .success($0) }
+        } catch {
+            guard inputs.count > 1 else { return [.failure(error)] }
+            var outcomes: [Result<Output, any Error>] = []
+            for input in inputs {
+                do { outcomes.append(.success(try await commit([input])[0])) } catch { outcomes.append(.failure(error)) }
+            }
+            return outcomes
         }
     }
 }

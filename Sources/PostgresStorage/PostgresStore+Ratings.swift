@@ -26,29 +26,15 @@ extension PostgresStore {
     @discardableResult
     public func insertRatings(_ ratings: [NewRating]) async throws -> [Rating] {
         guard !ratings.isEmpty else { return [] }
-        return try await ratingWrites.write(ratings) { batch in await self.commitRatings(batch) }
+        return try await ratingWrites.write(ratings) { batch in try await self.commitRatings(batch) }
     }
 
-    /// Commits a batch of `insertRatings` writes in one transaction. When it fails and holds more
-    /// than one write, each is tried again alone, so that one write's failure (its client just
-    /// deleted) fails only that write, as SQLite's savepoints do.
-    private func commitRatings(_ batch: [[NewRating]]) async -> [Result<[Rating], any Error>] {
-        do {
-            let stored = try await insertTogether(batch.flatMap { $0 })
-            var outcomes: [Result<[Rating], any Error>] = []
-            var rest = stored[...]
-            for ratings in batch {
-                outcomes.append(.success(Array(rest.prefix(ratings.count))))
-                rest = rest.dropFirst(ratings.count)
-            }
-            return outcomes
-        } catch {
-            guard batch.count > 1 else { return [.failure(error)] }
-            var outcomes: [Result<[Rating], any Error>] = []
-            for ratings in batch {
-                do { outcomes.append(.success(try await insertTogether(ratings))) } catch { outcomes.append(.failure(error)) }
-            }
-            return outcomes
+    /// A batch of `insertRatings` writes in one transaction, each answered its own ratings.
+    private func commitRatings(_ batch: [[NewRating]]) async throws -> [[Rating]] {
+        var stored = try await insertTogether(batch.flatMap { $0 })[...]
+        return batch.map { ratings in
+            defer { stored = stored.dropFirst(ratings.count) }
+            return Array(stored.prefix(ratings.count))
         }
     }
 

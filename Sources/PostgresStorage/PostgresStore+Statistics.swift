@@ -25,8 +25,19 @@ extension PostgresStore {
         }
     }
 
+    /// Committed in batches (`BatchedWrites`), as the ratings: every offer of an agent or menu
+    /// on a day adds to the same rollup row, which each transaction holds to its commit, so one
+    /// transaction per call queued every node's calls on that row (docs/BENCHMARKS.md).
     public func recordRatingOffers(_ offers: [RatingOffer]) async throws {
         guard !offers.isEmpty else { return }
+        try await offerWrites.write(offers) { batch in
+            try await self.insertOffersTogether(batch.flatMap { $0 })
+            return batch.map { _ in () }
+        }
+    }
+
+    /// `offers` in one transaction, with their rollups.
+    private func insertOffersTogether(_ offers: [RatingOffer]) async throws {
         try await write { connection in
             var counts = RollupCounts()
             for offer in offers {

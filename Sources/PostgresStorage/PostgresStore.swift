@@ -38,8 +38,10 @@ public final class PostgresStore: Service {
     public let ratingBroadcast = Broadcast()
     /// Rung when a trunk's configuration is committed by this node.
     public let trunkBroadcast = Broadcast()
-    /// This node's rating writes, committed in batches (`insertRatings`).
+    /// This node's rating and rating-offer writes, committed in batches (`insertRatings`,
+    /// `recordRatingOffers`).
     let ratingWrites = BatchedWrites<[NewRating], [Rating]>()
+    let offerWrites = BatchedWrites<[RatingOffer], Void>()
 
     public convenience init(
         location: PostgresLocation, maximumConnections: Int = 20, logger: Logger = Logger(label: "qualityrate.storage")
