@@ -26,7 +26,7 @@ extension PostgresStore {
     @discardableResult
     public func insertRatings(_ ratings: [NewRating]) async throws -> [Rating] {
         guard !ratings.isEmpty else { return [] }
-        return try await ratingWrites.write(ratings) { batch in try await self.commitRatings(batch) }
+        return try await ratingWrites.write(ratings, committingTogether: { batch in try await self.commitRatings(batch) })
     }
 
     /// A batch of `insertRatings` writes in one transaction, each answered its own ratings.

@@ -30,10 +30,10 @@ extension PostgresStore {
     /// transaction per call queued every node's calls on that row (docs/BENCHMARKS.md).
     public func recordRatingOffers(_ offers: [RatingOffer]) async throws {
         guard !offers.isEmpty else { return }
-        try await offerWrites.write(offers) { batch in
+        try await offerWrites.write(offers, committingTogether: { batch in
             try await self.insertOffersTogether(batch.flatMap { $0 })
             return batch.map { _ in () }
-        }
+        })
     }
 
     /// `offers` in one transaction, with their rollups.
